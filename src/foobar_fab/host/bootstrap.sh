@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what this host needs for the embedded (LXC) lab, only when something is missing.
+# Called by `make lab` and `make test`; safe to run again.
+set -eu
+
+fail() { echo "foobar_fab: $*" >&2; exit 1; }
+
+[ "$(uname -s)" = Linux ] || fail "the embedded lab needs a Linux host (LXC); elsewhere use the Vagrant or SSH provider (README: Providers)"
+[ "$(id -u)" = 0 ] || fail "the embedded lab needs root (it makes containers, a bridge and NAT rules): run it with sudo, or use the SSH provider"
+
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need lxc-start lxc
+need debootstrap debootstrap
+need nft nftables
+need dnsmasq dnsmasq-base
+need ssh openssh-client
+need python3 python3
+# Debian's own Python keeps venv's pip in a package of its own.
+if [ "$(command -v python3)" = /usr/bin/python3 ] && ! dpkg -s python3-venv >/dev/null 2>&1; then
+    missing="$missing python3-venv"
+fi
+
+if [ -n "$missing" ]; then
+    command -v apt-get >/dev/null 2>&1 || fail "missing host packages:$missing; install them with your package manager"
+    echo "foobar_fab: installing host packages:$missing"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,208 @@
+"""The lab's containers: one overlay clone of the base image per node, its own identity, running."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from ...executors import Outcome
+from ...steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from ...topology import NodeSpec
+from .layout import BASE_MARKER, MARKER, LxcLayout
+
+SECTION = "@@"
+BOOT_TIMEOUT = 90
+
+
+def sections(stdout: str, count: int) -> list[str]:
+    """Split probe output made of `count` parts separated by '@@' lines."""
+    parts = stdout.split(f"{SECTION}\n")
+    if len(parts) != count:
+        raise StepError(f"unexpected probe output ({len(parts)} parts, wanted {count}): {stdout[:200]!r}")
+    return parts
+
+
+@dataclass
+class KeyPair(Step):
+    """The lab's own SSH key pair, in its state folder (0600), authorised on every node."""
+
+    layout: LxcLayout
+    name: str = "ssh key"
+
+    def probe(self) -> str:
+        return f"cat {self.layout.key_file}.pub 2>/dev/null || true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        key = self.layout.key_file
+        if probe.stdout.startswith("ssh-ed25519 "):
+            return ok(f"{key} exists")
+        return change(
+            f"{key} generated",
+            Run(f"mkdir -p -m 0700 {self.layout.state_dir} && chmod 0700 {self.layout.state_dir}"),
+            Run(f"rm -f {key} {key}.pub && ssh-keygen -q -t ed25519 -N '' -C foobar_fab-{self.layout.lab.name} -f {key}"),
+            Run(f"chmod 0600 {key} {key}.pub"),
+        )
+
+
+@dataclass
+class Container(Step):
+    """The node's container exists, made by this lab from the current base image, with this lab's key."""
+
+    layout: LxcLayout
+    node: NodeSpec
+    public_key: str
+    name: str = "container"
+
+    def probe(self) -> str:
+        d = self.layout.container_dir(self.node.name)
+        files = [d / MARKER, d / BASE_MARKER, d / "config", self.layout.delta(self.node.name) / "root/.ssh/authorized_keys"]
+        reads = "".join(f"cat {f} 2>/dev/null; echo {SECTION}; " for f in files)
+        return f"{reads}cat {self.layout.base_stamp} 2>/dev/null; echo {SECTION}; test -d {d} && echo exists; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        lab, base, config, key, stamp, exists = sections(probe.stdout, 6)
+        name = self.layout.container(self.node.name)
+        if not exists.strip():
+            return change(f"{name} created as an overlay clone of the base image", *self.create())
+        if lab.strip() != self.layout.lab.name:
+            raise StepError(f"{self.layout.container_dir(self.node.name)} was not made by this lab: remove it or rename the lab")
+        if base.strip() != stamp.strip():
+            return change(f"{name} replaced: it was cloned from another base image", *self.replace())
+        if key.strip() != self.public_key.strip():
+            return change(f"{name} replaced: it does not hold this lab's SSH key", *self.replace())
+        if config != self.layout.container_config(self.node):
+            return change(
+                f"{name} config updated (stopped to apply it)",
+                Run(f"{self.layout.lxc('stop', self.node.name, '-t', '10')} || true"),
+                Put(str(self.layout.container_dir(self.node.name) / "config"), self.layout.container_config(self.node)),
+            )
+        return ok(f"{name} exists")
+
+    def replace(self) -> list[Run | Put]:
+        return [Run(self.layout.lxc("destroy", self.node.name, "-f")), *self.create()]
+
+    def create(self) -> list[Run | Put]:
+        """Make the container folder by hand: config, markers, and the node's identity in its overlay."""
+        node = self.node.name
+        d, delta = self.layout.container_dir(node), self.layout.delta(node)
+        host_key = delta / "etc/ssh/ssh_host_ed25519_key"
+        return [
+            Run(f"mkdir -p -m 0755 {delta}/etc/ssh && mkdir -p -m 0700 {delta}/root/.ssh && chmod 0700 {d} {delta}/root"),
+            Put(str(d / "config"), self.layout.container_config(self.node)),
+            Put(str(d / MARKER), f"{self.layout.lab.name}\n"),
+            Run(f"cp {self.layout.base_stamp} {d / BASE_MARKER}"),
+            Put(str(delta / "etc/machine-id"), uuid.uuid4().hex + "\n", "0444"),
+            Put(str(delta / "etc/resolv.conf"), f"nameserver {self.layout.lab.gateway}\n"),
+            Put(str(delta / "root/.ssh/authorized_keys"), self.public_key.strip() + "\n", "0600"),
+            Run(f"ssh-keygen -q -t ed25519 -N '' -C root@{node} -f {host_key}"),
+        ]
+
+
+@dataclass
+class Running(Step):
+    """The node's container is running (a stopped one, left by a killed run or a drill, is started)."""
+
+    layout: LxcLayout
+    node: str
+    name: str = "running"
+
+    def probe(self) -> str:
+        return self.layout.lxc("info", self.node, "-sH")
+
+    def decide(self, probe: Outcome) -> Plan:
+        state = probe.stdout.strip()
+        if state == "RUNNING":
+            return ok("container is running")
+        if not probe.ok:
+            raise StepError(f"container {self.layout.container(self.node)} is not defined: {probe.error()}")
+        return change(f"started (was {state.lower() or 'unknown'})", Run(self.layout.lxc("start", self.node)))
+
+
+@dataclass
+class Booted(Step):
+    """systemd inside the node reports 'running': every unit, sshd included, is up."""
+
+    layout: LxcLayout
+    node: str
+    name: str = "systemd"
+
+    def probe(self) -> str:
+        return f"{self.layout.lxc('attach', self.node, '--', 'systemctl', 'is-system-running')} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if probe.stdout.strip() == "running":
+            return ok("is-system-running: running")
+        return change("booted: is-system-running: running", Run(wait_for_boot(self.layout, self.node)))
+
+
+def wait_for_boot(layout: LxcLayout, node: str) -> str:
+    """A shell command that waits until systemd in the node is running, or shows what failed."""
+    state = layout.lxc("attach", node, "--", "systemctl", "is-system-running", "--wait")
+    failed = layout.lxc("attach", node, "--", "systemctl", "--failed", "--no-legend", "--plain")
+    return (
+        f"timeout {BOOT_TIMEOUT} sh -c 'until [ \"$({state} 2>/dev/null)\" = running ]; do sleep 0.3; done' "
+        f"|| {{ echo \"systemd did not reach running in {BOOT_TIMEOUT} s; failed units: $({failed})\" >&2; false; }}"
+    )
+
+
+@dataclass
+class KnownHosts(Step):
+    """The lab's known_hosts lists each node's own host key, so Fabric checks every node it talks to."""
+
+    layout: LxcLayout
+    nodes: tuple[NodeSpec, ...]
+    name: str = "known_hosts"
+
+    def probe(self) -> str:
+        reads = "".join(
+            f"echo {n.address} $(cut -d' ' -f1,2 {self.layout.delta(n.name)}/etc/ssh/ssh_host_ed25519_key.pub); "
+            for n in self.nodes
+        )
+        return f"{reads}echo {SECTION}; cat {self.layout.known_hosts} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        wanted, present = sections(probe.stdout, 2)
+        if any(len(line.split()) != 3 for line in lines(wanted)):
+            raise StepError(f"a node has no SSH host key: {wanted.strip()!r}")
+        if wanted == present:
+            return ok(f"{len(self.nodes)} host keys in {self.layout.known_hosts}")
+        return change(f"{len(self.nodes)} host keys written to {self.layout.known_hosts}", Put(str(self.layout.known_hosts), wanted, "0600"))
+
+
+@dataclass
+class ContainerGone(Step):
+    """The node's container is gone, if this lab made it; anything else is left alone."""
+
+    layout: LxcLayout
+    node: str
+    name: str = "container"
+
+    def probe(self) -> str:
+        d = self.layout.container_dir(self.node)
+        return f"cat {d / MARKER} 2>/dev/null; echo {SECTION}; test -d {d} && echo exists; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        lab, exists = sections(probe.stdout, 2)
+        name = self.layout.container(self.node)
+        if not exists.strip():
+            return ok(f"no container {name}")
+        if lab.strip() != self.layout.lab.name:
+            return ok(f"{name} was not made by this lab: left alone")
+        return change(f"{name} destroyed", Run(self.layout.lxc("destroy", self.node, "-f")))
+
+
+@dataclass
+class StateGone(Step):
+    """The lab's state folder (keys, known_hosts, notes) is gone."""
+
+    layout: LxcLayout
+    name: str = "state"
+
+    def probe(self) -> str:
+        return f"test -d {self.layout.state_dir} && echo present; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        state = self.layout.state_dir
+        if "present" not in probe.stdout:
+            return ok(f"no {state}")
+        return change(f"{state} removed", Run(f"rm -rf {state} && rmdir --ignore-fail-on-non-empty {state.parent}"))

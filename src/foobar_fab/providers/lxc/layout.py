@@ -1,0 +1,121 @@
+"""Names and paths of everything the LXC provider makes, all derived from the lab's name.
+
+Containers, the bridge, the firewall table and the state folder carry the lab's name, so two labs
+(a user's and the tests') and other LXC containers on the host never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...topology import Lab, NodeSpec
+
+DEBIAN_SUITE = "bookworm"
+MARKER = "foobar_fab.lab"
+BASE_MARKER = "foobar_fab.base"
+
+
+@dataclass(frozen=True)
+class LxcLayout:
+    """Where the lab's containers, network and files live on the host."""
+
+    lab: Lab
+    state_dir: Path
+    cache_dir: Path
+    mirror: str = "http://deb.debian.org/debian"
+    lxcpath: Path = Path("/var/lib/lxc")
+
+    @property
+    def bridge(self) -> str:
+        return f"{self.lab.name}-br"
+
+    @property
+    def nft_table(self) -> str:
+        return f"foobar_fab_{self.lab.name}"
+
+    @property
+    def prefix(self) -> str:
+        """The subnet written as gateway/prefix, the bridge's own address."""
+        return f"{self.lab.gateway}/{self.lab.subnet.prefixlen}"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.cache_dir / f"{DEBIAN_SUITE}-{debian_arch()}"
+
+    @property
+    def base_rootfs(self) -> Path:
+        return self.base_dir / "rootfs"
+
+    @property
+    def base_stamp(self) -> Path:
+        return self.base_dir / "stamp"
+
+    @property
+    def key_file(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    @property
+    def dnsmasq_pid(self) -> Path:
+        return self.state_dir / "dnsmasq.pid"
+
+    @property
+    def forward_note(self) -> Path:
+        """Present when the lab turned IP forwarding on, so destroy can turn it off again."""
+        return self.state_dir / "ip_forward.was-off"
+
+    def container(self, node: str) -> str:
+        return f"{self.lab.name}-{node}"
+
+    def container_dir(self, node: str) -> Path:
+        return self.lxcpath / self.container(node)
+
+    def delta(self, node: str) -> Path:
+        """The overlay's upper folder: what this node changed on top of the base image."""
+        return self.container_dir(node) / "delta0"
+
+    def lxc(self, command: str, node: str, *args: str) -> str:
+        """An lxc-* command line for one node's container."""
+        words = [f"lxc-{command}", "-P", str(self.lxcpath), "-n", self.container(node), *args]
+        return " ".join(shlex.quote(w) if w != "--" else w for w in words)
+
+    def container_config(self, node: NodeSpec) -> str:
+        """The container's LXC config: Debian with systemd, on the lab's bridge, a static address."""
+        return "\n".join(
+            [
+                f"# Managed by foobar_fab: node {node.name} of lab {self.lab.name}.",
+                "lxc.include = /usr/share/lxc/config/common.conf",
+                "lxc.tty.dir =",
+                "lxc.arch = linux64",
+                f"lxc.uts.name = {node.name}",
+                f"lxc.rootfs.path = overlay:{self.base_rootfs}:{self.delta(node.name)}",
+                "lxc.start.auto = 0",
+                "lxc.net.0.type = veth",
+                f"lxc.net.0.link = {self.bridge}",
+                "lxc.net.0.flags = up",
+                "lxc.net.0.name = eth0",
+                f"lxc.net.0.hwaddr = {mac_address(self.lab.name, node.name)}",
+                f"lxc.net.0.ipv4.address = {node.address}/{self.lab.subnet.prefixlen}",
+                f"lxc.net.0.ipv4.gateway = {self.lab.gateway}",
+                "",
+            ]
+        )
+
+
+def mac_address(lab: str, node: str) -> str:
+    """A stable MAC address in LXC's range, so a rebuilt node keeps its neighbours' ARP entries."""
+    digest = hashlib.sha256(f"{lab}/{node}".encode()).digest()
+    return "00:16:3e:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
+def debian_arch() -> str:
+    """Debian's name for this machine's architecture."""
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)

@@ -1,0 +1,197 @@
+"""The lab's network on the host: its own bridge, NAT to Debian's mirror, and a resolver (dnsmasq).
+
+Each piece is a step that probes first, and has a twin that removes it, for `invoke destroy`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+from ...executors import Outcome
+from ...steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from .layout import LxcLayout
+
+
+@dataclass
+class Bridge(Step):
+    """The lab's bridge holds the subnet's gateway address and is up."""
+
+    layout: LxcLayout
+    name: str = "bridge"
+
+    def probe(self) -> str:
+        return f"ip -j addr show dev {self.layout.bridge} 2>/dev/null || echo '[]'; ip -j route show"
+
+    def decide(self, probe: Outcome) -> Plan:
+        bridge, gateway = self.layout.bridge, self.layout.prefix
+        found = lines(probe.stdout)
+        try:
+            link = (json.loads(found[0]) or [None])[0]
+            routes = json.loads(found[1]) if len(found) > 1 else []
+        except (ValueError, IndexError):
+            raise StepError(f"unexpected output of `ip -j`: {probe.stdout[:200]!r}") from None
+        self._refuse_overlap(routes)
+        if link is None:
+            return change(
+                f"{bridge} created with {gateway}",
+                Run(f"ip link add {bridge} type bridge"),
+                Run(f"ip addr add {gateway} dev {bridge}"),
+                Run(f"ip link set {bridge} up"),
+            )
+        addresses = {f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", []) if a.get("family") == "inet"}
+        actions: list[Run] = []
+        if gateway not in addresses:
+            actions.append(Run(f"ip addr replace {gateway} dev {bridge}"))
+        if "UP" not in link.get("flags", []):
+            actions.append(Run(f"ip link set {bridge} up"))
+        if actions:
+            return change(f"{bridge} repaired (address {gateway}, up)", *actions)
+        return ok(f"{bridge} is up with {gateway}")
+
+    def _refuse_overlap(self, routes: list[dict[str, str]]) -> None:
+        subnet = self.layout.lab.subnet
+        for route in routes:
+            dst, dev = route.get("dst", ""), route.get("dev", "")
+            if dst == "default" or dev == self.layout.bridge:
+                continue
+            try:
+                network = ipaddress.IPv4Network(dst, strict=False)
+            except ValueError:
+                continue
+            if network.overlaps(subnet):
+                raise StepError(
+                    f"the lab's subnet {subnet} overlaps {network} on {dev}: "
+                    f"choose another lab.subnet in {self.layout.lab.source}"
+                )
+
+
+@dataclass
+class Nat(Step):
+    """Nodes reach Debian's mirror through the host: IP forwarding and a masquerade rule of the lab's own."""
+
+    layout: LxcLayout
+    name: str = "nat"
+
+    def ruleset(self) -> str:
+        table, subnet = self.layout.nft_table, self.layout.lab.subnet
+        return (
+            f"# Managed by foobar_fab: NAT for lab {self.layout.lab.name}.\n"
+            f"table ip {table}\n"
+            f"delete table ip {table}\n"
+            f"table ip {table} {{\n"
+            f"  chain postrouting {{\n"
+            f"    type nat hook postrouting priority srcnat; policy accept;\n"
+            f"    ip saddr {subnet} ip daddr != {subnet} masquerade\n"
+            f"  }}\n"
+            f"}}\n"
+        )
+
+    def probe(self) -> str:
+        return f"sysctl -n net.ipv4.ip_forward; nft list table ip {self.layout.nft_table} 2>/dev/null || true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout)
+        forwarding = bool(found) and found[0] == "1"
+        wanted_rule = f"ip saddr {self.layout.lab.subnet} ip daddr != {self.layout.lab.subnet} masquerade"
+        has_rule = wanted_rule in found
+        if forwarding and has_rule:
+            return ok(f"table {self.layout.nft_table} masquerades {self.layout.lab.subnet}")
+        actions: list[Run | Put] = []
+        if not has_rule:
+            rules = self.layout.state_dir / "nat.nft"
+            actions += [Put(str(rules), self.ruleset(), "0600"), Run(f"nft -c -f {rules} && nft -f {rules}")]
+        if not forwarding:
+            note = self.layout.forward_note
+            actions.append(Run(f"sysctl -qw net.ipv4.ip_forward=1 && touch {note}"))
+        return change(f"masquerade for {self.layout.lab.subnet} in table {self.layout.nft_table}", *actions)
+
+
+@dataclass
+class Resolver(Step):
+    """dnsmasq answers DNS for the nodes on the bridge's address, forwarding to the host's resolver."""
+
+    layout: LxcLayout
+    name: str = "resolver"
+
+    def probe(self) -> str:
+        return _dnsmasq_probe(self.layout)
+
+    def decide(self, probe: Outcome) -> Plan:
+        if _dnsmasq_running(self.layout, probe):
+            return ok(f"dnsmasq answers on {self.layout.lab.gateway}")
+        pid = self.layout.dnsmasq_pid
+        command = (
+            f"dnsmasq --conf-file=/dev/null --interface={self.layout.bridge} --bind-interfaces "
+            f"--except-interface=lo --listen-address={self.layout.lab.gateway} --no-hosts "
+            f"--cache-size=1000 --pid-file={pid}"
+        )
+        return change(f"dnsmasq started on {self.layout.lab.gateway}", Run(f"rm -f {pid} && {command}"))
+
+
+def _dnsmasq_probe(layout: LxcLayout) -> str:
+    pid = layout.dnsmasq_pid
+    return f"test -f {pid} && tr '\\0' ' ' < /proc/$(cat {pid})/cmdline 2>/dev/null; echo"
+
+
+def _dnsmasq_running(layout: LxcLayout, probe: Outcome) -> bool:
+    return f"--interface={layout.bridge} " in probe.stdout and "dnsmasq" in probe.stdout
+
+
+@dataclass
+class ResolverGone(Step):
+    """The lab's dnsmasq is stopped."""
+
+    layout: LxcLayout
+    name: str = "resolver"
+
+    def probe(self) -> str:
+        return _dnsmasq_probe(self.layout)
+
+    def decide(self, probe: Outcome) -> Plan:
+        if not _dnsmasq_running(self.layout, probe):
+            return ok("no dnsmasq of this lab")
+        pid = self.layout.dnsmasq_pid
+        return change("dnsmasq stopped", Run(f"kill $(cat {pid}) && rm -f {pid}"))
+
+
+@dataclass
+class NatGone(Step):
+    """The lab's firewall table is gone; forwarding is off again if the lab turned it on."""
+
+    layout: LxcLayout
+    name: str = "nat"
+
+    def probe(self) -> str:
+        note = self.layout.forward_note
+        return f"nft list tables ip; test -f {note} && echo forward-note; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout)
+        table = self.layout.nft_table
+        actions = []
+        if f"table ip {table}" in found:
+            actions.append(Run(f"nft delete table ip {table}"))
+        others = [t for t in found if t.startswith("table ip foobar_fab_") and t != f"table ip {table}"]
+        if "forward-note" in found and not others:
+            actions.append(Run(f"sysctl -qw net.ipv4.ip_forward=0 && rm -f {self.layout.forward_note}"))
+        if not actions:
+            return ok(f"no table {table}")
+        return change(f"table {table} removed", *actions)
+
+
+@dataclass
+class BridgeGone(Step):
+    """The lab's bridge is gone."""
+
+    layout: LxcLayout
+    name: str = "bridge"
+
+    def probe(self) -> str:
+        return f"test -e /sys/class/net/{self.layout.bridge} && echo present; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if "present" not in probe.stdout:
+            return ok(f"no bridge {self.layout.bridge}")
+        return change(f"{self.layout.bridge} removed", Run(f"ip link delete {self.layout.bridge}"))

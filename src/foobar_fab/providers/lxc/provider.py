@@ -1,0 +1,122 @@
+"""The embedded default: every node is an LXC system container on a bridge of the lab's own."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+
+from ... import parallel
+from ...console import Console
+from ...executors import LocalExecutor, Outcome, SshParams
+from ...steps import Runner, Step
+from ..base import NodeStatus, Provider, ProviderError
+from .containers import (
+    Booted,
+    Container,
+    ContainerGone,
+    KeyPair,
+    KnownHosts,
+    Running,
+    StateGone,
+    wait_for_boot,
+)
+from .image import BaseImage
+from .layout import MARKER, LxcLayout
+from .network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
+
+HOST_COMMANDS = {
+    "lxc-start": "lxc",
+    "debootstrap": "debootstrap",
+    "nft": "nftables",
+    "dnsmasq": "dnsmasq-base",
+    "ssh-keygen": "openssh-client",
+}
+
+
+class LxcProvider(Provider):
+    """Containers, bridge, NAT and resolver on this Linux host, all named after the lab."""
+
+    name = "lxc"
+
+    def __init__(self, layout: LxcLayout, console: Console) -> None:
+        self.layout = layout
+        self.console = console
+        self.host = LocalExecutor("host", console)
+
+    def preflight(self) -> None:
+        if platform.system() != "Linux":
+            raise ProviderError("the lxc provider needs a Linux host: use --provider vagrant or --provider ssh")
+        if os.geteuid() != 0:
+            raise ProviderError("the lxc provider needs root (it makes containers and a bridge): run it with sudo")
+        missing = sorted({pkg for cmd, pkg in HOST_COMMANDS.items() if shutil.which(cmd) is None})
+        if missing:
+            raise ProviderError(f"missing host packages {', '.join(missing)}: run `make lab` or apt-get install them")
+
+    def up(self, runner: Runner) -> bool:
+        self.console.heading(f"host: lab {self.layout.lab.name} on LXC")
+        layout = self.layout
+        host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), Bridge(layout), Nat(layout), Resolver(layout)]
+        if not runner.apply("host", self.host, host_steps):
+            return False
+        public_key = (layout.key_file.with_suffix(".pub")).read_text()
+
+        def bring_up(node_name: str) -> bool:
+            node = layout.lab.node(node_name)
+            steps = [Container(layout, node, public_key), Running(layout, node.name), Booted(layout, node.name)]
+            return runner.apply(node.name, LocalExecutor(node.name, self.console), steps)
+
+        if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
+            return False
+        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes)])
+
+    def stop_hard(self, node: str) -> None:
+        self._must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))
+
+    def start(self, node: str) -> None:
+        executor = LocalExecutor(node, self.console)
+        self._must(executor.run(self.layout.lxc("start", node)))
+        self._must(executor.run(wait_for_boot(self.layout, node)))
+
+    def destroy(self, runner: Runner) -> bool:
+        self.console.heading(f"destroy: lab {self.layout.lab.name}")
+        nodes = sorted({n.name for n in self.layout.lab.nodes} | set(self._leftover_nodes()))
+        results = parallel.each(
+            nodes, lambda n: runner.apply(n, LocalExecutor(n, self.console), [ContainerGone(self.layout, n)])
+        )
+        network: list[Step] = [ResolverGone(self.layout), NatGone(self.layout), BridgeGone(self.layout), StateGone(self.layout)]
+        return all(results) and runner.apply("host", self.host, network)
+
+    def status(self) -> list[NodeStatus]:
+        rows = []
+        for node in self.layout.lab.nodes:
+            proc = subprocess.run(
+                self.layout.lxc("info", node.name, "-sH"), shell=True, capture_output=True, text=True
+            )
+            state = proc.stdout.strip().lower() if proc.returncode == 0 else "missing"
+            rows.append(NodeStatus(node.name, state, str(node.address), self.layout.container(node.name)))
+        return rows
+
+    def ssh_params(self, node: str) -> SshParams:
+        spec = self.layout.lab.node(node)
+        return SshParams(
+            host=str(spec.address), user="root", key_file=self.layout.key_file, known_hosts=self.layout.known_hosts
+        )
+
+    def _leftover_nodes(self) -> list[str]:
+        """Containers this lab made for nodes no longer in lab.yml (found by their marker)."""
+        prefix = f"{self.layout.lab.name}-"
+        found = []
+        if self.layout.lxcpath.is_dir():
+            for entry in self.layout.lxcpath.iterdir():
+                marker = entry / MARKER
+                if entry.name.startswith(prefix) and marker.is_file():
+                    if marker.read_text().strip() == self.layout.lab.name:
+                        found.append(entry.name.removeprefix(prefix))
+        return found
+
+    @staticmethod
+    def _must(outcome: Outcome) -> None:
+        if not outcome.ok:
+            raise ProviderError(outcome.error())

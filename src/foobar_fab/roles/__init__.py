@@ -1,0 +1,26 @@
+"""Roles: named lists of steps, applied in waves (nodes in parallel within a wave).
+
+The order of waves follows the design: base everywhere first; then the database primary, the web
+and application servers and the load balancer; then the replica, which needs the primary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..steps import Step
+from ..topology import Lab, NodeSpec
+from . import base
+
+RoleSteps = Callable[[Lab, NodeSpec], list[Step]]
+
+#: Roles that have steps. A role of lab.yml missing here is announced by the build, not ignored silently.
+ROLES: dict[str, RoleSteps] = {
+    "base": base.steps,
+}
+
+WAVES: tuple[tuple[str, ...], ...] = (
+    ("base",),
+    ("db_primary", "web", "app", "loadbalancer"),
+    ("db_replica",),
+)

@@ -1,0 +1,158 @@
+"""The base role, on every node: hostname, /etc/hosts, fresh apt lists, baseline packages, UTC."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from ..executors import Outcome
+from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from ..topology import Lab, NodeSpec
+
+BASELINE_PACKAGES = ("curl", "ca-certificates", "iproute2", "python3", "tzdata")
+APT_LISTS_MAX_AGE = 3600
+APT_GET = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120"
+
+
+@dataclass
+class Hostname(Step):
+    """The node's running hostname and /etc/hostname are its lab name."""
+
+    hostname: str
+    name: str = "hostname"
+
+    def probe(self) -> str:
+        return "hostname; cat /etc/hostname 2>/dev/null || true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout) + ["", ""]
+        running, stored = found[0], found[1]
+        if running == stored == self.hostname:
+            return ok(f"already {self.hostname}")
+        was = f"/etc/hostname {stored or 'empty'}" if running == self.hostname else f"was {running or 'unset'}"
+        return change(
+            f"set to {self.hostname} ({was})",
+            Put("/etc/hostname", f"{self.hostname}\n"),
+            Run(f"hostname {shlex.quote(self.hostname)}"),
+        )
+
+
+@dataclass
+class HostsFile(Step):
+    """/etc/hosts lists every node of the lab; the site's names point at the load balancer."""
+
+    content: str
+    name: str = "/etc/hosts"
+
+    def probe(self) -> str:
+        return "cat /etc/hosts 2>/dev/null || true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if probe.stdout == self.content:
+            return ok("lists every lab node")
+        return change("rewritten to list every lab node", Put("/etc/hosts", self.content))
+
+
+def hosts_file(lab: Lab) -> str:
+    """The /etc/hosts every node gets."""
+    rows = [
+        f"# Managed by foobar_fab for lab {lab.name}: every node, and the site at the load balancer.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+    ]
+    balancers = {n.name for n in lab.with_role("loadbalancer")}
+    site = lab.domain.removeprefix("www.")
+    for node in lab.nodes:
+        names = [node.name] + ([lab.domain, site] if node.name in balancers else [])
+        rows.append(f"{node.address}\t{' '.join(names)}")
+    return "\n".join(rows) + "\n"
+
+
+@dataclass
+class AptLists(Step):
+    """apt's package lists are younger than an hour."""
+
+    max_age: int = APT_LISTS_MAX_AGE
+    name: str = "apt lists"
+
+    def probe(self) -> str:
+        return "date +%s; stat -c %Y /var/lib/apt/lists/*_InRelease 2>/dev/null | sort -n | tail -n 1"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout)
+        try:
+            now = int(found[0])
+            newest = int(found[1]) if len(found) > 1 else None
+        except (ValueError, IndexError):
+            raise StepError(f"unexpected probe output: {probe.stdout!r}") from None
+        if newest is not None and now - newest <= self.max_age:
+            return ok(f"refreshed {_age(now - newest)} ago")
+        why = "never refreshed" if newest is None else f"{_age(now - newest)} old"
+        return change(f"refreshed ({why})", Run(f"{APT_GET} update"))
+
+
+def _age(seconds: int) -> str:
+    seconds = max(seconds, 0)
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+@dataclass
+class Packages(Step):
+    """Debian packages are installed (without their recommendations)."""
+
+    packages: tuple[str, ...]
+    name: str = "packages"
+
+    def probe(self) -> str:
+        names = " ".join(self.packages)
+        return f"dpkg-query -W -f='${{Package}} ${{db:Status-Abbrev}}\\n' {names} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        installed = set()
+        for row in lines(probe.stdout):
+            parts = row.split()
+            if len(parts) >= 2 and parts[1].startswith("ii"):
+                installed.add(parts[0].split(":")[0])
+        missing = [p for p in self.packages if p not in installed]
+        if not missing:
+            return ok(f"{len(self.packages)} installed: {', '.join(self.packages)}")
+        return change(
+            f"installed {', '.join(missing)}",
+            Run(f"{APT_GET} install -y --no-install-recommends {' '.join(missing)}"),
+        )
+
+
+@dataclass
+class Timezone(Step):
+    """The node's clock speaks the given zone (UTC: logs of all nodes line up)."""
+
+    zone: str = "Etc/UTC"
+    name: str = "timezone"
+
+    def probe(self) -> str:
+        return "readlink /etc/localtime; cat /etc/timezone 2>/dev/null || true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout) + ["", ""]
+        link, stored = found[0], found[1]
+        wanted_link = f"/usr/share/zoneinfo/{self.zone}"
+        if link == wanted_link and stored == self.zone:
+            return ok(f"already {self.zone}")
+        return change(
+            f"{stored or link or 'unset'} -> {self.zone}",
+            Run(f"ln -sfn {wanted_link} /etc/localtime"),
+            Put("/etc/timezone", f"{self.zone}\n"),
+        )
+
+
+def steps(lab: Lab, node: NodeSpec) -> list[Step]:
+    """The base role's steps for one node, in order."""
+    return [
+        Hostname(node.name),
+        HostsFile(hosts_file(lab)),
+        AptLists(),
+        Packages(BASELINE_PACKAGES),
+        Timezone(),
+    ]

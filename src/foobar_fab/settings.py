@@ -1,0 +1,57 @@
+"""Settings a user may override (invoke.yaml, environment, flags), resolved into one typed object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULTS: dict[str, Any] = {
+    "lab_file": "configs/lab.yml",
+    "state_dir": ".lab",
+    "provider": "lxc",
+    "cache_dir": "/var/cache/foobar_fab",
+    "mirror": "http://deb.debian.org/debian",
+    "quiet": False,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the lab is described, where its state lives, and which provider makes it."""
+
+    lab_file: Path
+    state_root: Path
+    provider: str
+    cache_dir: Path
+    mirror: str
+    quiet: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], root: Path = PROJECT_ROOT) -> Settings:
+        """Build settings from invoke's `lab` config section; relative paths are from the checkout."""
+        merged = {**DEFAULTS, **{k: v for k, v in values.items() if k in DEFAULTS and v is not None}}
+        return cls(
+            lab_file=_path(merged["lab_file"], root),
+            state_root=_path(merged["state_dir"], root),
+            provider=str(merged["provider"]),
+            cache_dir=_path(merged["cache_dir"], root),
+            mirror=str(merged["mirror"]),
+            quiet=bool(merged["quiet"]),
+        )
+
+    def but(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (flags given on the command line)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def state_dir(self, lab_name: str) -> Path:
+        """The lab's own state folder: keys, known_hosts, secrets and reports (0700)."""
+        return self.state_root / lab_name
+
+
+def _path(value: str | Path, root: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path

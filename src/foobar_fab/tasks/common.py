@@ -1,0 +1,51 @@
+"""What every task shares: settings from invoke's config and flags, and one-line errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from invoke import Context
+from invoke.exceptions import Exit
+
+from ..console import Console
+from ..providers import ProviderError
+from ..session import LabSession, open_session
+from ..settings import Settings
+from ..topology import TopologyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Help shared by the flags most tasks take.
+LAB_HELP = {
+    "lab-file": "the lab's topology file (default: configs/lab.yml)",
+    "provider": "where nodes come from: lxc (default)",
+}
+QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
+
+
+def settings(c: Context, **flags: Any) -> Settings:
+    """Settings from invoke.yaml's `lab:` section, with the task's flags on top."""
+    base = Settings.from_mapping(dict(c.config.get("lab", {})))
+    return base.but(**{k: v for k, v in flags.items() if v not in (None, False)})
+
+
+def session(c: Context, **flags: Any) -> LabSession:
+    s = settings(c, **flags)
+    return open_session(s, Console(quiet=s.quiet))
+
+
+def friendly(task_body: F) -> F:
+    """Turn known errors and Ctrl-C into one line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(task_body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return task_body(*args, **kwargs)
+        except (TopologyError, ProviderError) as err:
+            raise Exit(f"error: {err}", code=2) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted: the lab may be half-built; run `invoke build` to finish it or `invoke destroy`", code=130) from None
+
+    return wrapper  # type: ignore[return-value]

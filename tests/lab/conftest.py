@@ -1,0 +1,80 @@
+"""Fixtures for lab tests: a real LXC lab of the tests' own (name fftest, its own subnet and state).
+
+A user's lab (configs/lab.yml, .lab/) is never touched. The lab is built once per test session and
+destroyed at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from foobar_fab import build as building
+from foobar_fab import topology
+from foobar_fab.build import BuildResult
+from foobar_fab.console import Console
+from foobar_fab.session import LabSession, open_session
+from foobar_fab.settings import PROJECT_ROOT, Settings
+from foobar_fab.steps import Runner
+
+TEST_LAB = "fftest"
+TEST_SUBNET = "10.181.57.0/24"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Lab tests need root and Linux: skip them, saying why, elsewhere."""
+    if os.name == "posix" and os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="lab tests need root on a Linux host (they build LXC containers)")
+    for item in items:
+        if "tests/lab/" in str(item.path):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def lab_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the tests' lab: a lab.yml relocated to its own name and subnet, state in a temp folder."""
+    folder = tmp_path_factory.mktemp("lab")
+    default = topology.load(PROJECT_ROOT / "configs/lab.yml")
+    lab_file = folder / "lab.yml"
+    lab_file.write_text(topology.to_yaml(topology.relocate(default, TEST_LAB, TEST_SUBNET)))
+    return Settings.from_mapping({"lab_file": str(lab_file), "state_dir": str(folder / "state")})
+
+
+def quiet_session(settings: Settings) -> tuple[LabSession, io.StringIO]:
+    """A session whose output is kept for the test to read."""
+    output = io.StringIO()
+    return open_session(settings, Console(stream=output)), output
+
+
+def destroy(settings: Settings) -> None:
+    session, output = quiet_session(settings)
+    assert session.provider.destroy(Runner(session.console)), output.getvalue()
+
+
+@dataclass(frozen=True)
+class FirstBuild:
+    """The tests' lab right after its first build, with what that build said."""
+
+    settings: Settings
+    result: BuildResult
+    output: str
+
+
+def build(settings: Settings) -> tuple[BuildResult, str]:
+    session, output = quiet_session(settings)
+    session.provider.preflight()
+    return building.build(session), output.getvalue()
+
+
+@pytest.fixture(scope="session")
+def built_lab(lab_settings: Settings) -> Iterator[FirstBuild]:
+    """The tests' lab, destroyed first (a clean start), built from nothing, destroyed at the end."""
+    destroy(lab_settings)
+    result, output = build(lab_settings)
+    yield FirstBuild(lab_settings, result, output)
+    destroy(lab_settings)
