@@ -52,19 +52,18 @@ def destroy_quietly(settings: Settings) -> None:
 
 
 def node_memory(session: LabSession) -> list[Figure]:
-    """Each running container's memory use as its cgroup counts it (page cache included)."""
-    figures = []
+    """Each running container's memory as its cgroup counts it: processes' own, and with page cache."""
+    figures: list[Figure] = []
     layout = getattr(session.provider, "layout", None)
     if layout is None:
         return figures
     for node in session.lab.nodes:
-        used = None
-        for key in ("memory.current", "memory.usage_in_bytes"):
-            proc = subprocess.run(layout.lxc("cgroup", node.name, key), shell=True, capture_output=True, text=True)
-            if proc.returncode == 0 and proc.stdout.strip().isdigit():
-                used = int(proc.stdout.strip())
-                break
-        figures.append(Figure(f"memory of idle {node.name}", f"{used / 2**20:.0f} MiB" if used else "unknown"))
+        proc = subprocess.run(layout.lxc("cgroup", node.name, "memory.stat"), shell=True, capture_output=True, text=True)
+        stat = dict(row.split()[:2] for row in proc.stdout.splitlines() if len(row.split()) == 2)
+        anon = int(stat.get("total_rss", stat.get("anon", 0)))  # cgroup v1, else v2
+        cache = int(stat.get("total_cache", stat.get("file", 0)))
+        value = f"{anon / 2**20:.0f} MiB ({(anon + cache) / 2**20:.0f} with cache)" if stat else "unknown"
+        figures.append(Figure(f"memory of idle {node.name}", value))
     return figures
 
 

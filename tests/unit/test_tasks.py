@@ -1,0 +1,64 @@
+"""The Invoke tasks: what `invoke --list` shows, and how a bad lab file ends `invoke build`."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Task
+
+from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.tasks import ns
+
+INVOKE = Path(sys.executable).with_name("invoke")
+TASKS = ["build", "status", "ssh", "destroy", "bench.build"]
+
+
+def test_list_shows_the_tasks() -> None:
+    """`invoke --list` offers exactly the lab's tasks."""
+    assert sorted(ns.task_names) == sorted(TASKS)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_task_is_documented(name: str) -> None:
+    """Each task has a docstring and a help string for every parameter (and none for unknown ones)."""
+    task: Task = ns[name]
+    assert (task.__doc__ or "").strip()
+    # get_arguments() consumes the task's help dict and raises on help for unknown parameters: use a copy.
+    arguments = copy.deepcopy(task).get_arguments()
+    assert arguments, f"{name} takes no parameters"
+    undocumented = [a.name for a in arguments if not (a.help or "").strip()]
+    assert undocumented == []
+
+
+def run_invoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(INVOKE), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"lab: [\n", id="yaml-syntax"),
+        pytest.param(b"lab:\n  name: fferr\n  subnet: 10.181.58.0/33\nnodes: {}\n", id="bad-subnet"),
+        pytest.param(b"lab:\n  name: caf\xe9\n", id="not-utf8"),
+    ],
+)
+def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: bytes) -> None:
+    """`invoke build --lab-file <bad>` exits non-zero with one line on stderr, before making anything."""
+    bad = tmp_path / "bad.yml"
+    bad.write_bytes(content)
+    state, cache = tmp_path / "state", tmp_path / "cache"
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(state), "INVOKE_LAB_CACHE_DIR": str(cache)}
+    result = run_invoke("build", "--lab-file", str(bad), env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"error: {bad}: ")
+    assert result.stdout == ""
+    assert not state.exists() and not cache.exists()

@@ -1,0 +1,149 @@
+"""lab.yml loading: the default file, every way a file can be wrong, and relocate()/to_yaml()."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from foobar_fab.topology import Lab, TopologyError, load, relocate, to_yaml
+
+from .conftest import DEFAULT_LAB_FILE
+
+LAB_SECTION = """\
+lab:
+  name: foobar
+  subnet: 192.168.56.0/24
+  domain: www.foobar.com
+"""
+WEB_02 = """\
+  web-02:
+    address: 192.168.56.12
+    roles: [base, web, app]
+"""
+VALID = (
+    LAB_SECTION
+    + """\
+nodes:
+  lb-01:
+    address: 192.168.56.10
+    roles: [base, loadbalancer]
+  web-01:
+    address: 192.168.56.11
+    roles: [base, web]
+"""
+    + WEB_02
+)
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    """A lab file in tmp_path with the given content."""
+    path = tmp_path / "lab.yml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def load_error(path: Path) -> str:
+    """The message of the TopologyError that loading path raises."""
+    with pytest.raises(TopologyError) as caught:
+        load(path)
+    return str(caught.value)
+
+
+def test_default_lab_loads(lab: Lab) -> None:
+    """configs/lab.yml: three nodes on 192.168.56.0/24, the gateway .1, roles as designed."""
+    assert lab.name == "foobar"
+    assert lab.source == DEFAULT_LAB_FILE
+    assert lab.gateway == ipaddress.IPv4Address("192.168.56.1")
+    assert [(n.name, str(n.address)) for n in lab.nodes] == [
+        ("lb-01", "192.168.56.10"),
+        ("web-01", "192.168.56.11"),
+        ("web-02", "192.168.56.12"),
+    ]
+    assert all(n.has_role("base") for n in lab.nodes)
+    assert [n.name for n in lab.with_role("loadbalancer")] == ["lb-01"]
+    assert [n.name for n in lab.with_role("web")] == ["web-01", "web-02"]
+    assert [n.name for n in lab.with_role("db_primary")] == ["web-01"]
+    assert [n.name for n in lab.with_role("db_replica")] == ["web-02"]
+
+
+def test_valid_template_loads(tmp_path: Path) -> None:
+    """The file the bad cases below are derived from is itself valid (so each case breaks one thing)."""
+    assert [n.name for n in load(write(tmp_path, VALID)).nodes] == ["lb-01", "web-01", "web-02"]
+
+
+def test_unknown_node_name_is_an_error(lab: Lab) -> None:
+    """Lab.node() names the file and the nodes there are."""
+    with pytest.raises(TopologyError, match=r"no node named 'db-01' \(nodes: lb-01, web-01, web-02\)"):
+        lab.node("db-01")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        pytest.param("[base, loadbalancer]", "[base, loadbalancer", "YAML error at line ", id="yaml-syntax"),
+        pytest.param(LAB_SECTION, "", "lab: missing", id="missing-lab-section"),
+        pytest.param(VALID, "- just a list\n", "(top level)", id="top-level-not-a-mapping"),
+        pytest.param("name: foobar", "name: Foo_Bar", "lab.name", id="lab-name-uppercase"),
+        pytest.param("name: foobar", "name: abcdefghijklm", "lab.name", id="lab-name-13-chars"),
+        pytest.param("name: foobar", 'name: "foobar\\n"', "lab.name", id="lab-name-trailing-newline"),
+        pytest.param("name: foobar", "name: 42", "lab.name", id="lab-name-not-text"),
+        pytest.param("  name: foobar\n", "", "lab.name: missing", id="lab-name-missing"),
+        pytest.param("192.168.56.0/24", "192.168.356.0/24", "lab.subnet", id="subnet-not-a-network"),
+        pytest.param("192.168.56.0/24", "192.168.56.1/24", "lab.subnet", id="subnet-host-bits"),
+        pytest.param("192.168.56.0/24", "192.168.56.0/30", "lab.subnet", id="subnet-too-small"),
+        pytest.param(WEB_02, "", "nodes.web-02: missing", id="missing-node"),
+        pytest.param(WEB_02, WEB_02.replace("web-02", "web-01"), "web-01: listed twice", id="duplicate-node"),
+        pytest.param("  web-02:", "  Web_02:", "nodes.Web_02", id="node-name-invalid"),
+        pytest.param("192.168.56.12", "10.0.0.12", "nodes.web-02.address", id="address-outside-subnet"),
+        pytest.param("192.168.56.12", "192.168.56.255", "nodes.web-02.address", id="address-broadcast"),
+        pytest.param("192.168.56.12", "192.168.56.1", "nodes.web-02.address", id="address-is-gateway"),
+        pytest.param("192.168.56.12", "192.168.56.11", "nodes.web-02.address", id="address-used-twice"),
+        pytest.param("192.168.56.12", "web-02.lan", "nodes.web-02.address", id="address-not-ipv4"),
+        pytest.param("[base, web, app]", "[base, webserver]", "nodes.web-02.roles", id="unknown-role"),
+        pytest.param("[base, web, app]", "[base, web, web]", "nodes.web-02.roles", id="role-twice"),
+        pytest.param("[base, web, app]", "base", "nodes.web-02.roles", id="roles-not-a-list"),
+        pytest.param("[base, web, app]", "[]", "nodes.web-02.roles", id="roles-empty"),
+    ],
+)
+def test_bad_file_is_one_line_naming_file_and_field(tmp_path: Path, old: str, new: str, field: str) -> None:
+    """Each broken lab.yml raises TopologyError: one line, the file first, then the field."""
+    assert old in VALID, "the case must change the valid template"
+    path = write(tmp_path, VALID.replace(old, new))
+    message = load_error(path)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert field in message
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        pytest.param(None, "cannot read the lab file: No such file or directory", id="missing-file"),
+        pytest.param(b"lab:\n  name: caf\xe9\n", "", id="not-utf8"),
+        pytest.param("? [a, b]\n: 1\n", "", id="unhashable-key"),
+        pytest.param("", "(top level)", id="empty-file"),
+    ],
+)
+def test_unusable_file_is_a_topology_error(tmp_path: Path, content: str | bytes | None, problem: str) -> None:
+    """A file that cannot be read or parsed is a one-line TopologyError naming it, never another exception."""
+    path = tmp_path / "absent.yml" if content is None else write(tmp_path, content)
+    message = load_error(path)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert problem in message
+
+
+def test_relocate_round_trips_through_yaml(lab: Lab, tmp_path: Path) -> None:
+    """A relocated lab written with to_yaml() loads back with its name, subnet, host numbers and roles."""
+    moved = load(write(tmp_path, to_yaml(relocate(lab, "fftest", "10.181.57.0/24"))))
+    assert moved.name == "fftest"
+    assert moved.subnet == ipaddress.IPv4Network("10.181.57.0/24")
+    assert moved.gateway == ipaddress.IPv4Address("10.181.57.1")
+    assert moved.domain == lab.domain
+    assert [str(n.address) for n in moved.nodes] == ["10.181.57.10", "10.181.57.11", "10.181.57.12"]
+    assert [(n.name, n.roles) for n in moved.nodes] == [(n.name, n.roles) for n in lab.nodes]
