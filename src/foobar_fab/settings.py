@@ -44,8 +44,12 @@ class Settings:
         )
 
     def but(self, **changes: Any) -> Settings:
-        """A copy with some settings changed (flags given on the command line)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some settings changed; paths given on the command line are from the current folder."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        for key in ("lab_file", "state_root", "cache_dir"):
+            if key in given:
+                given[key] = Path(given[key]).expanduser().resolve()
+        return replace(self, **given)
 
     def state_dir(self, lab_name: str) -> Path:
         """The lab's own state folder: keys, known_hosts, secrets and reports (0700)."""

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 KNOWN_ROLES = ("base", "loadbalancer", "web", "app", "db_primary", "db_replica")
-LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+LAB_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
+NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 REQUIRED_NODES = ("lb-01", "web-01", "web-02")
 
 
@@ -70,6 +70,8 @@ def load(path: Path | str) -> Lab:
         text = path.read_text()
     except OSError as err:
         raise TopologyError(f"{path}: cannot read the lab file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise TopologyError(f"{path}: not UTF-8 text (byte {err.start})") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except _DuplicateKey as err:
@@ -89,7 +91,7 @@ def parse(data: Any, source: Path) -> Lab:
         fail("(top level)", "expected a mapping with 'lab' and 'nodes'")
     lab = _mapping(data, "lab", fail)
     name = _string(lab, "lab.name", fail)
-    if not LAB_NAME.match(name):
+    if not LAB_NAME.fullmatch(name):
         fail("lab.name", f"{name!r} must be 1-12 lowercase letters or digits, starting with a letter")
     subnet_text = _string(lab, "lab.subnet", fail)
     try:
@@ -124,9 +126,9 @@ def _node(
     seen: dict[ipaddress.IPv4Address, str],
     fail: _Failer,
 ) -> NodeSpec:
+    if not NODE_NAME.fullmatch(name):
+        fail(f"nodes.{name.encode('unicode_escape').decode()}", f"{name!r} is not a valid host name (lowercase letters, digits and '-')")
     field = f"nodes.{name}"
-    if not NODE_NAME.match(name):
-        fail(field, f"{name!r} is not a valid host name (lowercase letters, digits and '-')")
     if not isinstance(spec, dict):
         fail(field, "expected a mapping with 'address' and 'roles'")
     text = _string(spec, f"{field}.address", fail)
@@ -163,6 +165,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                line = key_node.start_mark.line + 1
+                raise _DuplicateKey(f"line {line}: a key must be plain text, not {type(key).__name__}")
             if key in seen:
                 line = key_node.start_mark.line + 1
                 raise _DuplicateKey(f"{key}: listed twice (line {line})")

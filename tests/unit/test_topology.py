@@ -22,6 +22,7 @@ WEB_02 = """\
     address: 192.168.56.12
     roles: [base, web, app]
 """
+EXTRA_NODE = '  "{}": {{address: 192.168.56.13, roles: [base]}}\n'
 VALID = (
     LAB_SECTION
     + """\
@@ -99,6 +100,8 @@ def test_unknown_node_name_is_an_error(lab: Lab) -> None:
         pytest.param(WEB_02, "", "nodes.web-02: missing", id="missing-node"),
         pytest.param(WEB_02, WEB_02.replace("web-02", "web-01"), "web-01: listed twice", id="duplicate-node"),
         pytest.param("  web-02:", "  Web_02:", "nodes.Web_02", id="node-name-invalid"),
+        pytest.param(WEB_02, WEB_02 + EXTRA_NODE.format("db-01\\n"), "nodes.db-01", id="node-name-trailing-newline"),
+        pytest.param(WEB_02, WEB_02 + EXTRA_NODE.format("db\\n01"), "nodes.db", id="node-name-inner-newline"),
         pytest.param("192.168.56.12", "10.0.0.12", "nodes.web-02.address", id="address-outside-subnet"),
         pytest.param("192.168.56.12", "192.168.56.255", "nodes.web-02.address", id="address-broadcast"),
         pytest.param("192.168.56.12", "192.168.56.1", "nodes.web-02.address", id="address-is-gateway"),

@@ -1,0 +1,1 @@
+"""Reusable steps: files, packages, services, databases. Roles combine them."""
