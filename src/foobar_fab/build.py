@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import parallel
-from .console import Console
 from .executors import RemoteExecutor
+from . import lab_secrets
 from .roles import ROLES, WAVES
+from .roles.values import RoleInputs
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -26,12 +27,14 @@ def build(session: LabSession) -> BuildResult:
     """Make the nodes exist, provision them role by role, and print the recap."""
     console, lab = session.console, session.lab
     runner = Runner(console)
+    secrets = lab_secrets.load_or_create(session.settings.state_dir(lab.name))
+    console.secrets = list(secrets.values())
     if session.provider.up(runner):
         executors = _connect(session, runner)
         _announce_missing_roles(session)
         failed: set[str] = {f.who for f in runner.failures}
         for number, wave in enumerate(WAVES, start=1):
-            work = [(n, _wave_steps(session, n, wave)) for n in lab.nodes if n.name in executors]
+            work = [(n, _wave_steps(session, n, wave, secrets)) for n in lab.nodes if n.name in executors]
             work = [(n, s) for n, s in work if s and n.name not in failed]
             if not work:
                 continue
@@ -62,11 +65,12 @@ def _connect(session: LabSession, runner: Runner) -> dict[str, RemoteExecutor]:
     return {n.name: e for n, e in zip(session.lab.nodes, opened) if e is not None}
 
 
-def _wave_steps(session: LabSession, node: NodeSpec, wave: tuple[str, ...]) -> list[Step]:
+def _wave_steps(session: LabSession, node: NodeSpec, wave: tuple[str, ...], secrets: dict[str, str]) -> list[Step]:
     steps: list[Step] = []
+    inputs = RoleInputs(session.lab, node, secrets)
     for role in wave:
         if node.has_role(role) and role in ROLES:
-            steps += ROLES[role](session.lab, node)
+            steps += ROLES[role](inputs)
     return steps
 
 

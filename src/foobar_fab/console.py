@@ -39,6 +39,7 @@ class Console:
     quiet: bool = False
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     tallies: dict[str, Tally] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -49,6 +50,9 @@ class Console:
         return f"\033[{_COLOURS[kind]}m{text}\033[0m" if self.colour else text
 
     def line(self, text: str = "") -> None:
+        """Print one line, with every known secret masked."""
+        for secret in self.secrets:
+            text = text.replace(secret, "********")
         with self._lock:
             print(text, file=self.stream, flush=True)
 

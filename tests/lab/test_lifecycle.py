@@ -1,12 +1,13 @@
-"""The embedded lab's life on real LXC containers: build, re-run, power cut, repair, destroy.
+"""The embedded lab's life on real LXC containers: build, re-run, power cut, repair.
 
-The tests run in file order on one lab; the last one destroys it.
+Lab test files run in name order on one lab: test_lifecycle, test_site, then test_teardown destroys it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from foobar_fab.executors import connect
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
-from .conftest import TEST_LAB, FirstBuild, build, destroy, quiet_session
+from .conftest import TEST_LAB, FirstBuild, build, quiet_session
 
 INVOKE = str(Path(sys.executable).with_name("invoke"))
 
@@ -68,7 +69,7 @@ def test_second_build_changes_nothing(built_lab: FirstBuild) -> None:
     result, output = build(built_lab.settings)
     assert result.ok, output
     assert result.changed == 0, output
-    assert "web-01 : ok=8 changed=0 failed=0" in output
+    assert re.search(r"^web-01 : ok=\d+ changed=0 failed=0$", output, re.MULTILINE), output
 
 
 def test_hard_stop_and_start_through_the_provider(built_lab: FirstBuild) -> None:
@@ -109,17 +110,3 @@ def test_cli_build_and_status(built_lab: FirstBuild) -> None:
         ("web-01", "running", "10.181.57.11"),
         ("web-02", "running", "10.181.57.12"),
     ]
-
-
-def test_destroy_leaves_nothing_behind(built_lab: FirstBuild) -> None:
-    settings = built_lab.settings
-    destroy(settings)
-    destroy(settings)  # twice is fine
-    assert not [p for p in Path("/var/lib/lxc").glob(f"{TEST_LAB}-*")]
-    assert not Path(f"/sys/class/net/{TEST_LAB}-br").exists()
-    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
-    assert f"foobar_fab_{TEST_LAB}" not in tables
-    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert f"--interface={TEST_LAB}-br" not in processes
-    assert not settings.state_dir(TEST_LAB).exists()
-    assert node_states(settings) == {"lb-01": "missing", "web-01": "missing", "web-02": "missing"}

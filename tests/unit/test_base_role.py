@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foobar_fab.roles import base
+from foobar_fab.roles.values import RoleInputs
 from foobar_fab.roles.base import APT_GET, AptLists, Hostname, HostsFile, Packages, Timezone, hosts_file
 from foobar_fab.steps import Plan, Put, Run, StepError
 from foobar_fab.topology import Lab
@@ -134,6 +135,6 @@ def test_timezone(stdout: str, reason: str | None) -> None:
 
 def test_base_steps_in_order(lab: Lab) -> None:
     """The base role sets the node's own hostname first and the clock last."""
-    steps = base.steps(lab, lab.node("web-02"))
+    steps = base.steps(RoleInputs(lab, lab.node("web-02"), {}))
     assert [s.name for s in steps] == ["hostname", "/etc/hosts", "apt lists", "packages", "timezone"]
     assert steps[0] == Hostname("web-02")

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..steps import Step
-from ..topology import Lab, NodeSpec
-from . import base
+from . import app, base, database, loadbalancer, web
+from .values import RoleInputs
 
-RoleSteps = Callable[[Lab, NodeSpec], list[Step]]
+RoleSteps = Callable[[RoleInputs], list[Step]]
 
 #: Roles that have steps. A role of lab.yml missing here is announced by the build, not ignored silently.
 ROLES: dict[str, RoleSteps] = {
     "base": base.steps,
+    "db_primary": database.primary,
+    "web": web.steps,
+    "app": app.steps,
+    "loadbalancer": loadbalancer.steps,
+    "db_replica": database.replica,
 }
 
 WAVES: tuple[tuple[str, ...], ...] = (

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from ..executors import Outcome
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
-from ..topology import Lab, NodeSpec
+from ..topology import Lab
+from .values import RoleInputs
 
 BASELINE_PACKAGES = ("curl", "ca-certificates", "iproute2", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
@@ -147,8 +148,9 @@ class Timezone(Step):
         )
 
 
-def steps(lab: Lab, node: NodeSpec) -> list[Step]:
+def steps(inputs: RoleInputs) -> list[Step]:
     """The base role's steps for one node, in order."""
+    lab, node = inputs.lab, inputs.node
     return [
         Hostname(node.name),
         HostsFile(hosts_file(lab)),

@@ -1,0 +1,74 @@
+"""The application's settings, read from FOOBAR_* environment variables.
+
+On a node, systemd passes them to gunicorn from the unit's EnvironmentFile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+ROLES = ("primary", "replica")
+MAX_NODE_LENGTH = 64  # the width of messages.node in schema.sql
+
+# Each setting and the environment variable it comes from, in the order the errors list them.
+VARIABLES = {
+    "node": "FOOBAR_NODE",
+    "db_role": "FOOBAR_DB_ROLE",
+    "write_db_host": "FOOBAR_WRITE_DB_HOST",
+    "read_db_host": "FOOBAR_READ_DB_HOST",
+    "db_port": "FOOBAR_DB_PORT",
+    "db_name": "FOOBAR_DB_NAME",
+    "db_user": "FOOBAR_DB_USER",
+    "db_password": "FOOBAR_DB_PASSWORD",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Who this node is and where its databases are."""
+
+    node: str  # this node's hostname, shown in pages, JSON and the X-App-Node header
+    db_role: str  # "primary" or "replica": the role of this node's own database
+    write_db_host: str  # the primary, which takes every write
+    read_db_host: str  # this node's own database, which serves every read
+    db_port: int
+    db_name: str
+    db_user: str
+    db_password: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the settings from `environ`; raise ConfigError naming any missing or bad variable."""
+        missing = [name for name in VARIABLES.values() if not environ.get(name, "").strip()]
+        if missing:
+            raise ConfigError(
+                f"missing environment variable{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+                " (foobar_app reads its settings from FOOBAR_* variables, see foobar_app/config.py)"
+            )
+        value = {key: environ[name].strip() for key, name in VARIABLES.items()}
+        if value["db_role"] not in ROLES:
+            raise ConfigError(f"FOOBAR_DB_ROLE must be one of {', '.join(ROLES)}, not {value['db_role']!r}")
+        if len(value["node"]) > MAX_NODE_LENGTH:
+            raise ConfigError(f"FOOBAR_NODE is longer than {MAX_NODE_LENGTH} characters")
+        return cls(
+            node=value["node"],
+            db_role=value["db_role"],
+            write_db_host=value["write_db_host"],
+            read_db_host=value["read_db_host"],
+            db_port=_port(value["db_port"]),
+            db_name=value["db_name"],
+            db_user=value["db_user"],
+            db_password=environ["FOOBAR_DB_PASSWORD"],  # used exactly as given, spaces included
+        )
+
+
+def _port(value: str) -> int:
+    """FOOBAR_DB_PORT as a TCP port number."""
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise ConfigError(f"FOOBAR_DB_PORT must be a TCP port number (1-65535), not {value!r}")
+    return int(value)

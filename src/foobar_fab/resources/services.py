@@ -1,0 +1,29 @@
+"""systemd services: enabled at boot and running now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..executors import Outcome
+from ..steps import Plan, Run, Step, change, lines, ok
+
+
+@dataclass
+class Service(Step):
+    """A systemd unit that is enabled and active."""
+
+    unit: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"service {self.unit}"
+
+    def probe(self) -> str:
+        return f"systemctl is-enabled {self.unit} 2>/dev/null; systemctl is-active {self.unit} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout) + ["", ""]
+        enabled, active = found[0], found[1]
+        if enabled == "enabled" and active == "active":
+            return ok("enabled and running")
+        return change(f"enabled and started (was {enabled or 'unknown'}, {active or 'unknown'})", Run(f"systemctl enable --now {self.unit}"))

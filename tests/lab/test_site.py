@@ -1,0 +1,63 @@
+"""The seed design on the tests' lab: round robin through lb-01, writes on the primary, reads on the replica."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+from .conftest import FirstBuild
+from .test_lifecycle import on_node
+
+LB = "http://10.181.57.10"
+HOST = {"Host": "www.foobar.com"}
+
+
+def served_by(count: int) -> list[str]:
+    return [requests.get(f"{LB}/api/health", headers=HOST, timeout=3).headers["X-Served-By"] for _ in range(count)]
+
+
+def replica_has(body: str, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = requests.get("http://10.181.57.12/api/messages", timeout=3).json()["messages"]
+        if any(m["body"] == body for m in messages):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_round_robin_alternates_between_web_nodes(built_lab: FirstBuild) -> None:
+    seen = served_by(6)
+    assert sorted(set(seen)) == ["web-01", "web-02"]
+    assert all(a != b for a, b in zip(seen, seen[1:])), seen
+
+
+def test_message_written_through_lb_reaches_the_replica(built_lab: FirstBuild) -> None:
+    body = f"lab test {uuid.uuid4().hex[:8]}"
+    answer = requests.post(f"{LB}/api/messages", json={"body": body}, headers=HOST, timeout=5)
+    assert answer.status_code == 201, answer.text
+    assert replica_has(body)
+
+
+def test_replica_threads_run_and_replica_is_read_only(built_lab: FirstBuild) -> None:
+    status = on_node(built_lab.settings, "web-02", "mariadb -e 'SHOW REPLICA STATUS\\G'")
+    assert "Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
+    assert on_node(built_lab.settings, "web-02", "mariadb -N -e 'SELECT @@read_only'") == "1"
+
+
+def test_replica_catches_up_after_its_database_restarts(built_lab: FirstBuild) -> None:
+    on_node(built_lab.settings, "web-02", "systemctl stop mariadb")
+    bodies = [f"while replica down {uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for body in bodies:
+        assert requests.post("http://10.181.57.11/api/messages", json={"body": body}, timeout=5).status_code == 201
+    on_node(built_lab.settings, "web-02", "systemctl start mariadb")
+    assert all(replica_has(body, timeout=20) for body in bodies)
+
+
+def test_bad_input_gets_a_4xx_with_a_reason(built_lab: FirstBuild) -> None:
+    empty = requests.post(f"{LB}/api/messages", json={"body": "  "}, headers=HOST, timeout=5)
+    assert empty.status_code == 400 and empty.json()["error"]
+    wrong_type = requests.post(f"{LB}/api/messages", data="body=x", headers=HOST, timeout=5)
+    assert wrong_type.status_code == 415

@@ -1,0 +1,1 @@
+"""Unit tests of the web application, src/foobar_app."""

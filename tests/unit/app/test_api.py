@@ -1,0 +1,162 @@
+"""The JSON API: /api/messages and /api/health."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from foobar_app import __version__
+from foobar_app.storage import Replication
+
+from .conftest import FakeStorage
+
+DOWN = "write database 192.168.56.11:3306: Can't connect to MySQL server (error 2003)"
+
+
+def post(client: FlaskClient, body: object):
+    return client.post("/api/messages", json={"body": body})
+
+
+def test_post_stores_the_message_and_answers_201(client: FlaskClient, storage: FakeStorage) -> None:
+    response = post(client, "  hello  ")
+    assert response.status_code == 201
+    assert response.get_json() == {"id": 1, "node": "web-01"}
+    assert [(m.body, m.node) for m in storage.messages] == [("hello", "web-01")]
+
+
+def test_post_accepts_exactly_500_characters(client: FlaskClient) -> None:
+    assert post(client, "x" * 500).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "error"),
+    [
+        ("body=hello", "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"),
+        ('{"body": "hello"}', "text/plain", 415, "Content-Type must be application/json"),
+        ('{"body": "hel', "application/json", 400, "request body is not valid JSON"),
+        ('["hello"]', "application/json", 400, "request body must be a JSON object"),
+        ("{}", "application/json", 400, "body is required"),
+        ('{"body": ""}', "application/json", 400, "body is empty"),
+        ('{"body": " \\n\\t "}', "application/json", 400, "body is empty"),
+        ('{"body": 42}', "application/json", 400, "body must be a string"),
+        ('{"body": "' + "x" * 501 + '"}', "application/json", 413, "body is longer than 500 characters"),
+    ],
+)
+def test_post_refuses_bad_requests(
+    client: FlaskClient, storage: FakeStorage, data: str, content_type: str, status: int, error: str
+) -> None:
+    response = client.post("/api/messages", data=data, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json() == {"error": error}
+    assert response.headers["X-App-Node"] == "web-01"
+    assert storage.messages == []
+
+
+def test_post_with_the_primary_down_answers_503_with_the_reason(
+    replica_client: FlaskClient, storage: FakeStorage
+) -> None:
+    storage.write_error = DOWN
+    response = post(replica_client, "hello")
+    assert response.status_code == 503
+    assert response.get_json() == {"error": DOWN}
+
+
+def test_list_shows_messages_newest_first_with_iso_times(client: FlaskClient, storage: FakeStorage) -> None:
+    post(client, "first")
+    post(client, "second")
+    response = client.get("/api/messages")
+    assert response.status_code == 200
+    assert response.headers["X-App-Node"] == "web-01"
+    assert response.get_json() == {
+        "node": "web-01",
+        "messages": [
+            {"id": 2, "body": "second", "node": "web-01", "created_at": "2024-05-01T12:00:00.123456+00:00"},
+            {"id": 1, "body": "first", "node": "web-01", "created_at": "2024-05-01T12:00:00.123456+00:00"},
+        ],
+    }
+
+
+def test_list_with_the_read_database_down_answers_503(client: FlaskClient, storage: FakeStorage) -> None:
+    storage.read_error = "read database 127.0.0.1:3306: Lost connection (error 2013)"
+    response = client.get("/api/messages")
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "read database 127.0.0.1:3306: Lost connection (error 2013)"}
+
+
+def test_unknown_api_paths_and_methods_answer_json(client: FlaskClient) -> None:
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404
+    assert "error" in missing.get_json()
+    assert missing.headers["X-App-Node"] == "web-01"
+    wrong_method = client.delete("/api/messages")
+    assert wrong_method.status_code == 405
+    assert "error" in wrong_method.get_json()
+
+
+def test_health_of_a_healthy_primary(client: FlaskClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.headers["X-App-Node"] == "web-01"
+    assert response.get_json() == {
+        "node": "web-01",
+        "role": "primary",
+        "version": __version__,
+        "database": {"readable": True, "writable": True, "error": None},
+        "replication": None,
+    }
+
+
+def test_health_of_a_healthy_replica_reports_replication(replica_client: FlaskClient) -> None:
+    response = replica_client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["node"], body["role"]) == ("web-02", "replica")
+    assert body["database"] == {"readable": True, "writable": True, "error": None}
+    assert body["replication"] == {
+        "io_running": True,
+        "sql_running": True,
+        "seconds_behind": 0,
+        "last_error": None,
+        "gtid_io_pos": "0-1-42",
+    }
+
+
+def test_a_dead_primary_keeps_the_replica_in_service(replica_client: FlaskClient, storage: FakeStorage) -> None:
+    storage.write_error = DOWN
+    storage.replication = Replication(
+        io_running=False, sql_running=True, seconds_behind=None, last_error="IO thread: cannot connect (error 2003)"
+    )
+    response = replica_client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["database"] == {"readable": True, "writable": False, "error": DOWN}
+    assert body["replication"]["io_running"] is False
+    assert body["replication"]["last_error"] == "IO thread: cannot connect (error 2003)"
+
+
+def test_an_unreadable_database_takes_the_node_out(client: FlaskClient, storage: FakeStorage) -> None:
+    storage.read_error = "read database 127.0.0.1:3306: Access denied (error 1045)"
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == {
+        "readable": False,
+        "writable": True,
+        "error": "read database 127.0.0.1:3306: Access denied (error 1045)",
+    }
+
+
+def test_replica_health_when_replication_status_cannot_be_read(
+    replica_client: FlaskClient, storage: FakeStorage
+) -> None:
+    storage.replication_error = "SHOW REPLICA STATUS: access denied (error 1227)"
+    response = replica_client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["replication"] == {
+        "io_running": False,
+        "sql_running": False,
+        "seconds_behind": None,
+        "last_error": "SHOW REPLICA STATUS: access denied (error 1227)",
+        "gtid_io_pos": None,
+    }
+    assert "SHOW REPLICA STATUS: access denied" in body["database"]["error"]
