@@ -8,7 +8,7 @@ from . import parallel
 from .executors import RemoteExecutor
 from . import lab_secrets
 from .roles import ROLES, WAVES
-from .roles.values import RoleInputs
+from .roles.values import STATS_PORT, RoleInputs
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -86,6 +86,8 @@ def summary(session: LabSession) -> list[str]:
     balancer = lab.with_role("loadbalancer")
     rows = []
     if balancer and "loadbalancer" in ROLES:
-        rows.append(f"site (through {balancer[0].name}): http://{balancer[0].address}/  (Host: {lab.domain})")
-    rows += [f"{n.name:<8} {n.address}  invoke ssh {n.name}" for n in lab.nodes]
+        lb = balancer[0].address
+        rows.append(f"site (through {balancer[0].name}): http://{lb}/   curl -i -H 'Host: {lab.domain}' http://{lb}/")
+        rows.append(f"HAProxy statistics:     http://{lb}:{STATS_PORT}/")
+    rows += [f"{n.name:<8} {str(n.address):<15} invoke ssh {n.name}" for n in lab.nodes]
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from ..console import Console
 from ..providers import ProviderError
 from ..session import LabSession, open_session
 from ..settings import Settings
+from ..templates import TemplateError
 from ..topology import TopologyError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,9 +45,15 @@ def friendly(task_body: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return task_body(*args, **kwargs)
-        except (TopologyError, ProviderError) as err:
+        except (TopologyError, ProviderError, TemplateError) as err:
             raise Exit(f"error: {err}", code=2) from None
         except KeyboardInterrupt:
             raise Exit("interrupted: the lab may be half-built; run `invoke build` to finish it or `invoke destroy`", code=130) from None
+        except Exit:
+            raise
+        except Exception as err:
+            if os.environ.get("FOOBAR_FAB_DEBUG"):
+                raise
+            raise Exit(f"error: unexpected {type(err).__name__}: {err} (FOOBAR_FAB_DEBUG=1 shows the traceback)", code=1) from None
 
     return wrapper  # type: ignore[return-value]

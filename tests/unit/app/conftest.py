@@ -24,6 +24,7 @@ PRIMARY = Settings(
 )
 REPLICA = replace(PRIMARY, node="web-02", db_role="replica", write_db_host="192.168.56.11")
 
+POSTED_AT = datetime(2024, 5, 1, 12, 0, 0, 123456, timezone.utc)  # every fake message's time
 HEALTHY_REPLICATION = Replication(
     io_running=True, sql_running=True, seconds_behind=0, last_error=None, gtid_io_pos="0-1-42"
 )
@@ -41,7 +42,7 @@ class FakeStorage:
 
     def add_message(self, body: str, node: str) -> int:
         self._fail_if(self.write_error)
-        message = Message(len(self.messages) + 1, body, node, datetime(2024, 5, 1, 12, 0, 0, 123456, timezone.utc))
+        message = Message(len(self.messages) + 1, body, node, POSTED_AT)
         self.messages.append(message)
         return message.id
 

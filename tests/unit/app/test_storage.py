@@ -55,8 +55,12 @@ class FakeConnection:
 class FakeConnect:
     """Stands for pymysql.connect: records each call's arguments and the connection it made."""
 
-    def __init__(self, rows: list[dict[str, Any]] | None = None, error: Exception | None = None,
-                 fail_on_execute: Exception | None = None) -> None:
+    def __init__(
+        self,
+        rows: list[dict[str, Any]] | None = None,
+        error: Exception | None = None,
+        fail_on_execute: Exception | None = None,
+    ) -> None:
         self.rows = rows or []
         self.error = error
         self.fail_on_execute = fail_on_execute
@@ -85,7 +89,8 @@ def test_writes_go_to_the_primary_with_short_timeouts() -> None:
     assert (call["connect_timeout"], call["read_timeout"], call["write_timeout"]) == (1, 2, 2)
     assert call["autocommit"] is True and call["charset"] == "utf8mb4"
     assert call["cursorclass"] is pymysql.cursors.DictCursor
-    assert connect.connections[0].executed == [("INSERT INTO messages (body, node) VALUES (%s, %s)", ("hello", "web-02"))]
+    sql, params = connect.connections[0].executed[0]
+    assert (sql, params) == ("INSERT INTO messages (body, node) VALUES (%s, %s)", ("hello", "web-02"))
     assert connect.connections[0].closed
 
 
@@ -102,17 +107,21 @@ def test_reads_come_from_the_nodes_own_database_in_utc() -> None:
 
 
 def test_a_refused_connection_becomes_a_storage_error_naming_the_database() -> None:
-    connect = FakeConnect(error=pymysql.err.OperationalError(2003, "Can't connect to MySQL server on '192.168.56.11' (timed out)"))
+    refused = pymysql.err.OperationalError(2003, "Can't connect to MySQL server on '192.168.56.11' (timed out)")
+    connect = FakeConnect(error=refused)
     with pytest.raises(StorageError) as caught:
         storage(connect).add_message("hello", "web-02")
     assert str(caught.value) == (
-        "write database 192.168.56.11:3306: Can't connect to MySQL server on '192.168.56.11' (timed out) (error 2003)"
+        "write database 192.168.56.11:3306: "
+        "Can't connect to MySQL server on '192.168.56.11' (timed out) (error 2003)"
     )
 
 
 def test_a_failed_query_closes_the_connection_and_keeps_its_reason() -> None:
-    connect = FakeConnect(fail_on_execute=pymysql.err.ProgrammingError(1146, "Table 'foobar.messages' doesn't exist"))
-    with pytest.raises(StorageError, match=r"^read database 127.0.0.1:3306: Table 'foobar.messages' doesn't exist \(error 1146\)$"):
+    missing = pymysql.err.ProgrammingError(1146, "Table 'foobar.messages' doesn't exist")
+    connect = FakeConnect(fail_on_execute=missing)
+    reason = r"^read database 127.0.0.1:3306: Table 'foobar.messages' doesn't exist \(error 1146\)$"
+    with pytest.raises(StorageError, match=reason):
         storage(connect).latest_messages()
     assert connect.connections[0].closed
 
@@ -121,6 +130,8 @@ def test_writable_asks_the_primary_without_writing() -> None:
     connect = FakeConnect(rows=[{"read_only": 0}])
     storage(connect).check_writable()
     assert connect.calls[0]["host"] == "192.168.56.11"
+    # Well within HAProxy's 1 s check interval, even with the primary powered off.
+    assert (connect.calls[0]["connect_timeout"], connect.calls[0]["read_timeout"]) == (0.3, 0.3)
     assert connect.connections[0].executed == [("SELECT @@global.read_only AS read_only", ())]
 
 
@@ -137,23 +148,38 @@ def test_readable_runs_a_select_on_the_read_database() -> None:
 
 
 def test_replication_status_of_a_running_replica() -> None:
-    row = {"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Seconds_Behind_Master": 3,
-           "Last_IO_Errno": 0, "Last_IO_Error": "", "Last_SQL_Errno": 0, "Last_SQL_Error": "",
-           "Gtid_IO_Pos": "0-1-42"}
+    row = {
+        "Slave_IO_Running": "Yes",
+        "Slave_SQL_Running": "Yes",
+        "Seconds_Behind_Master": 3,
+        "Last_IO_Errno": 0,
+        "Last_IO_Error": "",
+        "Last_SQL_Errno": 0,
+        "Last_SQL_Error": "",
+        "Gtid_IO_Pos": "0-1-42",
+    }
     connect = FakeConnect(rows=[row])
     assert storage(connect).replication_status() == Replication(True, True, 3, None, "0-1-42")
     assert connect.connections[0].executed == [("SHOW REPLICA STATUS", ())]
 
 
 def test_replication_status_of_a_broken_replica() -> None:
-    row = {"Slave_IO_Running": "Connecting", "Slave_SQL_Running": "No", "Seconds_Behind_Master": None,
-           "Last_IO_Errno": 2003, "Last_IO_Error": "error connecting to master", "Last_SQL_Errno": 1062,
-           "Last_SQL_Error": "Duplicate entry", "Gtid_IO_Pos": ""}
+    row = {
+        "Slave_IO_Running": "Connecting",
+        "Slave_SQL_Running": "No",
+        "Seconds_Behind_Master": None,
+        "Last_IO_Errno": 2003,
+        "Last_IO_Error": "error connecting to master",
+        "Last_SQL_Errno": 1062,
+        "Last_SQL_Error": "Duplicate entry",
+        "Gtid_IO_Pos": "",
+    }
     assert Replication.from_status(row) == Replication(
         io_running=False,
         sql_running=False,
         seconds_behind=None,
-        last_error="IO thread: error connecting to master (error 2003); SQL thread: Duplicate entry (error 1062)",
+        last_error="IO thread: error connecting to master (error 2003); "
+        "SQL thread: Duplicate entry (error 1062)",
         gtid_io_pos=None,
     )
 
