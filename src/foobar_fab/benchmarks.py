@@ -7,19 +7,27 @@ printed beside them for the reader to compare.
 from __future__ import annotations
 
 import io
+import re
+import shlex
+import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pymysql
+
 from . import build as building
-from . import topology
+from . import lab_secrets, topology
 from .console import Console
 from .providers import ProviderError
 from .session import LabSession, open_session
 from .settings import Settings
+from .roles.values import APP_USER, DATABASE
 from .steps import Runner
+from .topology import NodeSpec
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,73 @@ def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = Tru
             figures += node_memory(open_session(settings, Console(quiet=True, stream=io.StringIO())))
         finally:
             destroy_quietly(settings)
+    print_figures(figures)
+    return figures
+
+
+def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> float:
+    """Requests per second that wrk reaches against one URL."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Host: {host_header}", url]
+    print("  $ " + shlex.join(command))
+    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not found:
+        raise ProviderError(f"wrk printed no rate for {url}: {output.strip()[:200]}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        print(f"    ({errors.group(1)} answers were not 2xx/3xx)")
+    return float(found.group(1))
+
+
+def replication_delays(session: LabSession, writes: int) -> list[float]:
+    """Seconds from a committed insert on the primary until the replica returns the row."""
+    secrets = lab_secrets.load_or_create(session.settings.state_dir(session.lab.name))
+    primary, replica = session.lab.with_role("db_primary")[0], session.lab.with_role("db_replica")[0]
+
+    def open_db(node: NodeSpec) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host=str(node.address), user=APP_USER, password=secrets["db_app"], database=DATABASE,
+            autocommit=True, connect_timeout=2, read_timeout=2,
+        )
+
+    delays = []
+    with open_db(primary) as writer, open_db(replica) as reader:
+        for number in range(writes):
+            with writer.cursor() as cursor:
+                cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (f"bench {number}", "bench"))
+                row_id = cursor.lastrowid
+            started = time.monotonic()
+            with reader.cursor() as cursor:
+                while not cursor.execute("SELECT id FROM messages WHERE id = %s", (row_id,)):
+                    if time.monotonic() - started > 10:
+                        raise ProviderError(f"row {row_id} not on the replica after 10 s: is replication running?")
+            delays.append(time.monotonic() - started)
+    return delays
+
+
+def site_benchmark(base: Settings, seconds: int, connections: int, writes: int) -> list[Figure]:
+    """Rate through lb-01 and straight to one web node (same client, same run), and replication delay."""
+    if shutil.which("wrk") is None:
+        raise ProviderError("wrk is missing: apt-get install wrk (or run `make lab`, which installs it)")
+    session = open_session(base, Console(quiet=True, stream=io.StringIO()))
+    lab = session.lab
+    balancer, web = lab.with_role("loadbalancer")[0], lab.with_role("web")[0]
+    print(f"site benchmark on lab {lab.name}: {seconds} s per run, {connections} connections, GET /api/messages")
+    through_lb = wrk_rate(f"http://{balancer.address}/api/messages", lab.domain, seconds, connections)
+    direct = wrk_rate(f"http://{web.address}/api/messages", lab.domain, seconds, connections)
+    delays = replication_delays(session, writes)
+    figures = [
+        Figure(f"through {balancer.name} (round robin)", f"{through_lb:.0f} req/s"),
+        Figure(f"straight to {web.name}", f"{direct:.0f} req/s"),
+        Figure("ratio (load balancer / one node)", f"{through_lb / direct:.2f}"),
+        Figure(f"replication delay, median of {writes}", f"{statistics.median(delays) * 1000:.1f} ms"),
+        Figure(f"replication delay, worst of {writes}", f"{max(delays) * 1000:.1f} ms"),
+    ]
+    print_figures(figures)
+    return figures
+
+
+def print_figures(figures: list[Figure]) -> None:
     width = max(len(f.what) for f in figures) if figures else 0
     for f in figures:
         print(f"  {f.what:<{width}}  {f.value:>18}  {('target ' + f.target) if f.target else ''}")
-    return figures

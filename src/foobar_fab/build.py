@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import parallel
 from .executors import RemoteExecutor
-from . import lab_secrets
+from . import checks, lab_secrets
 from .roles import ROLES, WAVES
 from .roles.values import STATS_PORT, RoleInputs
 from .session import LabSession
@@ -23,8 +23,8 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
 
 
-def build(session: LabSession) -> BuildResult:
-    """Make the nodes exist, provision them role by role, and print the recap."""
+def build(session: LabSession, with_checks: bool = True) -> BuildResult:
+    """Make the nodes exist, provision them role by role, check the running lab, and print the recap."""
     console, lab = session.console, session.lab
     runner = Runner(console)
     secrets = lab_secrets.load_or_create(session.settings.state_dir(lab.name))
@@ -43,6 +43,9 @@ def build(session: LabSession) -> BuildResult:
             failed |= {f.who for f in runner.failures}
         for executor in executors.values():
             executor.close()
+        if not runner.failures and with_checks:
+            failed_checks = [c for c in checks.check(session) if not c.ok]
+            runner.failures += [Failure(c.who, "check", f"{c.what}: {c.seen}") for c in failed_checks]
     ok = console.recap() and not runner.failures
     changed = sum(t.changed for t in console.tallies.values())
     return BuildResult(ok=ok, changed=changed, failures=list(runner.failures))

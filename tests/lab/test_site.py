@@ -7,7 +7,9 @@ import uuid
 
 import requests
 
-from .conftest import FirstBuild
+from foobar_fab import checks
+
+from .conftest import FirstBuild, quiet_session
 from .test_lifecycle import on_node
 
 LB = "http://10.181.57.10"
@@ -61,3 +63,24 @@ def test_bad_input_gets_a_4xx_with_a_reason(built_lab: FirstBuild) -> None:
     assert empty.status_code == 400 and empty.json()["error"]
     wrong_type = requests.post(f"{LB}/api/messages", data="body=x", headers=HOST, timeout=5)
     assert wrong_type.status_code == 415
+
+
+def test_checks_of_the_design_all_pass(built_lab: FirstBuild) -> None:
+    session, output = quiet_session(built_lab.settings)
+    results = checks.check(session)
+    assert results and all(r.ok for r in results), output.getvalue()
+    whats = {(r.who, r.what) for r in results}
+    assert ("lb-01", "HAProxy shows every web server UP") in whats
+    assert ("web-02", "replication threads running") in whats
+
+
+def test_check_names_a_stopped_service(built_lab: FirstBuild) -> None:
+    session, _ = quiet_session(built_lab.settings)
+    on_node(built_lab.settings, "web-01", "systemctl stop nginx")
+    try:
+        checker = checks.LabChecker(session)
+        checker.check_node(session.lab.node("web-01"))
+        failed = [r for r in checker.results if not r.ok]
+        assert [(r.who, r.seen) for r in failed] == [("web-01", "nginx is not running")]
+    finally:
+        on_node(built_lab.settings, "web-01", "systemctl start nginx")

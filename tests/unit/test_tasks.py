@@ -15,7 +15,7 @@ from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
-TASKS = ["build", "status", "ssh", "destroy", "bench.build"]
+TASKS = ["build", "check", "status", "ssh", "destroy", "bench.build", "bench.site"]
 
 
 def test_list_shows_the_tasks() -> None:

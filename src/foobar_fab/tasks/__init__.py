@@ -5,6 +5,6 @@ from invoke import Collection
 from ..settings import DEFAULTS
 from . import bench, lab
 
-ns = Collection(lab.build, lab.status, lab.ssh, lab.destroy)
+ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy)
 ns.add_collection(Collection.from_module(bench, name="bench"))
 ns.configure({"lab": dict(DEFAULTS)})

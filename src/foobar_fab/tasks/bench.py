@@ -19,3 +19,16 @@ from .common import friendly, settings
 def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True) -> None:
     """Time cold, warm and repeated builds and measure the idle nodes' memory."""
     benchmarks.build_benchmark(settings(c), lab_name, subnet, cold=cold)
+
+
+@task(
+    help={
+        "seconds": "how long each wrk run lasts",
+        "connections": "wrk's open connections",
+        "writes": "how many writes time the replication delay",
+    }
+)
+@friendly
+def site(c: Context, seconds: int = 10, connections: int = 16, writes: int = 50) -> None:
+    """Requests per second through lb-01 and straight to one web node, and the replication delay."""
+    benchmarks.site_benchmark(settings(c), seconds, connections, writes)

@@ -9,6 +9,7 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from .. import build as building
+from .. import checks, lab_secrets
 from ..steps import Runner
 from ..providers import ProviderError
 from .common import LAB_HELP, QUIET_HELP, friendly, session
@@ -28,6 +29,20 @@ def build(c: Context, lab_file: str | None = None, provider: str | None = None, 
     s.console.line(f"\nlab {s.lab.name} is up ({verdict}).")
     for row in building.summary(s):
         s.console.line(f"  {row}")
+
+
+@task(help=QUIET_HELP)
+@friendly
+def check(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """Verify the running lab: services, round robin, replication, HAProxy's view (also ends every build)."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s.provider.preflight()
+    s.console.secrets = list(lab_secrets.load_or_create(s.settings.state_dir(s.lab.name)).values())
+    results = checks.check(s)
+    failed = [r for r in results if not r.ok]
+    s.console.line(f"\nchecks: {len(results) - len(failed)} ok, {len(failed)} failed")
+    if failed:
+        raise Exit("check failed: " + "; ".join(f"{r.who}: {r.what}: {r.seen}" for r in failed), code=1)
 
 
 @task(help={**LAB_HELP, "json": "print the same as JSON"})
