@@ -23,9 +23,9 @@ from . import build as building
 from . import lab_secrets, topology
 from .console import Console
 from .providers import ProviderError
+from .roles.values import APP_USER, DATABASE
 from .session import LabSession, open_session
 from .settings import Settings
-from .roles.values import APP_USER, DATABASE
 from .steps import Runner
 from .topology import NodeSpec
 

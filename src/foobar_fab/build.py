@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import parallel
+from . import checks, lab_secrets, parallel
 from .executors import RemoteExecutor
-from . import checks, lab_secrets
-from .roles import ROLES, WAVES
-from .roles.values import STATS_PORT, RoleInputs
+from .roles import ROLES, WAVES, inputs_for
+from .roles.values import STATS_PORT
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -70,7 +69,7 @@ def _connect(session: LabSession, runner: Runner) -> dict[str, RemoteExecutor]:
 
 def _wave_steps(session: LabSession, node: NodeSpec, wave: tuple[str, ...], secrets: dict[str, str]) -> list[Step]:
     steps: list[Step] = []
-    inputs = RoleInputs(session.lab, node, secrets)
+    inputs = inputs_for(session.lab, node, secrets)
     for role in wave:
         if node.has_role(role) and role in ROLES:
             steps += ROLES[role](inputs)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from foobar_fab.roles import base
+from foobar_fab.roles import base, inputs_for
+from foobar_fab.roles.base import (
+    APT_GET,
+    AptLists,
+    Hostname,
+    HostsFile,
+    Packages,
+    Timezone,
+    hosts_file,
+)
 from foobar_fab.roles.values import RoleInputs
-from foobar_fab.roles.base import APT_GET, AptLists, Hostname, HostsFile, Packages, Timezone, hosts_file
 from foobar_fab.steps import Plan, Put, Run, StepError
 from foobar_fab.topology import Lab
 
@@ -136,5 +144,13 @@ def test_timezone(stdout: str, reason: str | None) -> None:
 def test_base_steps_in_order(lab: Lab) -> None:
     """The base role sets the node's own hostname first and the clock last."""
     steps = base.steps(RoleInputs(lab, lab.node("web-02"), {}))
-    assert [s.name for s in steps] == ["hostname", "/etc/hosts", "apt lists", "packages", "timezone"]
+    assert [s.name for s in steps] == ["hostname", "/etc/hosts", "apt lists", "packages (every role's, one transaction)", "timezone"]
     assert steps[0] == Hostname("web-02")
+
+
+def test_base_installs_the_packages_of_all_the_nodes_roles_at_once(lab: Lab) -> None:
+    """web-01's base step installs MariaDB, Nginx and gunicorn too, in one apt transaction."""
+    packages = next(s for s in base.steps(inputs_for(lab, lab.node("web-01"), {})) if isinstance(s, Packages))
+    assert packages.packages[:5] == base.PACKAGES
+    assert {"default-mysql-server", "nginx", "gunicorn", "python3-pymysql"} <= set(packages.packages)
+    assert "haproxy" not in packages.packages

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from foobar_fab.resources.mariadb import Replica, User, parse_replica_status, password_hash
+from foobar_fab.resources.mariadb import (
+    Replica,
+    User,
+    parse_replica_status,
+    password_hash,
+)
 from foobar_fab.steps import Run
 
 from .fakes import probed

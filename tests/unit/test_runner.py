@@ -9,7 +9,17 @@ import pytest
 
 from foobar_fab.console import Console, Tally
 from foobar_fab.executors import Outcome
-from foobar_fab.steps import Failure, Plan, Put, Run, Runner, Step, StepError, change, ok
+from foobar_fab.steps import (
+    Failure,
+    Plan,
+    Put,
+    Run,
+    Runner,
+    Step,
+    StepError,
+    change,
+    ok,
+)
 
 from .fakes import FakeExecutor, probed
 

@@ -6,9 +6,10 @@ and application servers and the load balancer; then the replica, which needs the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..steps import Step
+from ..topology import Lab, NodeSpec
 from . import app, base, database, loadbalancer, web
 from .values import RoleInputs
 
@@ -29,3 +30,18 @@ WAVES: tuple[tuple[str, ...], ...] = (
     ("db_primary", "web", "app", "loadbalancer"),
     ("db_replica",),
 )
+
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "base": base.PACKAGES,
+    "db_primary": database.PACKAGES,
+    "web": web.PACKAGES,
+    "app": app.PACKAGES,
+    "loadbalancer": loadbalancer.PACKAGES,
+    "db_replica": database.PACKAGES,
+}
+
+
+def inputs_for(lab: Lab, node: NodeSpec, secrets: Mapping[str, str]) -> RoleInputs:
+    """A node's role inputs; its packages are those of all its roles, so apt runs once per node."""
+    packages = dict.fromkeys(p for role in node.roles for p in PACKAGES.get(role, ()))
+    return RoleInputs(lab, node, secrets, tuple(packages))

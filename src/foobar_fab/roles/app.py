@@ -15,11 +15,13 @@ import foobar_app
 
 from ..executors import Outcome
 from ..resources.files import ConfigFile
+from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Plan, Put, Run, Step, change, ok
 from ..templates import render
-from .base import Packages
 from .values import APP_ENV, APP_ROOT, RoleInputs
+
+PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql")
 
 APP_SOURCE = Path(foobar_app.__file__).resolve().parent
 UNIT = "/etc/systemd/system/foobar-app.service"
@@ -101,7 +103,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
     """gunicorn with several workers behind Nginx, as a systemd service."""
     values = inputs.template_values()
     return [
-        Packages(("gunicorn", "python3-flask", "python3-pymysql")),
+        Packages(PACKAGES),
         SystemUser("foobar", APP_ROOT),
         Release(application_files(), foobar_app.__version__),
         ConfigFile(APP_ENV, render("app/app.env.j2", **values), mode="0640", owner="root:foobar", on_change=(TRY_RESTART,)),

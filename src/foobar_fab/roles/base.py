@@ -6,13 +6,13 @@ import shlex
 from dataclasses import dataclass
 
 from ..executors import Outcome
+from ..resources.packages import APT_GET, Packages
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
 from ..topology import Lab
 from .values import RoleInputs
 
-BASELINE_PACKAGES = ("curl", "ca-certificates", "iproute2", "python3", "tzdata")
+PACKAGES = ("curl", "ca-certificates", "iproute2", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
-APT_GET = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120"
 
 
 @dataclass
@@ -100,32 +100,6 @@ def _age(seconds: int) -> str:
 
 
 @dataclass
-class Packages(Step):
-    """Debian packages are installed (without their recommendations)."""
-
-    packages: tuple[str, ...]
-    name: str = "packages"
-
-    def probe(self) -> str:
-        names = " ".join(self.packages)
-        return f"dpkg-query -W -f='${{Package}} ${{db:Status-Abbrev}}\\n' {names} 2>/dev/null; true"
-
-    def decide(self, probe: Outcome) -> Plan:
-        installed = set()
-        for row in lines(probe.stdout):
-            parts = row.split()
-            if len(parts) >= 2 and parts[1].startswith("ii"):
-                installed.add(parts[0].split(":")[0])
-        missing = [p for p in self.packages if p not in installed]
-        if not missing:
-            return ok(f"{len(self.packages)} installed: {', '.join(self.packages)}")
-        return change(
-            f"installed {', '.join(missing)}",
-            Run(f"{APT_GET} install -y --no-install-recommends {' '.join(missing)}"),
-        )
-
-
-@dataclass
 class Timezone(Step):
     """The node's clock speaks the given zone (UTC: logs of all nodes line up)."""
 
@@ -155,6 +129,6 @@ def steps(inputs: RoleInputs) -> list[Step]:
         Hostname(node.name),
         HostsFile(hosts_file(lab)),
         AptLists(),
-        Packages(BASELINE_PACKAGES),
+        Packages(inputs.packages or PACKAGES, name="packages (every role's, one transaction)"),
         Timezone(),
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ..resources.files import ConfigFile
 from ..resources.mariadb import Database, Replica, Schema, User
+from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
 from .app import APP_SOURCE
-from .base import Packages
 from .values import APP_USER, DATABASE, REPLICATION_USER, RoleInputs
+
+PACKAGES = ("default-mysql-server",)
 
 CONFIG = "/etc/mysql/mariadb.conf.d/60-foobar.cnf"
 #: Parse the staged file with the server's own option parser before it goes live.
@@ -19,7 +21,7 @@ VALIDATE = "mariadbd --defaults-file={path} --help --verbose > /dev/null"
 def _server(inputs: RoleInputs) -> list[Step]:
     """Debian's MySQL server (MariaDB 10.11), configured for this node's part, running."""
     return [
-        Packages(("default-mysql-server",)),
+        Packages(PACKAGES),
         ConfigFile(
             CONFIG,
             render("mariadb/foobar.cnf.j2", **inputs.template_values()),

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from ..resources.files import ConfigFile
+from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
-from .base import Packages
 from .values import RoleInputs
 
+PACKAGES = ("haproxy",)
 
 def steps(inputs: RoleInputs) -> list[Step]:
     """HAProxy with the lab's config, checked with `haproxy -c` before it goes live."""
     return [
-        Packages(("haproxy",)),
+        Packages(PACKAGES),
         ConfigFile(
             "/etc/haproxy/haproxy.cfg",
             render("haproxy/haproxy.cfg.j2", **inputs.template_values()),

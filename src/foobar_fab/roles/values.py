@@ -25,6 +25,7 @@ class RoleInputs:
     lab: Lab
     node: NodeSpec
     secrets: Mapping[str, str]
+    packages: tuple[str, ...] = ()  # every package of the node's roles, installed by base at once
 
     @property
     def primary(self) -> NodeSpec:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ..resources.files import Absent, ConfigFile
+from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
-from .base import Packages
 from .values import RoleInputs
+
+PACKAGES = ("nginx",)
 
 SITE = "/etc/nginx/conf.d/foobar.conf"
 RELOAD = "systemctl reload-or-restart nginx"
@@ -21,7 +23,7 @@ VALIDATE = (
 def steps(inputs: RoleInputs) -> list[Step]:
     """Nginx with the site of www.foobar.com instead of Debian's default one."""
     return [
-        Packages(("nginx",)),
+        Packages(PACKAGES),
         Absent("/etc/nginx/sites-enabled/default", on_change=(RELOAD,)),
         ConfigFile(SITE, render("nginx/foobar.conf.j2", **inputs.template_values()), validate=VALIDATE, on_change=(RELOAD,)),
         Service("nginx"),

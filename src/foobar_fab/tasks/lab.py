@@ -10,8 +10,8 @@ from invoke.exceptions import Exit
 
 from .. import build as building
 from .. import checks, lab_secrets
-from ..steps import Runner
 from ..providers import ProviderError
+from ..steps import Runner
 from .common import LAB_HELP, QUIET_HELP, friendly, session
 
 

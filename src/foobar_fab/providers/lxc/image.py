@@ -7,33 +7,15 @@ from dataclasses import dataclass
 
 from ...executors import Outcome
 from ...steps import Plan, Put, Run, Step, change, lines, ok
-from .layout import DEBIAN_SUITE, LxcLayout
-
-#: What every node needs before Fabric can reach it; the roles install the rest.
-BASE_PACKAGES = ("systemd-sysv", "openssh-server", "ca-certificates")
-
-SSHD_CONFIG = """\
-# Managed by foobar_fab: key logins only; each node gets its own host key when it is created.
-HostKey /etc/ssh/ssh_host_ed25519_key
-PasswordAuthentication no
-PermitRootLogin prohibit-password
-UseDNS no
-"""
-
-APT_CONFIG = """\
-# Managed by foobar_fab: small, quick installs on lab nodes.
-APT::Install-Recommends "false";
-Acquire::Languages "none";
-"""
-
-
-def sources_list(mirror: str) -> str:
-    security = mirror.rstrip("/") + "-security"
-    return (
-        f"deb {mirror} {DEBIAN_SUITE} main\n"
-        f"deb {mirror} {DEBIAN_SUITE}-updates main\n"
-        f"deb {security} {DEBIAN_SUITE}-security main\n"
-    )
+from .layout import LxcLayout
+from .recipe import (
+    APT_CONFIG,
+    BASE_PACKAGES,
+    DEBIAN_SUITE,
+    DPKG_CONFIG,
+    SSHD_CONFIG,
+    sources_list,
+)
 
 
 @dataclass
@@ -58,7 +40,7 @@ class BaseImage(Step):
         tmp = final.with_name(final.name + ".partial")
         rootfs = tmp / "rootfs"
         chroot = f"chroot {rootfs}"
-        stamp = f"{uuid.uuid4().hex[:12]} debootstrap {DEBIAN_SUITE}"
+        stamp = f"{uuid.uuid4().hex[:12]} debootstrap {DEBIAN_SUITE}, recipe {final.name}"
         return [
             Run(f"rm -rf {tmp} && mkdir -p {tmp}"),
             Run(
@@ -68,8 +50,29 @@ class BaseImage(Step):
             Run(f"rm -f {rootfs}/etc/ssh/ssh_host_* && truncate -s 0 {rootfs}/etc/machine-id {rootfs}/etc/hostname"),
             Put(f"{rootfs}/etc/ssh/sshd_config.d/foobar_fab.conf", SSHD_CONFIG),
             Put(f"{rootfs}/etc/apt/apt.conf.d/90foobar_fab", APT_CONFIG),
+            Put(f"{rootfs}/etc/dpkg/dpkg.cfg.d/90foobar_fab", DPKG_CONFIG),
             Put(f"{rootfs}/etc/apt/sources.list", sources_list(self.layout.mirror)),
             Run(f"{chroot} apt-get -q update && {chroot} apt-get clean"),
             Put(f"{tmp}/stamp", stamp + "\n"),
             Run(f"rm -rf {final} && mv {tmp} {final}"),
         ]
+
+
+@dataclass
+class OldImages(Step):
+    """Base images of an older recipe are removed once no container on this host is cloned from them."""
+
+    layout: LxcLayout
+    name: str = "old base images"
+
+    def probe(self) -> str:
+        pattern = self.layout.base_dir.parent / f"{DEBIAN_SUITE}-*"
+        configs = f"{self.layout.lxcpath}/*/config"
+        return f"for d in {pattern}; do [ -d \"$d\" ] || continue; grep -qs \"$d/rootfs:\" {configs} && echo \"used $d\" || echo \"unused $d\"; done"
+
+    def decide(self, probe: Outcome) -> Plan:
+        current = str(self.layout.base_dir)
+        unused = [row.split(" ", 1)[1] for row in lines(probe.stdout) if row.startswith("unused ") and not row.endswith(current)]
+        if not unused:
+            return ok("none unused")
+        return change(f"removed {len(unused)} unused: {', '.join(unused)}", Run(f"rm -rf {' '.join(unused)}"))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...topology import Lab, NodeSpec
+from .recipe import DEBIAN_SUITE, recipe_id
 
-DEBIAN_SUITE = "bookworm"
 MARKER = "foobar_fab.lab"
 BASE_MARKER = "foobar_fab.base"
 
@@ -44,7 +44,7 @@ class LxcLayout:
 
     @property
     def base_dir(self) -> Path:
-        return self.cache_dir / f"{DEBIAN_SUITE}-{debian_arch()}"
+        return self.cache_dir / f"{DEBIAN_SUITE}-{debian_arch()}-{recipe_id(self.mirror)}"
 
     @property
     def base_rootfs(self) -> Path:

@@ -22,7 +22,7 @@ from .containers import (
     StateGone,
     wait_for_boot,
 )
-from .image import BaseImage
+from .image import BaseImage, OldImages
 from .layout import MARKER, LxcLayout
 from .network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
 
@@ -69,7 +69,7 @@ class LxcProvider(Provider):
 
         if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
             return False
-        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes)])
+        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout)])
 
     def stop_hard(self, node: str) -> None:
         self._must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))
