@@ -84,3 +84,18 @@ def test_check_names_a_stopped_service(built_lab: FirstBuild) -> None:
         assert [(r.who, r.seen) for r in failed] == [("web-01", "nginx is not running")]
     finally:
         on_node(built_lab.settings, "web-01", "systemctl start nginx")
+
+
+def test_replica_reconnects_within_seconds_when_the_primary_returns(built_lab: FirstBuild) -> None:
+    on_node(built_lab.settings, "web-01", "systemctl stop mariadb && sleep 3 && systemctl start mariadb")
+    returned = time.monotonic()
+    status = ""
+    while time.monotonic() - returned < 10:
+        status = on_node(built_lab.settings, "web-02", "mariadb -e 'SHOW REPLICA STATUS\\G'")
+        if "Slave_IO_Running: Yes" in status:
+            break
+        time.sleep(0.5)
+    assert "Slave_IO_Running: Yes" in status, status
+    body = f"after primary restart {uuid.uuid4().hex[:8]}"
+    assert requests.post("http://10.181.57.11/api/messages", json={"body": body}, timeout=5).status_code == 201
+    assert replica_has(body)
