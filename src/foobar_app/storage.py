@@ -8,7 +8,7 @@ therefore goes to web-01 and shows up on web-02 once the replica has applied it 
 Connections: one per operation, opened when a method starts and closed when it ends. That costs a
 TCP handshake and a login per call (about a millisecond on the lab's bridge), and buys simplicity:
 no pool to size for gunicorn's workers, no stale connection after a database restart or a failover,
-nothing shared between threads. Short timeouts (1 s to connect, 2 s to read or write) make a dead
+nothing shared between threads. Short timeouts (0.5 s to connect, 2 s to read or write) make a dead
 primary fail a request quickly instead of hanging a worker. The health check's probe of the primary
 is shorter still (0.3 s each), because HAProxy wants the whole answer within its check interval
 (1 s) even while the primary is powered off, or it would take the replica's node out too.
@@ -28,7 +28,7 @@ import pymysql.cursors
 
 from foobar_app.config import Settings
 
-CONNECT_TIMEOUT = 1  # seconds to open a connection
+CONNECT_TIMEOUT = 0.5  # seconds to open a connection: a dead primary fails writes fast
 IO_TIMEOUT = 2  # seconds to wait for a query to be sent or answered
 PROBE_TIMEOUT = 0.3  # seconds to connect, then to be answered, when the health check probes the primary
 LATEST = 50  # how many messages the board shows

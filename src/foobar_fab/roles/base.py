@@ -11,7 +11,7 @@ from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
 from ..topology import Lab
 from .values import RoleInputs
 
-PACKAGES = ("curl", "ca-certificates", "iproute2", "python3", "tzdata")
+PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
 
 

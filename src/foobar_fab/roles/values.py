@@ -17,6 +17,38 @@ APP_ROOT = "/srv/foobar"
 APP_ENV = "/etc/foobar/app.env"
 STATS_PORT = 8404
 
+#: HAProxy's tuning: how fast a dead server is noticed and what clients see meanwhile.
+HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
+    # The lab's default: a dead web node is taken out within about a second and reads never fail.
+    "tuned": {
+        "profile": "tuned",
+        "redispatch": True,
+        "retries": 2,
+        "retry_on": "conn-failure empty-response response-timeout",
+        "timeout_connect": "300ms",
+        "timeout_server": "800ms",
+        "timeout_check": "1s",
+        "check_interval": "500ms",
+        "check_fall": 2,
+        "check_rise": 2,
+        "observe": True,
+    },
+    # The defaults of a widely used community role: no redispatch, slow checks, long timeouts.
+    "untuned": {
+        "profile": "untuned",
+        "redispatch": False,
+        "retries": 3,
+        "retry_on": "",
+        "timeout_connect": "5s",
+        "timeout_server": "50s",
+        "timeout_check": "5s",
+        "check_interval": "2s",
+        "check_fall": 3,
+        "check_rise": 2,
+        "observe": False,
+    },
+}
+
 
 @dataclass(frozen=True)
 class RoleInputs:
@@ -26,6 +58,7 @@ class RoleInputs:
     node: NodeSpec
     secrets: Mapping[str, str]
     packages: tuple[str, ...] = ()  # every package of the node's roles, installed by base at once
+    haproxy_profile: str = "tuned"
 
     @property
     def primary(self) -> NodeSpec:
@@ -62,7 +95,5 @@ class RoleInputs:
             "app_root": APP_ROOT,
             "app_env": APP_ENV,
             "stats_port": STATS_PORT,
-            "check_interval": "1s",
-            "check_fall": 2,
-            "check_rise": 2,
+            "haproxy": HAPROXY_PROFILES[self.haproxy_profile],
         }

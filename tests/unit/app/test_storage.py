@@ -86,7 +86,7 @@ def test_writes_go_to_the_primary_with_short_timeouts() -> None:
     (call,) = connect.calls
     assert call["host"] == "192.168.56.11"
     assert (call["port"], call["database"], call["user"], call["password"]) == (3306, "foobar", "foobar", "secret")
-    assert (call["connect_timeout"], call["read_timeout"], call["write_timeout"]) == (1, 2, 2)
+    assert (call["connect_timeout"], call["read_timeout"], call["write_timeout"]) == (0.5, 2, 2)
     assert call["autocommit"] is True and call["charset"] == "utf8mb4"
     assert call["cursorclass"] is pymysql.cursors.DictCursor
     sql, params = connect.connections[0].executed[0]
