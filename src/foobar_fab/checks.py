@@ -6,8 +6,6 @@ Fabric uses, with every command printed; site checks are real HTTP requests thro
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +17,7 @@ import requests
 import testinfra.backend
 from testinfra.host import Host
 
-from . import parallel
+from . import haproxy_stats, parallel
 from .console import Console
 from .executors import connect
 from .resources.mariadb import parse_replica_status
@@ -147,12 +145,9 @@ class LabChecker:
 
     def backends_up(self) -> str:
         def probe() -> str:
-            answer = requests.get(f"{self.site}:{STATS_PORT}/;csv", timeout=HTTP_TIMEOUT)
-            rows = csv.DictReader(io.StringIO(answer.text.lstrip("# ")))
-            states = {r["svname"]: r["status"] for r in rows if r["pxname"] == "web" and r["svname"] not in ("FRONTEND", "BACKEND")}
+            states = haproxy_stats.server_states(self.lab, HTTP_TIMEOUT)
             summary = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-            wanted = {n.name for n in self.lab.with_role("web")}
-            return expect(set(states) == wanted and all(v == "UP" for v in states.values()), summary or "no servers")
+            return expect(haproxy_stats.all_up(states, self.lab), summary or "no servers")
 
         return eventually(probe)
 

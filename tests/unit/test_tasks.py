@@ -15,7 +15,8 @@ from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
-TASKS = ["build", "check", "status", "ssh", "destroy", "bench.build", "bench.site"]
+DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2", "all"]
+TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "bench.build", "bench.site"] + [f"drill.{d}" for d in DRILLS]
 
 
 def test_list_shows_the_tasks() -> None:

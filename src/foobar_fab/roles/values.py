@@ -24,7 +24,7 @@ HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
         "profile": "tuned",
         "redispatch": True,
         "retries": 2,
-        "retry_on": "conn-failure empty-response response-timeout",
+        "retry_on": "all-retryable-errors",
         "timeout_connect": "300ms",
         "timeout_server": "800ms",
         "timeout_check": "1s",

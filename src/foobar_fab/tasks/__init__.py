@@ -3,8 +3,9 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, lab
+from . import bench, drill, lab
 
-ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy)
+ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch)
 ns.add_collection(Collection.from_module(bench, name="bench"))
+ns.add_collection(Collection("drill", *drill.TASKS))
 ns.configure({"lab": dict(DEFAULTS)})

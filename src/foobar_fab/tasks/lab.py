@@ -10,6 +10,7 @@ from invoke.exceptions import Exit
 
 from .. import build as building
 from .. import checks, lab_secrets
+from ..drills import watch as watching
 from ..providers import ProviderError
 from ..steps import Runner
 from .common import LAB_HELP, QUIET_HELP, friendly, session
@@ -88,3 +89,14 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
     s.console.line(f"\nlab {s.lab.name} is gone (the cached base image stays in {s.settings.cache_dir}).")
+
+
+@task(help={**LAB_HELP, "seconds": "how long to watch (default 120)", "interval": "seconds between requests (default 0.25)"})
+@friendly
+def watch(c: Context, seconds: float = 120.0, interval: float = 0.25, lab_file: str | None = None, provider: str | None = None) -> None:
+    """Watch requests through lb-01 live: serving node, failures, HAProxy's view of each server."""
+    s = session(c, lab_file=lab_file, provider=provider)
+    try:
+        watching.watch(s.lab, s.console, seconds, interval)
+    except KeyboardInterrupt:
+        s.console.line("stopped.")

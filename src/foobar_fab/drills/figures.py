@@ -1,0 +1,126 @@
+"""The figures of a drill, computed from every recorded request, and the design's predictions checked on them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .traffic import Request
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the design predicts, whether it held, and what was seen."""
+
+    what: str
+    ok: bool
+    seen: str
+
+
+@dataclass
+class Figures:
+    """Requests and moments of one drill (seconds since traffic started)."""
+
+    records: list[Request]
+    fault_at: float
+    restore_at: float
+    detected_at: float | None = None
+    recovered_at: float | None = None
+    target: str | None = None
+    acknowledged: int = 0
+    lost: dict[str, list[str]] = field(default_factory=dict)  # database node -> acknowledged bodies missing
+    peak_lag: int | None = None
+
+    def during_outage(self, kind: str, start: float | None = None) -> list[Request]:
+        begin = self.fault_at if start is None else start
+        return [r for r in self.records if r.kind == kind and begin <= r.t < self.restore_at]
+
+    @property
+    def detection_seconds(self) -> float | None:
+        return None if self.detected_at is None else self.detected_at - self.fault_at
+
+    @property
+    def recovery_seconds(self) -> float | None:
+        return None if self.recovered_at is None else self.recovered_at - self.restore_at
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Sent, ok, failed and slow requests, for reads and writes, over the whole drill."""
+        result = {}
+        for kind in ("read", "write"):
+            mine = [r for r in self.records if r.kind == kind]
+            ok = [r for r in mine if r.ok]
+            result[kind + "s"] = {"sent": len(mine), "ok": len(ok), "failed": len(mine) - len(ok), "slow": sum(r.slow for r in mine)}
+        return result
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Per second: successful answers by serving node, failures and slow answers."""
+        if not self.records:
+            return []
+        last = int(max(r.t for r in self.records))
+        rows = []
+        for second in range(last + 1):
+            mine = [r for r in self.records if int(r.t) == second]
+            by_node = Counter(r.node or "?" for r in mine if r.ok)
+            failed = [r for r in mine if not r.ok]
+            rows.append(
+                {
+                    "second": second,
+                    "by_node": dict(sorted(by_node.items())),
+                    "failed": len(failed),
+                    "failed_reads": sum(r.kind == "read" for r in failed),
+                    "failed_writes": sum(r.kind == "write" for r in failed),
+                    "slow": sum(r.slow for r in mine),
+                }
+            )
+        return rows
+
+    # What the design predicts -------------------------------------------------------------------
+
+    def detected_within(self, limit: float) -> Expectation:
+        what = f"HAProxy marks {self.target} DOWN within {limit:g} s"
+        seconds = self.detection_seconds
+        if seconds is None:
+            return Expectation(what, False, "never marked down")
+        return Expectation(what, seconds <= limit, f"{seconds:.1f} s after the fault")
+
+    def none_failed(self, kind: str, after_detection: bool = False) -> Expectation:
+        start = self.detected_at if after_detection and self.detected_at is not None else None
+        window = self.during_outage(kind, start)
+        failed = [r for r in window if not r.ok]
+        when = "once the server is out" if after_detection else "during the outage"
+        return Expectation(f"no {kind} fails {when}", not failed and bool(window), _count(failed, window, kind))
+
+    def all_failed(self, kind: str, why: str, node: str | None = None) -> Expectation:
+        """No request of this kind (served by this node, if given) got a successful answer during the outage."""
+        sent = [r for r in self.during_outage(kind, self.fault_at + 0.5) if node is None or r.node in (node, None)]
+        served = [r for r in sent if r.ok and r.t + r.latency < self.restore_at and (node is None or r.node == node)]
+        late = [r for r in sent if r.ok and r.t + r.latency >= self.restore_at]
+        failed = [r for r in sent if not r.ok]
+        seen = f"{len(sent)} {kind}s sent: {len(failed)} failed, {len(served)} served, {len(late)} answered only after the restore"
+        return Expectation(why, not served and bool(sent), seen)
+
+    def none_slower_than(self, limit: float, kind: str) -> Expectation:
+        window = self.during_outage(kind)
+        slowest = max((r.latency for r in window if r.ok), default=0.0)
+        slow = [r for r in window if r.ok and r.latency > limit]
+        return Expectation(f"no {kind} slower than {limit:g} s", not slow, f"slowest {slowest * 1000:.0f} ms")
+
+    def no_acknowledged_write_lost(self) -> Expectation:
+        missing = {node: bodies for node, bodies in self.lost.items() if bodies}
+        seen = f"{self.acknowledged} acknowledged, " + (
+            "all on both databases" if not missing else "; ".join(f"{len(b)} missing on {n}" for n, b in missing.items())
+        )
+        return Expectation("no acknowledged write is lost", not missing and bool(self.lost), seen)
+
+    def lag_grew(self) -> Expectation:
+        seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"
+        return Expectation("the replica falls behind while cut off", bool(self.peak_lag), seen)
+
+
+def _count(failed: list[Request], window: list[Request], kind: str) -> str:
+    if not window:
+        return f"no {kind}s were sent"
+    reasons = Counter(r.error or "?" for r in failed)
+    detail = f" ({', '.join(f'{n} {e}' for e, n in reasons.most_common())})" if failed else ""
+    return f"{len(failed)} of {len(window)} failed{detail}"

@@ -1,0 +1,85 @@
+"""A drill's timeline as an SVG: requests per second by serving node, failures, slow answers, events.
+
+Drawn with matplotlib's object-oriented API on an SVG canvas (no pyplot, no display), and
+byte-for-byte reproducible for the same report, so the figure can be compared and committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+
+SIZE = (10.0, 4.5)  # inches: a slide
+FAILED_COLOUR = "tab:red"
+# Node colours, given in the order of the sorted node names; red is kept for failures.
+NODE_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
+                "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+EVENT_COLOURS = {"fault": "darkred", "detected": "darkorange", "restore": "navy",
+                 "recovered": "darkgreen"}
+BAR: dict[str, Any] = {"width": 0.9, "align": "edge"}  # second s covers [s, s + 1)
+# Fixed ids (hashsalt) and real <text> elements (fonttype none): same bytes each run, searchable text.
+SVG_RC = {"svg.hashsalt": "foobar_fab-drill", "svg.fonttype": "none"}
+_SAVE_LOCK = threading.Lock()  # rcParams are process-wide: one save at a time under SVG_RC
+
+Row = Mapping[str, Any]
+
+
+def plot_timeline(report: Mapping[str, Any], path: Path) -> None:
+    """Write the timeline of a drill report (see module doc) to `path` as an SVG."""
+    timeline = sorted(report.get("timeline", ()), key=lambda row: row["second"])
+    events = sorted(report.get("events", ()), key=lambda event: event["t"])
+    figure = Figure(figsize=SIZE, layout="constrained")
+    FigureCanvasSVG(figure)
+    ax = figure.add_subplot()
+    peak = _draw_bars(ax, timeline) if timeline else 0
+    _draw_events(ax, events)
+    ends = [row["second"] + 1 for row in timeline] + [event["t"] + 1 for event in events]
+    ax.set_xlim(0, max(ends, default=1))
+    ax.set_ylim(0, max(peak * 1.3, 1))  # headroom for the event labels
+    ax.set_xlabel("seconds since traffic started")
+    ax.set_ylabel("requests per second")
+    ax.set_title(f"{report['title']} (drill {report['drill']})")
+    ax.grid(axis="y", alpha=0.3)
+    if timeline:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    with _SAVE_LOCK, matplotlib.rc_context(SVG_RC):
+        figure.savefig(path, format="svg", metadata={"Date": None})
+
+
+def node_colours(nodes: Sequence[str]) -> dict[str, str]:
+    """A colour per node name, assigned in sorted-name order (the same lab gets the same colours)."""
+    return {node: NODE_PALETTE[i % len(NODE_PALETTE)] for i, node in enumerate(sorted(nodes))}
+
+
+def _draw_bars(ax: Axes, timeline: Sequence[Row]) -> float:
+    """Stack successes by node then failures per second, hatch the slow ones; return the tallest stack."""
+    seconds = [row["second"] for row in timeline]
+    colours = node_colours(sorted({node for row in timeline for node in row.get("by_node", {})}))
+    stacks = [(node, colour, [row.get("by_node", {}).get(node, 0) for row in timeline])
+              for node, colour in colours.items()]
+    stacks.append(("failed", FAILED_COLOUR, [row.get("failed", 0) for row in timeline]))
+    bottom = [0.0] * len(timeline)
+    for label, colour, counts in stacks:
+        ax.bar(seconds, counts, bottom=bottom, color=colour, label=label, **BAR)
+        bottom = [b + c for b, c in zip(bottom, counts)]
+    slow = [row.get("slow", 0) for row in timeline]
+    ax.bar(seconds, slow, fill=False, hatch="xxx", edgecolor="black", linewidth=0,
+           label="slow (> 1 s)", **BAR)
+    return max(bottom)
+
+
+def _draw_events(ax: Axes, events: Sequence[Row]) -> None:
+    """A dashed vertical line per event, with a short label near the top, staggered on two rows."""
+    for i, event in enumerate(events):
+        colour = EVENT_COLOURS.get(event["what"], "dimgray")
+        ax.axvline(event["t"], color=colour, linestyle="--", linewidth=1.2)
+        ax.annotate(f"{event['what']} {event['t']:.1f} s", (event["t"], 0.97 - 0.07 * (i % 2)),
+                    xycoords=ax.get_xaxis_transform(), xytext=(3, 0), textcoords="offset points",
+                    color=colour, fontsize=8, va="top")

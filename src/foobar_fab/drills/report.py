@@ -1,0 +1,121 @@
+"""A drill's report: printed for the student, saved as JSON with an SVG plot beside it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..console import Console
+from .catalog import Drill
+from .figures import Expectation, Figures
+from .plot import plot_timeline
+
+UNTUNED_NOTE = (
+    " This run used an untuned HAProxy (checks every 2 s, three failures before a server is marked down, "
+    "no redispatch, 5 s connect timeout): clients saw errors and slow answers until the dead server was "
+    "finally taken out. Run the drill again without --haproxy-defaults to compare: tuning decides what users see."
+)
+
+
+def build_report(drill: Drill, lab: str, settings: dict[str, Any], figures: Figures, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the drill measured, as plain data."""
+    expectations = drill.expectations(figures)
+    return {
+        "drill": drill.name,
+        "title": drill.title,
+        "lab": lab,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": settings,
+        "events": events,
+        "timeline": figures.timeline(),
+        "totals": figures.totals(),
+        "detection_seconds": _rounded(figures.detection_seconds),
+        "recovery_seconds": _rounded(figures.recovery_seconds),
+        "recovered": figures.recovered_at is not None,
+        "acknowledged_writes": figures.acknowledged,
+        "acknowledged_writes_lost": sum(len(b) for b in figures.lost.values()),
+        "lost_writes": figures.lost,
+        "peak_replication_lag": figures.peak_lag,
+        "expectations": [asdict(e) for e in expectations],
+        "lesson": drill.lesson + (UNTUNED_NOTE if settings.get("haproxy") == "untuned" else ""),
+        "lesson_link": drill.lesson_link,
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def save(report: dict[str, Any], folder: Path) -> Path:
+    """Write <time>-<drill>.json and .svg into the lab's drills folder; return the JSON's path."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{report['drill']}"
+    path = stem.with_suffix(".json")
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    plot_timeline(report, stem.with_suffix(".svg"))
+    return path
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    """The report as the student reads it in the terminal."""
+    settings = report["settings"]
+    console.heading(f"drill {report['drill']}: {report['title']} (HAProxy {settings['haproxy']}, {settings['rate']:g} requests/s)")
+    nodes = sorted({n for row in report["timeline"] for n in row["by_node"]})
+    console.line("  s  " + "".join(f"{n:>8}" for n in nodes) + "  failed    slow  event")
+    marks = _event_marks(report["events"])
+    for row in report["timeline"]:
+        counts = "".join(f"{row['by_node'].get(n, 0):>8}" for n in nodes)
+        console.line(f"{row['second']:>3}  {counts}  {row['failed']:>6}  {row['slow']:>6}  {marks.get(row['second'], '')}")
+    console.line("")
+    console.line(f"{'':8}{'sent':>6}{'ok':>6}{'failed':>8}{'slow':>6}")
+    for kind, t in report["totals"].items():
+        console.line(f"{kind:<8}{t['sent']:>6}{t['ok']:>6}{t['failed']:>8}{t['slow']:>6}")
+    console.line("")
+    console.line(f"time to detection:  {_seconds(report['detection_seconds'], 'not detected by HAProxy')}")
+    console.line(f"time to recovery:   {_seconds(report['recovery_seconds'], 'did not recover')}")
+    console.line(f"acknowledged writes: {report['acknowledged_writes']}, lost: {report['acknowledged_writes_lost']}")
+    if report["peak_replication_lag"]:
+        console.line(f"replication lag:    up to {report['peak_replication_lag']} transactions behind")
+    console.line("what the design predicts:")
+    for e in report["expectations"]:
+        status = "ok" if e["ok"] else "failed"
+        console.line(f"  {console.paint(status, 'yes' if e['ok'] else 'NO '):<3} {e['what']}: {e['seen']}")
+    console.line("")
+    console.line(f"lesson: {report['lesson']}")
+    console.line(f"read more: {report['lesson_link']}")
+
+
+def _event_marks(events: list[dict[str, Any]]) -> dict[int, str]:
+    marks: dict[int, str] = {}
+    for event in events:
+        second = int(event["t"])
+        marks[second] = (marks.get(second, "") + f" {event['what']}: {event['detail']}").strip()
+    return marks
+
+
+def _seconds(value: float | None, otherwise: str) -> str:
+    return otherwise if value is None else f"{value:.1f} s"
+
+
+def summary_rows(reports: list[dict[str, Any]]) -> list[str]:
+    """One line per drill, for `drill.all`."""
+    rows = [f"{'drill':<16}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'recover s':>10}{'lost':>6}  predictions"]
+    for r in reports:
+        held = sum(e["ok"] for e in r["expectations"])
+        rows.append(
+            f"{r['drill']:<16}{r['totals']['reads']['failed']:>13}{r['totals']['writes']['failed']:>14}"
+            f"{_short(r['detection_seconds']):>9}{_short(r['recovery_seconds']):>10}{r['acknowledged_writes_lost']:>6}"
+            f"  {held}/{len(r['expectations'])} held"
+        )
+    return rows
+
+
+def _short(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def failed_expectations(report: dict[str, Any]) -> list[Expectation]:
+    return [Expectation(**e) for e in report["expectations"] if not e["ok"]]

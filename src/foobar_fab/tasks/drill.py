@@ -1,0 +1,79 @@
+"""`invoke drill.<name>`: one task per failure drill, and `drill.all`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Context, Task, task
+from invoke.exceptions import Exit
+
+from ..drills.catalog import DRILLS, Drill
+from ..drills.report import summary_rows
+from ..drills.runner import run_drill
+from ..session import LabSession
+from .common import LAB_HELP, friendly, session
+
+DRILL_HELP = {
+    **LAB_HELP,
+    "rate": "requests per second through lb-01 (one in five is a write); default 20",
+    "duration": "seconds the fault lasts before the lab is restored; default 20",
+    "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
+    "quiet": "hide the commands run on the nodes",
+}
+
+
+def _open(c: Context, lab_file: str | None, provider: str | None, quiet: bool) -> LabSession:
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s.provider.preflight()
+    return s
+
+
+def _verdict(reports: list[dict[str, Any]]) -> None:
+    bad = [r["drill"] for r in reports if not r["recovered"] or r["acknowledged_writes_lost"]]
+    if bad:
+        raise Exit(f"the lab did not recover cleanly after: {', '.join(bad)} (see the reports above)", code=1)
+
+
+def drill_task(drill: Drill) -> Task:
+    """The Invoke task that runs one drill."""
+
+    def body(
+        c: Context,
+        rate: float = 20.0,
+        duration: float = 20.0,
+        haproxy_defaults: bool = False,
+        lab_file: str | None = None,
+        provider: str | None = None,
+        quiet: bool = False,
+    ) -> None:
+        s = _open(c, lab_file, provider, quiet)
+        report = run_drill(s, drill, rate, duration, "untuned" if haproxy_defaults else "tuned")
+        _verdict([report])
+
+    body.__doc__ = f"Drill: {drill.title}; measure what clients see, restore, report."
+    body.__name__ = drill.name.replace("-", "_")
+    return task(friendly(body), name=drill.name, help=DRILL_HELP)
+
+
+@task(help=DRILL_HELP, name="all")
+@friendly
+def all_drills(
+    c: Context,
+    rate: float = 20.0,
+    duration: float = 20.0,
+    haproxy_defaults: bool = False,
+    lab_file: str | None = None,
+    provider: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """Every drill in turn, then one summary table."""
+    s = _open(c, lab_file, provider, quiet)
+    reports = [run_drill(s, d, rate, duration, "untuned" if haproxy_defaults else "tuned") for d in DRILLS]
+    s.console.heading("summary")
+    for row in summary_rows(reports):
+        s.console.line(row)
+    _verdict(reports)
+
+
+TASKS: list[Callable[..., Any]] = [drill_task(d) for d in DRILLS] + [all_drills]

@@ -1,0 +1,98 @@
+"""Every drill on the tests' real lab, with its report's figures asserted and the lab healthy after each.
+
+Runs after test_site (file order) and before test_teardown destroys the lab.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from foobar_fab import lab_secrets
+from foobar_fab.drills.catalog import DRILLS, by_name
+from foobar_fab.drills.databases import Databases
+from foobar_fab.drills.runner import (
+    DrillRefused,
+    health_problems,
+    run_drill,
+    wait_until_healthy,
+)
+
+from .conftest import FirstBuild, build, quiet_session
+
+RATE = 20.0
+DURATION = 5.0
+
+
+def drill(built_lab: FirstBuild, name: str, profile: str = "tuned") -> dict[str, Any]:
+    session, output = quiet_session(built_lab.settings)
+    report = run_drill(session, by_name(name), RATE, DURATION, profile)
+    databases = Databases(session.lab, lab_secrets.load_or_create(built_lab.settings.state_dir(session.lab.name)))
+    assert health_problems(session, databases) == [], output.getvalue()
+    assert report["recovered"], output.getvalue()
+    assert report["acknowledged_writes_lost"] == 0, report["lost_writes"]
+    return report
+
+
+def expectation(report: dict[str, Any], starts: str) -> dict[str, Any]:
+    return next(e for e in report["expectations"] if e["what"].startswith(starts))
+
+
+def test_kill_web1_keeps_reads_and_fails_writes(built_lab: FirstBuild) -> None:
+    report = drill(built_lab, "kill-web1")
+    assert report["totals"]["reads"]["failed"] == 0
+    assert expectation(report, "no primary")["ok"], report["expectations"]
+    assert report["detection_seconds"] is not None and report["detection_seconds"] <= 2.0
+    assert report["totals"]["reads"]["slow"] == 0
+    saved = sorted((built_lab.settings.state_dir("fftest") / "drills").glob("*-kill-web1.json"))[-1]
+    assert json.loads(saved.read_text())["drill"] == "kill-web1"
+    assert saved.with_suffix(".svg").read_text().startswith("<?xml")
+
+
+def test_kill_web2_loses_no_acknowledged_write(built_lab: FirstBuild) -> None:
+    report = drill(built_lab, "kill-web2")
+    assert report["acknowledged_writes"] > 0
+    assert set(report["lost_writes"]) == {"web-01", "web-02"} and not any(report["lost_writes"].values())
+    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
+
+
+def test_kill_lb_fails_every_request_during_the_outage(built_lab: FirstBuild) -> None:
+    report = drill(built_lab, "kill-lb")
+    assert expectation(report, "no load balancer")["ok"], report["expectations"]
+    # A request sent to the dead balancer fails, or (its SYN retried by the client's kernel) is answered late.
+    assert report["totals"]["reads"]["failed"] > 0 and report["totals"]["writes"]["failed"] > 0
+
+
+@pytest.mark.parametrize("name", ["stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2"])
+def test_service_and_network_drills_hold_their_predictions(built_lab: FirstBuild, name: str) -> None:
+    report = drill(built_lab, name)
+    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
+
+
+def test_untuned_haproxy_shows_failures_and_is_restored(built_lab: FirstBuild) -> None:
+    report = drill(built_lab, "kill-web1", profile="untuned")
+    assert report["settings"]["haproxy"] == "untuned"
+    assert report["totals"]["reads"]["failed"] > 0 or report["totals"]["reads"]["slow"] > 0
+    result, output = build(built_lab.settings)  # the tuned config is back: a build changes nothing
+    assert result.ok and result.changed == 0, output
+
+
+def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
+    session, _ = quiet_session(built_lab.settings)
+    session.provider.stop_hard("web-02")
+    try:
+        with pytest.raises(DrillRefused, match="web-02 is stopped"):
+            run_drill(session, DRILLS[0], RATE, DURATION)
+    finally:
+        session.provider.start("web-02")
+    databases = Databases(session.lab, lab_secrets.load_or_create(built_lab.settings.state_dir(session.lab.name)))
+    assert wait_until_healthy(session, databases, 60)
+
+
+def test_reports_exist_for_every_drill_run(built_lab: FirstBuild) -> None:
+    folder: Path = built_lab.settings.state_dir("fftest") / "drills"
+    names = {p.name.split("-", 2)[2].removesuffix(".json") for p in folder.glob("*.json")}
+    assert {d.name for d in DRILLS} <= names
