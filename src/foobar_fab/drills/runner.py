@@ -99,12 +99,15 @@ def run_drill(session: LabSession, drill: Drill, rate: float, duration: float, p
 
     traffic.start()
     observer.start()
-    fault_at = restore_at = recovered_at = None
+    recovered_at = None
+    fault_at = traffic.now() + WARMUP
     try:
         time.sleep(WARMUP)
         fault_at = event("fault", drill.title)
         drill.inject(FaultContext(session))
         time.sleep(max(0.0, fault_at + duration - traffic.now()))
+    except KeyboardInterrupt:
+        event("interrupted", "Ctrl-C: restoring the lab now")
     finally:
         restore_at = event("restore", f"undoing: {drill.title}")
         try:
