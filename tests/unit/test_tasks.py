@@ -16,7 +16,9 @@ from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
 DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2", "all"]
-TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "bench.build", "bench.site"] + [f"drill.{d}" for d in DRILLS]
+TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "bench.build", "bench.site", "docs.capture", "docs.diagram"] + [
+    f"drill.{d}" for d in DRILLS
+]
 
 
 def test_list_shows_the_tasks() -> None:
@@ -31,7 +33,6 @@ def test_task_is_documented(name: str) -> None:
     assert (task.__doc__ or "").strip()
     # get_arguments() consumes the task's help dict and raises on help for unknown parameters: use a copy.
     arguments = copy.deepcopy(task).get_arguments()
-    assert arguments, f"{name} takes no parameters"
     undocumented = [a.name for a in arguments if not (a.help or "").strip()]
     assert undocumented == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from invoke import Context, task
 from invoke.exceptions import Exit
@@ -62,20 +63,24 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None,
         print(f"{r.name:<8} {r.state:<8} {r.address:<15} {r.machine}")
 
 
-@task(help={**LAB_HELP, "node": "the node to open a shell on, e.g. web-01"})
+@task(help={**LAB_HELP, "node": "the node, e.g. web-01", "command": "run this shell command instead of opening a shell"})
 @friendly
-def ssh(c: Context, node: str, lab_file: str | None = None, provider: str | None = None) -> None:
-    """Open a shell on a node over the lab's SSH key (e.g. invoke ssh web-01)."""
+def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
+    """Open a shell on a node over the lab's SSH key, or run one command there (e.g. invoke ssh web-01)."""
     s = session(c, lab_file=lab_file, provider=provider)
     s.lab.node(node)
     params = s.provider.ssh_params(node)
     if not params.key_file.exists():
         raise ProviderError(f"no SSH key for lab {s.lab.name} at {params.key_file}: run `invoke build` first")
-    argv = ["ssh", "-i", str(params.key_file), "-p", str(params.port), "-o", "IdentitiesOnly=yes"]
+    argv = ["ssh", "-i", str(params.key_file), "-p", str(params.port), "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"]
     if params.known_hosts is not None:
         argv += ["-o", f"UserKnownHostsFile={params.known_hosts}", "-o", "StrictHostKeyChecking=yes"]
     argv.append(f"{params.user}@{params.host}")
-    print(" ".join(argv))
+    if command:
+        argv += ["--", command]
+    else:
+        print(" ".join(argv))
+    sys.stdout.flush()
     os.execvp("ssh", argv)
 
 

@@ -1,0 +1,59 @@
+"""`invoke docs.diagram`: the lab's diagram drawn from lab.yml with Graphviz (docs/lab.dot, docs/lab.svg)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .providers import ProviderError
+from .roles.values import STATS_PORT
+from .topology import Lab, NodeSpec
+
+SERVICES = {
+    "loadbalancer": f"HAProxy :80 (stats :{STATS_PORT})",
+    "web": "Nginx :80",
+    "app": "gunicorn + the application",
+    "db_primary": "MariaDB primary",
+    "db_replica": "MariaDB replica (read-only)",
+}
+
+
+def _label(node: NodeSpec) -> str:
+    services = [SERVICES[r] for r in node.roles if r in SERVICES]
+    return "\\n".join([node.name, str(node.address), *services])
+
+
+def dot_source(lab: Lab) -> str:
+    """The Graphviz source of the lab's diagram (deterministic: the same lab.yml gives the same text)."""
+    rows = [
+        "// Drawn from configs/lab.yml by `invoke docs.diagram`: edit lab.yml, not this file.",
+        "digraph lab {",
+        '  rankdir=LR; fontname="Helvetica"; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+        f'  clients [label="clients\\n{lab.domain}", shape=ellipse, fillcolor="#ffffff"];',
+        "  subgraph cluster_lab {",
+        f'    label="lab {lab.name} on {lab.subnet}"; style="rounded"; color="#8899aa";',
+    ]
+    rows += [f'    "{n.name}" [label="{_label(n)}"];' for n in lab.nodes]
+    rows.append("  }")
+    for balancer in lab.with_role("loadbalancer"):
+        rows.append(f'  clients -> "{balancer.name}" [label="HTTP :80"];')
+        rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.with_role("web")]
+    for primary in lab.with_role("db_primary"):
+        for replica in lab.with_role("db_replica"):
+            rows.append(f'  "{primary.name}" -> "{replica.name}" [label="replication (GTID)", style=dashed];')
+            rows.append(f'  "{replica.name}" -> "{primary.name}" [label="writes", style=dotted];')
+    rows.append("}")
+    return "\n".join(rows) + "\n"
+
+
+def draw(lab: Lab, folder: Path) -> Path:
+    """Write lab.dot and render lab.svg beside it; returns the SVG's path."""
+    if shutil.which("dot") is None:
+        raise ProviderError("Graphviz is missing: apt-get install graphviz, then run `invoke docs.diagram` again")
+    source = folder / "lab.dot"
+    source.write_text(dot_source(lab))
+    svg = folder / "lab.svg"
+    subprocess.run(["dot", "-Tsvg", str(source), "-o", str(svg)], check=True)
+    return svg

@@ -1,0 +1,101 @@
+"""The docs stay true to the lab: links resolve, every invoke command exists with its flags, output is captured."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from foobar_fab import docs_capture, docs_diagram, topology
+from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.tasks import ns
+
+DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md"))]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
+INLINE = re.compile(r"`([^`\n]+)`")
+INVOKE = re.compile(r"(?:^|[\s;&|(])invoke\s+([^\n;&|)]*)")
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(PROJECT_ROOT)) for p in paths]
+
+
+def code_of(text: str) -> list[str]:
+    """Every piece of code in a document: fenced blocks, inline spans and capture commands."""
+    fenced = FENCE.findall(text)
+    prose = FENCE.sub("", text)
+    return fenced + INLINE.findall(prose) + docs_capture.commands(text)
+
+
+def invoke_calls(text: str) -> list[list[str]]:
+    """The words after each `invoke` in a document's code."""
+    calls = []
+    for code in code_of(text):
+        for match in INVOKE.finditer(code):
+            try:
+                words = shlex.split(match.group(1))
+            except ValueError:
+                words = match.group(1).split()
+            if words and not words[0].startswith("-"):
+                calls.append(words)
+    return calls
+
+
+def flag_names(task_name: str) -> set[str]:
+    names = set()
+    for argument in copy.deepcopy(ns[task_name]).get_arguments():
+        for name in argument.names:
+            names.add(name.replace("_", "-"))
+            if argument.kind is bool:
+                names.add("no-" + name.replace("_", "-"))
+    return names
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=ids(DOCUMENTS))
+def test_relative_links_and_images_resolve(document: Path) -> None:
+    for target in LINK.findall(document.read_text()):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (document.parent / target.split("#")[0]).resolve()
+        assert path.exists(), f"{document.name}: {target} does not exist"
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=ids(DOCUMENTS))
+def test_every_invoke_command_exists_with_its_flags(document: Path) -> None:
+    for words in invoke_calls(document.read_text()):
+        name = words[0]
+        assert name in ns.task_names, f"{document.name}: `invoke {' '.join(words)}`: no task {name}"
+        for word in words[1:]:
+            if word.startswith("--"):
+                flag = word[2:].split("=")[0]
+                assert flag in flag_names(name), f"{document.name}: `invoke {' '.join(words)}`: no flag --{flag}"
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=ids(DOCUMENTS))
+def test_captured_output_is_filled_in(document: Path) -> None:
+    assert docs_capture.PLACEHOLDER not in document.read_text(), f"run `invoke docs.capture` for {document.name}"
+
+
+def test_the_diagram_matches_lab_yml() -> None:
+    lab = topology.load(PROJECT_ROOT / "configs/lab.yml")
+    assert (PROJECT_ROOT / "docs/lab.dot").read_text() == docs_diagram.dot_source(lab), "run `invoke docs.diagram`"
+    assert (PROJECT_ROOT / "docs/lab.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_capture_fills_only_the_blocks() -> None:
+    text = "intro\n<!-- capture: echo hi -->\n```text\nold\n```\n<!-- end capture -->\noutro\n"
+    filled = docs_capture.fill(text, lambda command: f"ran {command}")
+    assert filled == "intro\n<!-- capture: echo hi -->\n```text\nran echo hi\n```\n<!-- end capture -->\noutro\n"
+
+
+def test_invoke_calls_are_found_in_code_only() -> None:
+    text = "To invoke it, run `invoke build --quiet`.\n```sh\ninvoke drill.kill-lb --duration 8 && invoke status\n```\n"
+    assert invoke_calls(text) == [["drill.kill-lb", "--duration", "8"], ["status"], ["build", "--quiet"]]
+
+
+def test_an_unknown_flag_would_be_caught() -> None:
+    assert "duration" in flag_names("drill.kill-web1") and "durations" not in flag_names("drill.kill-web1")
