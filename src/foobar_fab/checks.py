@@ -66,7 +66,7 @@ def testinfra_host(session: LabSession, node: str) -> Iterator[Host]:
     """A testinfra Host on the node's Fabric connection (host key checked), printing each command."""
     params = session.provider.ssh_params(node)
     connection = connect(params)
-    backend = testinfra.backend.get_backend(f"paramiko://{params.user}@{params.host}:{params.port}")
+    backend = testinfra.backend.get_backend(f"paramiko://{params.user}@{params.host}:{params.port}", sudo=params.sudo)
     backend.__dict__["client"] = connection.client  # testinfra's cached_property, filled with ours
     plain_run = backend.run
 

@@ -50,6 +50,7 @@ class SshParams:
     port: int = 22
     known_hosts: Path | None = None
     sudo: bool = False
+    trust_new_hosts: bool = False  # record a host key never seen before (existing servers), else refuse it
 
 
 class Executor(Protocol):
@@ -133,7 +134,13 @@ def connect(params: SshParams, timeout: float = 10.0) -> Connection:
         connect_kwargs={"key_filename": str(params.key_file), "look_for_keys": False, "allow_agent": False},
     )
     if params.known_hosts is not None:
-        connection.client.load_host_keys(str(params.known_hosts))
-        connection.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        if params.known_hosts.exists():
+            connection.client.load_host_keys(str(params.known_hosts))
+        policy = paramiko.AutoAddPolicy() if params.trust_new_hosts else paramiko.RejectPolicy()
+        connection.client.set_missing_host_key_policy(policy)
     connection.open()
+    if params.known_hosts is not None and params.trust_new_hosts:
+        params.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        connection.client.save_host_keys(str(params.known_hosts))
+        params.known_hosts.chmod(0o600)
     return connection

@@ -24,5 +24,5 @@ class LabSession:
 def open_session(settings: Settings, console: Console | None = None) -> LabSession:
     """Load and validate lab.yml, then choose the provider; raises TopologyError or ProviderError."""
     console = console or Console(quiet=settings.quiet)
-    lab = topology.load(settings.lab_file)
-    return LabSession(settings, lab, console, providers.make(settings, lab, console))
+    lab, provider = providers.make(settings, topology.load(settings.lab_file), console)
+    return LabSession(settings, lab, console, provider)

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "lab_file": "configs/lab.yml",
     "state_dir": ".lab",
     "provider": "lxc",
+    "inventory": "configs/inventory.yml",
     "cache_dir": "/var/cache/foobar_fab",
     "mirror": "http://deb.debian.org/debian",
     "quiet": False,
@@ -26,6 +27,7 @@ class Settings:
     lab_file: Path
     state_root: Path
     provider: str
+    inventory: Path
     cache_dir: Path
     mirror: str
     quiet: bool = False
@@ -38,6 +40,7 @@ class Settings:
             lab_file=_path(merged["lab_file"], root),
             state_root=_path(merged["state_dir"], root),
             provider=str(merged["provider"]),
+            inventory=_path(merged["inventory"], root),
             cache_dir=_path(merged["cache_dir"], root),
             mirror=str(merged["mirror"]),
             quiet=bool(merged["quiet"]),
@@ -46,7 +49,7 @@ class Settings:
     def but(self, **changes: Any) -> Settings:
         """A copy with some settings changed; paths given on the command line are from the current folder."""
         given = {k: v for k, v in changes.items() if v is not None}
-        for key in ("lab_file", "state_root", "cache_dir"):
+        for key in ("lab_file", "state_root", "cache_dir", "inventory"):
             if key in given:
                 given[key] = Path(given[key]).expanduser().resolve()
         return replace(self, **given)

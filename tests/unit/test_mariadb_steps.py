@@ -66,24 +66,29 @@ STATUS = """*************************** 1. row ***************************
 """
 
 
-def replica() -> Replica:
-    return Replica("192.168.56.11", "foobar_repl", "r3pl")
+def replica(password: str = "r3pl") -> Replica:
+    return Replica("192.168.56.11", "foobar_repl", password)
+
+
+def shown(io: str, fingerprint: str = replica().fingerprint) -> str:
+    """SHOW REPLICA STATUS, then the fingerprint the step left on the node."""
+    return STATUS.format(io=io) + f"@@\n{fingerprint}\n"
 
 
 def test_running_replica_is_ok() -> None:
-    plan = replica().decide(probed(STATUS.format(io="Yes")))
+    plan = replica().decide(probed(shown("Yes")))
     assert not plan.changes and "0 s behind" in plan.reason
 
 
 def test_stopped_replica_is_started_and_waited_for() -> None:
-    plan = replica().decide(probed(STATUS.format(io="No")))
+    plan = replica().decide(probed(shown("No")))
     commands = [a.command for a in plan.actions if isinstance(a, Run)]
     assert "START SLAVE" in commands[0] and "CHANGE MASTER" not in commands[0]
     assert "Slave_IO_Running: Yes" in commands[1]
 
 
 def test_unconfigured_replica_gets_gtid_replication_with_quick_retry() -> None:
-    plan = replica().decide(probed(""))
+    plan = replica().decide(probed("@@\n"))
     setup = plan.actions[0].command  # type: ignore[union-attr]
     assert "MASTER_USE_GTID=slave_pos" in setup and "MASTER_CONNECT_RETRY=1" in setup
 
@@ -92,3 +97,9 @@ def test_parse_replica_status() -> None:
     status = parse_replica_status(STATUS.format(io="Yes"))
     assert status["Master_Host"] == "192.168.56.11" and status["Using_Gtid"] == "Slave_Pos"
     assert parse_replica_status("") == {}
+
+
+def test_a_changed_replication_password_sets_replication_up_again() -> None:
+    plan = replica("new-password").decide(probed(shown("Yes")))
+    assert "CHANGE MASTER" in plan.actions[0].command  # type: ignore[union-attr]
+    assert "echo " + replica("new-password").fingerprint in plan.actions[1].command  # type: ignore[union-attr]

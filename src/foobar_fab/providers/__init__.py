@@ -7,16 +7,23 @@ from ..settings import Settings
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
 
-PROVIDERS = ("lxc",)
+PROVIDERS = ("lxc", "ssh")
 
 
-def make(settings: Settings, lab: Lab, console: Console) -> Provider:
-    """The provider named in the settings, set up for this lab."""
+def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]:
+    """The provider named in the settings, and the lab as it sees it (existing servers bring their addresses)."""
     if settings.provider == "lxc":
         from .lxc import LxcLayout, LxcProvider
 
         layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
-        return LxcProvider(layout, console)
+        return lab, LxcProvider(layout, console)
+    if settings.provider == "ssh":
+        from .. import inventory
+        from .ssh import SshProvider
+
+        hosts = inventory.load(settings.inventory)
+        lab = hosts.apply(lab)
+        return lab, SshProvider(lab, hosts, settings.state_dir(lab.name), console)
     raise ProviderError(f"unknown provider {settings.provider!r}: choose one of {', '.join(PROVIDERS)}")
 
 

@@ -15,6 +15,7 @@ from ..executors import Outcome
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
 
 WAIT_SECONDS = 30
+FINGERPRINT = "/var/lib/mysql/foobar_fab.replication"
 
 
 def sql(statement: str) -> str:
@@ -121,17 +122,24 @@ class Replica(Step):
     name: str = "replication"
 
     def probe(self) -> str:
-        return "mariadb -e 'SHOW REPLICA STATUS\\G'"
+        return f"mariadb -e 'SHOW REPLICA STATUS\\G' && echo @@ && cat {FINGERPRINT} 2>/dev/null; true"
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the settings CHANGE MASTER was given, password included (which MariaDB never shows)."""
+        return hashlib.sha256(f"{self.primary}\0{self.user}\0{self.password}".encode()).hexdigest()
 
     def decide(self, probe: Outcome) -> Plan:
-        if not probe.ok:
+        if not probe.ok or "@@" not in probe.stdout:
             raise StepError(f"MariaDB does not answer: {probe.error()}")
-        status = parse_replica_status(probe.stdout)
+        shown, _, stored = probe.stdout.partition("@@\n")
+        status = parse_replica_status(shown)
         running = status.get("Slave_IO_Running") == "Yes" and status.get("Slave_SQL_Running") == "Yes"
         configured = (
             status.get("Master_Host") == self.primary
             and status.get("Master_User") == self.user
             and status.get("Using_Gtid") == "Slave_Pos"
+            and stored.strip() == self.fingerprint
         )
         if configured and running:
             lag = status.get("Seconds_Behind_Master", "?")
@@ -143,7 +151,8 @@ class Replica(Step):
             f"STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{self.primary}', MASTER_USER='{self.user}', "
             f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE"
         )
-        return change(f"replicating from {self.primary} with GTID (slave_pos)", Run(sql(setup)), wait)
+        remember = Run(f"echo {self.fingerprint} > {FINGERPRINT} && chmod 0600 {FINGERPRINT}")
+        return change(f"replicating from {self.primary} with GTID (slave_pos)", Run(sql(setup)), remember, wait)
 
 
 def wait_for_replication() -> str:
