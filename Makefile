@@ -4,12 +4,12 @@
 VENV   := .venv
 PYTHON ?= python3
 
-.PHONY: lab test unit host venv destroy clean
+.PHONY: lab test unit host host-test venv destroy clean
 
 lab: host venv
 	$(VENV)/bin/invoke build
 
-test: host venv
+test: host-test venv
 	$(VENV)/bin/pytest
 
 unit: venv
@@ -20,6 +20,9 @@ destroy: venv
 
 host:
 	@sh src/foobar_fab/host/bootstrap.sh
+
+host-test:
+	@sh src/foobar_fab/host/bootstrap.sh test
 
 venv: $(VENV)/.installed
 

@@ -11,7 +11,7 @@ no pool to size for gunicorn's workers, no stale connection after a database res
 nothing shared between threads. Short timeouts (0.5 s to connect, 2 s to read or write) make a dead
 primary fail a request quickly instead of hanging a worker. The health check's probe of the primary
 is shorter still (0.3 s each), because HAProxy wants the whole answer within its check interval
-(1 s) even while the primary is powered off, or it would take the replica's node out too.
+(every 500 ms, answered within 1 s) even while the primary is powered off, or it would take the replica's node out too.
 
 The application depends only on the `Storage` protocol, so tests hand it a fake.
 """

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "state_dir": ".lab",
     "provider": "lxc",
     "inventory": "configs/inventory.yml",
+    "vagrant_provider": "virtualbox",
     "cache_dir": "/var/cache/foobar_fab",
     "mirror": "http://deb.debian.org/debian",
     "quiet": False,
@@ -28,6 +29,7 @@ class Settings:
     state_root: Path
     provider: str
     inventory: Path
+    vagrant_provider: str
     cache_dir: Path
     mirror: str
     quiet: bool = False
@@ -41,6 +43,7 @@ class Settings:
             state_root=_path(merged["state_dir"], root),
             provider=str(merged["provider"]),
             inventory=_path(merged["inventory"], root),
+            vagrant_provider=str(merged["vagrant_provider"]),
             cache_dir=_path(merged["cache_dir"], root),
             mirror=str(merged["mirror"]),
             quiet=bool(merged["quiet"]),

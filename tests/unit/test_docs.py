@@ -37,7 +37,7 @@ def invoke_calls(text: str) -> list[list[str]]:
     for code in code_of(text):
         for match in INVOKE.finditer(code):
             try:
-                words = shlex.split(match.group(1))
+                words = shlex.split(match.group(1), comments=True)
             except ValueError:
                 words = match.group(1).split()
             if words and not words[0].startswith("-"):

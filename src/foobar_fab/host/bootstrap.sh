@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what this host needs for the embedded (LXC) lab, only when something is missing.
-# Called by `make lab` and `make test`; safe to run again.
+# Called by `make lab`, and by `make test` with the argument `test` (the tests also drive Vagrant's
+# LXC provider, so they need vagrant and vagrant-lxc too); safe to run again.
 set -eu
 
 fail() { echo "foobar_fab: $*" >&2; exit 1; }
@@ -20,6 +21,11 @@ need python3 python3
 # Debian's own Python keeps venv's pip in a package of its own.
 if [ "$(command -v python3)" = /usr/bin/python3 ] && ! dpkg -s python3-venv >/dev/null 2>&1; then
     missing="$missing python3-venv"
+fi
+
+if [ "${1:-}" = test ]; then
+    need vagrant vagrant
+    [ -d /usr/share/doc/vagrant-lxc ] || missing="$missing vagrant-lxc"
 fi
 
 if [ -n "$missing" ]; then

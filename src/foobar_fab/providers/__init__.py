@@ -7,7 +7,7 @@ from ..settings import Settings
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
 
-PROVIDERS = ("lxc", "ssh")
+PROVIDERS = ("lxc", "vagrant", "ssh")
 
 
 def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]:
@@ -17,6 +17,12 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
 
         layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
         return lab, LxcProvider(layout, console)
+    if settings.provider == "vagrant":
+        from .lxc import LxcLayout
+        from .vagrant import VagrantProvider
+
+        layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
+        return lab, VagrantProvider(lab, layout, settings.vagrant_provider, console)
     if settings.provider == "ssh":
         from .. import inventory
         from .ssh import SshProvider

@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Help shared by the flags most tasks take.
 LAB_HELP = {
     "lab-file": "the lab's topology file (default: configs/lab.yml)",
-    "provider": "where nodes come from: lxc (default) or ssh (existing servers, from the inventory setting)",
+    "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile) or ssh (existing servers from an inventory)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
 
