@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +129,7 @@ class LabChecker:
         with testinfra_host(self.session, node.name) as host:
             self.record(node.name, "systemd running", lambda: self.system_running(host))
             for service, socket in service_checks(node):
-                self.record(node.name, f"{service} running, listening on {socket}", lambda s=service, k=socket: self.service(host, s, k))
+                self.record(node.name, f"{service} running, listening on {socket}", partial(self.service, host, service, socket))
 
     @staticmethod
     def system_running(host: Host) -> str:
@@ -169,9 +170,9 @@ class LabChecker:
         self.record(self.balancer.name, "message posted through the load balancer", lambda: self.post(body))
         for node in self.lab.nodes:
             if node.has_role("db_primary") or node.has_role("db_replica"):
-                self.record(node.name, "message stored in the local database", lambda n=node: self.stored(n, body))
+                self.record(node.name, "message stored in the local database", partial(self.stored, node, body))
             if node.has_role("db_replica"):
-                self.record(node.name, "replication threads running", lambda n=node: self.replication(n))
+                self.record(node.name, "replication threads running", partial(self.replication, node))
 
     def post(self, body: str) -> str:
         answer = requests.post(f"{self.site}/api/messages", json={"body": body}, headers=self.headers, timeout=HTTP_TIMEOUT)

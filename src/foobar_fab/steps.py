@@ -9,7 +9,7 @@ no actions means the node is already as wanted ("ok"); otherwise the actions run
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .console import Console
@@ -131,6 +131,6 @@ def _perform(executor: Executor, action: Action) -> Outcome:
     return executor.run(action.command)
 
 
-def lines(text: str) -> Sequence[str]:
+def lines(text: str) -> list[str]:
     """Non-empty stripped lines of probe output."""
     return [line.strip() for line in text.splitlines() if line.strip()]

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -181,7 +181,7 @@ class _Failer:
     def __init__(self, source: Path) -> None:
         self.source = source
 
-    def __call__(self, field: str, problem: str) -> Any:
+    def __call__(self, field: str, problem: str) -> NoReturn:
         raise TopologyError(f"{self.source}: {field}: {problem}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -49,7 +49,7 @@ def plot_timeline(report: Mapping[str, Any], path: Path) -> None:
     ax.grid(axis="y", alpha=0.3)
     if timeline:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
-    with _SAVE_LOCK, matplotlib.rc_context(SVG_RC):
+    with _SAVE_LOCK, matplotlib.rc_context(cast(Any, SVG_RC)):
         figure.savefig(path, format="svg", metadata={"Date": None})
 
 

@@ -120,6 +120,7 @@ def run_drill(session: LabSession, drill: Drill, rate: float, duration: float, p
             observer.stop()
             if profile != "tuned":
                 use_haproxy_profile(session, "tuned")
+                wait_until_healthy(session, databases, RECOVERY_TIMEOUT)  # a reload starts the checks afresh
     detected_at = observer.first_down(drill.target, fault_at) if drill.target else None
     if detected_at is not None:
         events.append({"t": round(detected_at, 2), "what": "detected", "detail": f"HAProxy marked {drill.target} DOWN"})

@@ -148,10 +148,12 @@ class VagrantProvider(Provider):
         return runner.apply("host", self.host, steps)
 
     def status(self) -> list[NodeStatus]:
-        try:
-            states = parse_status(self._read("status", "--machine-readable"))
-        except ProviderError:
-            states = {}
+        states: dict[str, str] = {}
+        if Path(self.env["VAGRANT_DOTFILE_PATH"]).is_dir():  # asking Vagrant would create its folder
+            try:
+                states = parse_status(self._read("status", "--machine-readable"))
+            except ProviderError:
+                pass
         return [NodeStatus(n.name, states.get(n.name, "missing"), str(n.address), f"vagrant:{n.name}") for n in self.lab.nodes]
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from invoke import Context, Task, task
+from invoke import Context, task
 from invoke.exceptions import Exit
 
 from ..drills.catalog import DRILLS, Drill
@@ -35,8 +35,8 @@ def _verdict(reports: list[dict[str, Any]]) -> None:
         raise Exit(f"the lab did not recover cleanly after: {', '.join(bad)} (see the reports above)", code=1)
 
 
-def drill_task(drill: Drill) -> Task:
-    """The Invoke task that runs one drill."""
+def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., Any]:
+    """An Invoke task that runs the given drills in turn (a summary table follows when there are several)."""
 
     def body(
         c: Context,
@@ -48,32 +48,18 @@ def drill_task(drill: Drill) -> Task:
         quiet: bool = False,
     ) -> None:
         s = _open(c, lab_file, provider, quiet)
-        report = run_drill(s, drill, rate, duration, "untuned" if haproxy_defaults else "tuned")
-        _verdict([report])
+        reports = [run_drill(s, d, rate, duration, "untuned" if haproxy_defaults else "tuned") for d in drills]
+        if len(reports) > 1:
+            s.console.heading("summary")
+            for row in summary_rows(reports):
+                s.console.line(row)
+        _verdict(reports)
 
-    body.__doc__ = f"Drill: {drill.title}; measure what clients see, restore, report."
-    body.__name__ = drill.name.replace("-", "_")
-    return task(friendly(body), name=drill.name, help=DRILL_HELP)
-
-
-@task(help=DRILL_HELP, name="all")
-@friendly
-def all_drills(
-    c: Context,
-    rate: float = 20.0,
-    duration: float = 20.0,
-    haproxy_defaults: bool = False,
-    lab_file: str | None = None,
-    provider: str | None = None,
-    quiet: bool = False,
-) -> None:
-    """Every drill in turn, then one summary table."""
-    s = _open(c, lab_file, provider, quiet)
-    reports = [run_drill(s, d, rate, duration, "untuned" if haproxy_defaults else "tuned") for d in DRILLS]
-    s.console.heading("summary")
-    for row in summary_rows(reports):
-        s.console.line(row)
-    _verdict(reports)
+    body.__doc__ = doc
+    body.__name__ = name.replace("-", "_")
+    return task(friendly(body), name=name, help=DRILL_HELP)
 
 
-TASKS: list[Callable[..., Any]] = [drill_task(d) for d in DRILLS] + [all_drills]
+TASKS: list[Callable[..., Any]] = [
+    drill_task(d.name, f"Drill: {d.title}; measure what clients see, restore, report.", (d,)) for d in DRILLS
+] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS)]
