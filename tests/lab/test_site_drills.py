@@ -31,7 +31,7 @@ def drill(built_lab: FirstBuild, name: str, profile: str = "tuned") -> dict[str,
     session, output = quiet_session(built_lab.settings)
     report = run_drill(session, by_name(name), RATE, DURATION, profile)
     databases = Databases(session.lab, lab_secrets.load_or_create(built_lab.settings.state_dir(session.lab.name)))
-    assert health_problems(session, databases) == [], output.getvalue()
+    assert wait_until_healthy(session, databases, 20), health_problems(session, databases)
     assert report["recovered"], output.getvalue()
     assert report["acknowledged_writes_lost"] == 0, report["lost_writes"]
     return report

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from foobar_fab import docs_capture, docs_diagram, topology
+from foobar_fab.drills.catalog import DRILLS
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
@@ -99,3 +100,10 @@ def test_invoke_calls_are_found_in_code_only() -> None:
 
 def test_an_unknown_flag_would_be_caught() -> None:
     assert "duration" in flag_names("drill.kill-web1") and "durations" not in flag_names("drill.kill-web1")
+
+
+def test_every_drill_points_to_a_lesson_that_exists() -> None:
+    for drill in DRILLS:
+        lesson = PROJECT_ROOT / drill.lesson_link
+        assert lesson.is_file(), f"{drill.name}: {drill.lesson_link} does not exist"
+        assert f"drill.{drill.name}" in (PROJECT_ROOT / "docs/README.md").read_text(), f"docs/README.md does not list {drill.name}"
