@@ -185,28 +185,29 @@ def test_nat_ruleset_replaces_only_the_labs_table(layout: LxcLayout) -> None:
 
 # --- resolver --------------------------------------------------------------------------------------
 
-DNSMASQ = "dnsmasq --conf-file=/dev/null --interface=foobar-br --bind-interfaces --listen-address=192.168.56.1 \n"
-
-
 @pytest.mark.parametrize(
-    ("stdout", "running"),
+    ("stdout", "pids"),
     [
-        pytest.param(DNSMASQ, True, id="ours"),
-        pytest.param("\n", False, id="no-pid-file"),
-        pytest.param(DNSMASQ.replace("foobar-br", "other-br"), False, id="another-labs"),
-        pytest.param("sleep 1000 --interface=foobar-br \n", False, id="pid-reused"),
+        pytest.param("4242\n", ["4242"], id="ours"),
+        pytest.param("", [], id="none"),
+        pytest.param("4242\n4343\n", ["4242", "4343"], id="two"),
     ],
 )
-def test_resolver_and_resolver_gone(layout: LxcLayout, stdout: str, running: bool) -> None:
-    """Resolver starts dnsmasq unless the lab's runs; ResolverGone kills it only if it runs."""
+def test_resolver_and_resolver_gone(layout: LxcLayout, stdout: str, pids: list[str]) -> None:
+    """Resolver starts dnsmasq unless the lab's runs; ResolverGone kills what runs, by pid."""
     up, gone = Resolver(layout).decide(probed(stdout)), ResolverGone(layout).decide(probed(stdout))
-    assert up.changes is not running
-    assert gone.changes is running
-    if not running:
+    assert up.changes is not bool(pids)
+    assert gone.changes is bool(pids)
+    if not pids:
         assert kinds(up)[0].startswith(f"run rm -f {layout.dnsmasq_pid} && dnsmasq ")
         assert "--interface=foobar-br " in kinds(up)[0]
     else:
-        assert kinds(gone) == [f"run kill $(cat {layout.dnsmasq_pid}) && rm -f {layout.dnsmasq_pid}"]
+        assert kinds(gone) == [f"run kill {' '.join(pids)} && rm -f {layout.dnsmasq_pid}"]
+
+
+def test_resolver_probe_finds_the_labs_dnsmasq_by_its_command_line(layout: LxcLayout) -> None:
+    """Anchored on dnsmasq, so neither the probing shell nor another lab's dnsmasq matches."""
+    assert Resolver(layout).probe() == "pgrep -f -- '^dnsmasq .*--interface=foobar-br ' || true"
 
 
 # --- container -------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ class Resolver(Step):
         return _dnsmasq_probe(self.layout)
 
     def decide(self, probe: Outcome) -> Plan:
-        if _dnsmasq_running(self.layout, probe):
+        if _dnsmasq_running(probe):
             return ok(f"dnsmasq answers on {self.layout.lab.gateway}")
         pid = self.layout.dnsmasq_pid
         command = (
@@ -131,12 +131,12 @@ class Resolver(Step):
 
 
 def _dnsmasq_probe(layout: LxcLayout) -> str:
-    pid = layout.dnsmasq_pid
-    return f"test -f {pid} && tr '\\0' ' ' < /proc/$(cat {pid})/cmdline 2>/dev/null; echo"
+    """The lab's dnsmasq is found by its command line, so a lost state folder does not orphan it."""
+    return f"pgrep -f -- '^dnsmasq .*--interface={layout.bridge} ' || true"
 
 
-def _dnsmasq_running(layout: LxcLayout, probe: Outcome) -> bool:
-    return f"--interface={layout.bridge} " in probe.stdout and "dnsmasq" in probe.stdout
+def _dnsmasq_running(probe: Outcome) -> bool:
+    return bool(lines(probe.stdout))
 
 
 @dataclass
@@ -150,10 +150,10 @@ class ResolverGone(Step):
         return _dnsmasq_probe(self.layout)
 
     def decide(self, probe: Outcome) -> Plan:
-        if not _dnsmasq_running(self.layout, probe):
+        if not _dnsmasq_running(probe):
             return ok("no dnsmasq of this lab")
-        pid = self.layout.dnsmasq_pid
-        return change("dnsmasq stopped", Run(f"kill $(cat {pid}) && rm -f {pid}"))
+        pids = " ".join(lines(probe.stdout))
+        return change("dnsmasq stopped", Run(f"kill {pids} && rm -f {self.layout.dnsmasq_pid}"))
 
 
 @dataclass
