@@ -72,6 +72,15 @@ def test_second_build_changes_nothing(built_lab: FirstBuild) -> None:
     assert re.search(r"^web-01 : ok=\d+ changed=0 failed=0$", output, re.MULTILINE), output
 
 
+def test_stale_apt_lists_are_refreshed_once(built_lab: FirstBuild) -> None:
+    """Lists older than an hour are refreshed, and the refresh holds: the next build changes nothing."""
+    on_node(built_lab.settings, "lb-01", "touch -d '2 hours ago' /var/lib/apt/periodic/update-success-stamp")
+    result, output = build(built_lab.settings)
+    assert result.ok and result.changed == 1 and "lb-01    changed  apt lists: refreshed" in output, output
+    result, output = build(built_lab.settings)
+    assert result.ok and result.changed == 0, output
+
+
 def test_hard_stop_and_start_through_the_provider(built_lab: FirstBuild) -> None:
     session, _ = quiet_session(built_lab.settings)
     session.provider.stop_hard("web-02")

@@ -7,6 +7,7 @@ import pytest
 from foobar_fab.roles import base, inputs_for
 from foobar_fab.roles.base import (
     APT_GET,
+    TOUCH_UPDATE_STAMP,
     AptLists,
     Hostname,
     HostsFile,
@@ -85,17 +86,21 @@ def test_hosts_file_step(lab: Lab, current: str, changes: bool) -> None:
         pytest.param(f"{NOW}\n{NOW - 60}\n", None, id="fresh"),
         pytest.param(f"{NOW}\n{NOW - 3600}\n", None, id="exactly-an-hour"),
         pytest.param(f"{NOW}\n{NOW - 3601}\n", "refreshed (60 min old)", id="older-than-an-hour"),
-        pytest.param(f"{NOW}\n", "refreshed (never refreshed)", id="no-lists"),
+        pytest.param(f"{NOW}\n0\n", "refreshed (never refreshed)", id="no-stamp"),
     ],
 )
 def test_apt_lists(stdout: str, reason: str | None) -> None:
-    """Lists younger than an hour are kept; older or absent ones are refreshed with apt-get update."""
+    """Lists refreshed within the hour are kept; others are refreshed, and the refresh is stamped.
+
+    The stamp matters: apt dates the lists by the mirror's Last-Modified, so an update that finds
+    nothing new leaves them looking old, and without a stamp every build would refresh again.
+    """
     plan = AptLists().decide(probed(stdout))
     if reason is None:
         assert not plan.changes
         return
     assert plan.reason == reason
-    assert commands(plan) == [f"{APT_GET} update"]
+    assert commands(plan) == [f"{APT_GET} update && {TOUCH_UPDATE_STAMP}"]
 
 
 @pytest.mark.parametrize("stdout", ["", "sh: date: not found\n", f"{NOW}\nyesterday\n"])

@@ -13,6 +13,8 @@ from .values import RoleInputs
 
 PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # where apt's own daily job records success
+TOUCH_UPDATE_STAMP = f"mkdir -p {UPDATE_STAMP.rsplit('/', 1)[0]} && touch {UPDATE_STAMP}"
 
 
 @dataclass
@@ -79,19 +81,20 @@ class AptLists(Step):
     name: str = "apt lists"
 
     def probe(self) -> str:
-        return "date +%s; stat -c %Y /var/lib/apt/lists/*_InRelease 2>/dev/null | sort -n | tail -n 1"
+        # apt dates each list by the mirror's Last-Modified, not by when it was fetched: a stamp says when.
+        return f"date +%s; stat -c %Y {UPDATE_STAMP} 2>/dev/null || echo 0"
 
     def decide(self, probe: Outcome) -> Plan:
         found = lines(probe.stdout)
         try:
             now = int(found[0])
-            newest = int(found[1]) if len(found) > 1 else None
+            newest = int(found[1]) if len(found) > 1 and found[1] != "0" else None
         except (ValueError, IndexError):
             raise StepError(f"unexpected probe output: {probe.stdout!r}") from None
         if newest is not None and now - newest <= self.max_age:
             return ok(f"refreshed {_age(now - newest)} ago")
         why = "never refreshed" if newest is None else f"{_age(now - newest)} old"
-        return change(f"refreshed ({why})", Run(f"{APT_GET} update"))
+        return change(f"refreshed ({why})", Run(f"{APT_GET} update && {TOUCH_UPDATE_STAMP}"))
 
 
 def _age(seconds: int) -> str:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from ...executors import Outcome
+from ...roles.base import TOUCH_UPDATE_STAMP
 from ...steps import Plan, Put, Run, Step, change, lines, ok
 from .layout import LxcLayout
 from .recipe import (
@@ -52,7 +53,7 @@ class BaseImage(Step):
             Put(f"{rootfs}/etc/apt/apt.conf.d/90foobar_fab", APT_CONFIG),
             Put(f"{rootfs}/etc/dpkg/dpkg.cfg.d/90foobar_fab", DPKG_CONFIG),
             Put(f"{rootfs}/etc/apt/sources.list", sources_list(self.layout.mirror)),
-            Run(f"{chroot} apt-get -q update && {chroot} apt-get clean"),
+            Run(f"{chroot} apt-get -q update && {chroot} sh -c '{TOUCH_UPDATE_STAMP}' && {chroot} apt-get clean"),
             Put(f"{tmp}/stamp", stamp + "\n"),
             Run(f"rm -rf {final} && mv {tmp} {final}"),
         ]
