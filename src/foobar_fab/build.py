@@ -22,7 +22,7 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
 
 
-def build(session: LabSession, with_checks: bool = True) -> BuildResult:
+def build(session: LabSession) -> BuildResult:
     """Make the nodes exist, provision them role by role, check the running lab, and print the recap."""
     console, lab = session.console, session.lab
     runner = Runner(console)
@@ -30,7 +30,6 @@ def build(session: LabSession, with_checks: bool = True) -> BuildResult:
     console.secrets = list(secrets.values())
     if session.provider.up(runner):
         executors = _connect(session, runner)
-        _announce_missing_roles(session)
         failed: set[str] = {f.who for f in runner.failures}
         for number, wave in enumerate(WAVES, start=1):
             work = [(n, _wave_steps(session, n, wave, secrets)) for n in lab.nodes if n.name in executors]
@@ -42,7 +41,7 @@ def build(session: LabSession, with_checks: bool = True) -> BuildResult:
             failed |= {f.who for f in runner.failures}
         for executor in executors.values():
             executor.close()
-        if not runner.failures and with_checks:
+        if not runner.failures:
             failed_checks = [c for c in checks.check(session) if not c.ok]
             runner.failures += [Failure(c.who, "check", f"{c.what}: {c.seen}") for c in failed_checks]
     ok = console.recap() and not runner.failures
@@ -74,12 +73,6 @@ def _wave_steps(session: LabSession, node: NodeSpec, wave: tuple[str, ...], secr
         if node.has_role(role) and role in ROLES:
             steps += ROLES[role](inputs)
     return steps
-
-
-def _announce_missing_roles(session: LabSession) -> None:
-    pending = sorted({r for n in session.lab.nodes for r in n.roles if r not in ROLES})
-    if pending:
-        session.console.note("build", f"roles without steps yet, skipped: {', '.join(pending)}")
 
 
 def summary(session: LabSession) -> list[str]:

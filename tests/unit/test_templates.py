@@ -58,3 +58,11 @@ def test_missing_value_is_a_clear_error() -> None:
     del values["stats_port"]
     with pytest.raises(TemplateError, match=r"^configs/haproxy/haproxy.cfg.j2: 'stats_port' is undefined"):
         render("haproxy/haproxy.cfg.j2", **values)
+
+
+def test_every_role_lab_yml_may_name_has_steps_and_a_wave() -> None:
+    from foobar_fab.roles import WAVES
+    from foobar_fab.topology import KNOWN_ROLES
+
+    assert set(ROLES) == set(KNOWN_ROLES)
+    assert sorted(r for wave in WAVES for r in wave) == sorted(KNOWN_ROLES)

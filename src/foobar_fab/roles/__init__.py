@@ -15,7 +15,7 @@ from .values import RoleInputs
 
 RoleSteps = Callable[[RoleInputs], list[Step]]
 
-#: Roles that have steps. A role of lab.yml missing here is announced by the build, not ignored silently.
+#: Every role lab.yml may name (topology.KNOWN_ROLES), with the function that writes its steps.
 ROLES: dict[str, RoleSteps] = {
     "base": base.steps,
     "db_primary": database.primary,
