@@ -22,8 +22,8 @@ import pymysql
 from . import build as building
 from . import lab_secrets, topology
 from .console import Console
+from .drills.databases import Databases
 from .providers import ProviderError
-from .roles.values import APP_USER, DATABASE
 from .session import LabSession, open_session
 from .settings import Settings
 from .steps import Runner
@@ -121,14 +121,11 @@ def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> floa
 
 def replication_delays(session: LabSession, writes: int) -> list[float]:
     """Seconds from a committed insert on the primary until the replica returns the row."""
-    secrets = lab_secrets.load_or_create(session.settings.state_dir(session.lab.name))
-    primary, replica = session.lab.with_role("db_primary")[0], session.lab.with_role("db_replica")[0]
+    databases = Databases(session.lab, lab_secrets.load_or_create(session.settings.state_dir(session.lab.name)))
+    primary, replica = databases.primary, databases.replica
 
     def open_db(node: NodeSpec) -> pymysql.connections.Connection:
-        return pymysql.connect(
-            host=str(node.address), user=APP_USER, password=secrets["db_app"], database=DATABASE,
-            autocommit=True, connect_timeout=2, read_timeout=2,
-        )
+        return databases.connect(node, connect_timeout=2)
 
     delays = []
     with open_db(primary) as writer, open_db(replica) as reader:

@@ -27,11 +27,15 @@ class Databases:
         self.replica = lab.with_role("db_replica")[0]
         self.password = secrets["db_app"]
 
-    def _query(self, node: NodeSpec, sql: str, *args: object) -> list[tuple[object, ...]]:
-        connection = pymysql.connect(
+    def connect(self, node: NodeSpec, connect_timeout: float = 0.5) -> pymysql.connections.Connection:
+        """A connection to a node's database as the application's user, autocommitting."""
+        return pymysql.connect(
             host=str(node.address), user=APP_USER, password=self.password, database=DATABASE,
-            connect_timeout=0.5, read_timeout=2, autocommit=True,
+            connect_timeout=connect_timeout, read_timeout=2, autocommit=True,
         )
+
+    def _query(self, node: NodeSpec, sql: str, *args: object) -> list[tuple[object, ...]]:
+        connection = self.connect(node)
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql, args)

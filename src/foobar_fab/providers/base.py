@@ -5,12 +5,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 
-from ..executors import SshParams
+from ..executors import Outcome, SshParams
 from ..steps import Runner
 
 
 class ProviderError(RuntimeError):
     """The provider cannot do what was asked; the message says what to do."""
+
+
+def must(outcome: Outcome) -> None:
+    """Raise ProviderError with the command's error when a provider's own command failed."""
+    if not outcome.ok:
+        raise ProviderError(outcome.error())
 
 
 @dataclass(frozen=True)

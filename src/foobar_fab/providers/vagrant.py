@@ -19,7 +19,7 @@ from ..executors import LocalExecutor, Outcome, SshParams
 from ..settings import PROJECT_ROOT
 from ..steps import Plan, Run, Runner, Step, change, lines, ok
 from ..topology import Lab
-from .base import NodeStatus, Provider, ProviderError
+from .base import NodeStatus, Provider, ProviderError, must
 from .lxc.containers import StateGone
 from .lxc.layout import LxcLayout
 from .lxc.network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
@@ -133,10 +133,10 @@ class VagrantProvider(Provider):
         )
 
     def stop_hard(self, node: str) -> None:
-        self._must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
+        must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
 
     def start(self, node: str) -> None:
-        self._must(LocalExecutor(node, self.console).run(self.vagrant("up", "--no-provision", node)))
+        must(LocalExecutor(node, self.console).run(self.vagrant("up", "--no-provision", node)))
         self._ssh = None
 
     def destroy(self, runner: Runner) -> bool:
@@ -156,10 +156,6 @@ class VagrantProvider(Provider):
                 pass
         return [NodeStatus(n.name, states.get(n.name, "missing"), str(n.address), f"vagrant:{n.name}") for n in self.lab.nodes]
 
-    @staticmethod
-    def _must(outcome: Outcome) -> None:
-        if not outcome.ok:
-            raise ProviderError(outcome.error())
 
 
 class Machines(Step):

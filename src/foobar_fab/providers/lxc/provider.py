@@ -9,9 +9,9 @@ import subprocess
 
 from ... import parallel
 from ...console import Console
-from ...executors import LocalExecutor, Outcome, SshParams
+from ...executors import LocalExecutor, SshParams
 from ...steps import Runner, Step
-from ..base import NodeStatus, Provider, ProviderError
+from ..base import NodeStatus, Provider, ProviderError, must
 from .containers import (
     Booted,
     Container,
@@ -72,12 +72,12 @@ class LxcProvider(Provider):
         return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout)])
 
     def stop_hard(self, node: str) -> None:
-        self._must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))
+        must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))
 
     def start(self, node: str) -> None:
         executor = LocalExecutor(node, self.console)
-        self._must(executor.run(self.layout.lxc("start", node)))
-        self._must(executor.run(wait_for_boot(self.layout, node)))
+        must(executor.run(self.layout.lxc("start", node)))
+        must(executor.run(wait_for_boot(self.layout, node)))
 
     def destroy(self, runner: Runner) -> bool:
         self.console.heading(f"destroy: lab {self.layout.lab.name}")
@@ -116,7 +116,3 @@ class LxcProvider(Provider):
                         found.append(entry.name.removeprefix(prefix))
         return found
 
-    @staticmethod
-    def _must(outcome: Outcome) -> None:
-        if not outcome.ok:
-            raise ProviderError(outcome.error())
