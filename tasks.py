@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from foobar_fab.tasks import ns  # noqa: E402
+from foobar_fab.tasks import ns
 
 __all__ = ["ns"]

@@ -6,8 +6,9 @@ Writes go to the primary database, reads come from the node's own database (see 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException

@@ -5,8 +5,8 @@ On a node, systemd passes them to gunicorn from the unit's EnvironmentFile.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 ROLES = ("primary", "replica")
 MAX_NODE_LENGTH = 64  # the width of messages.node in schema.sql

@@ -19,9 +19,10 @@ The application depends only on the `Storage` protocol, so tests hand it a fake.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Literal, Mapping, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 import pymysql
 import pymysql.cursors
@@ -124,7 +125,7 @@ class MySQLStorage:
             rows = cursor.fetchall()
         # The session's time zone is UTC (see _cursor), so the naive values are UTC.
         return [
-            Message(row["id"], row["body"], row["node"], row["created_at"].replace(tzinfo=timezone.utc))
+            Message(row["id"], row["body"], row["node"], row["created_at"].replace(tzinfo=UTC))
             for row in rows
         ]
 

@@ -8,7 +8,7 @@ down still starts, and its health check says why it cannot serve.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from flask import Flask
 

@@ -7,6 +7,7 @@ printed beside them for the reader to compare.
 from __future__ import annotations
 
 import io
+import json
 import re
 import shlex
 import shutil
@@ -17,17 +18,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymysql
-
 from . import build as building
-from . import lab_secrets, topology
+from . import design, topology
 from .console import Console
-from .drills.databases import Databases
+from .constants import APP_ENV
+from .live import LiveLab, live
+from .observe.site import MESSAGES_PATH
 from .providers import ProviderError
 from .session import LabSession, open_session
 from .settings import Settings
 from .steps import Runner
-from .topology import NodeSpec
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def node_memory(session: LabSession) -> list[Figure]:
 
 def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = True) -> list[Figure]:
     """Run the build benchmark on a lab of its own and print the figures."""
-    lab = topology.relocate(topology.load(base.lab_file), lab_name, subnet)
+    lab = topology.relocate(design.load(base.lab_file), lab_name, subnet)
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="foobar_fab-bench-") as tmp:
         lab_file = Path(tmp) / "lab.yml"
@@ -119,42 +119,58 @@ def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> floa
     return float(found.group(1))
 
 
-def replication_delays(session: LabSession, writes: int) -> list[float]:
-    """Seconds from a committed insert on the primary until the replica returns the row."""
-    databases = Databases(session.lab, lab_secrets.load_or_create(session.settings.state_dir(session.lab.name)))
-    primary, replica = databases.primary, databases.replica
+#: Run on an application node with its own settings: insert on the primary, then time until its read database has the row.
+DELAY_SCRIPT = """
+import json, os, sys, time
+import pymysql
+env = os.environ
+def connect(host):
+    return pymysql.connect(host=host, port=int(env["FOOBAR_DB_PORT"]), user=env["FOOBAR_DB_USER"],
+                           password=env["FOOBAR_DB_PASSWORD"], database=env["FOOBAR_DB_NAME"],
+                           autocommit=True, connect_timeout=2, read_timeout=5)
+writer, reader = connect(env["FOOBAR_WRITE_DB_HOST"]), connect(env["FOOBAR_READ_DB_HOST"])
+delays = []
+for number in range(int(sys.argv[1])):
+    with writer.cursor() as cursor:
+        cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (f"bench {number}", "bench"))
+        row = cursor.lastrowid
+    started = time.monotonic()
+    with reader.cursor() as cursor:
+        while not cursor.execute("SELECT id FROM messages WHERE id = %s", (row,)):
+            if time.monotonic() - started > 10:
+                sys.exit(f"row {row} not on the replica after 10 s: is replication running?")
+    delays.append(time.monotonic() - started)
+print(json.dumps(delays))
+"""
 
-    def open_db(node: NodeSpec) -> pymysql.connections.Connection:
-        return databases.connect(node, connect_timeout=2)
 
-    delays = []
-    with open_db(primary) as writer, open_db(replica) as reader:
-        for number in range(writes):
-            with writer.cursor() as cursor:
-                cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (f"bench {number}", "bench"))
-                row_id = cursor.lastrowid
-            started = time.monotonic()
-            with reader.cursor() as cursor:
-                while not cursor.execute("SELECT id FROM messages WHERE id = %s", (row_id,)):
-                    if time.monotonic() - started > 10:
-                        raise ProviderError(f"row {row_id} not on the replica after 10 s: is replication running?")
-            delays.append(time.monotonic() - started)
-    return delays
+def replication_delays(live: LiveLab, writes: int) -> list[float]:
+    """Seconds from a committed insert on the primary until a replica returns the row, timed on an application node."""
+    readers = [a for a in live.lab.app_nodes if live.lab.read_database(a) in live.lab.replicas]
+    if not readers:
+        raise ProviderError("no application server reads from a replica in this design: no replication delay to time")
+    node = readers[0].name
+    command = f"set -a && . {APP_ENV} && set +a && python3 -c {shlex.quote(DELAY_SCRIPT)} {writes}"
+    print(f"  $ invoke ssh {node} --command 'python3 -c <insert on the primary, poll the replica> {writes}'")
+    outcome = live.shells.run(node, command, show=False, timeout=30 + writes * 10)
+    if not outcome.ok:
+        raise ProviderError(f"timing replication on {node} failed: {outcome.error()}")
+    return [float(d) for d in json.loads(outcome.stdout)]
 
 
-def site_benchmark(base: Settings, seconds: int, connections: int, writes: int) -> list[Figure]:
-    """Rate through lb-01 and straight to one web node (same client, same run), and replication delay."""
+def site_benchmark(session: LabSession, seconds: int, connections: int, writes: int) -> list[Figure]:
+    """Rate through the entry address and straight to one web server (same client, same run), and replication delay."""
     if shutil.which("wrk") is None:
         raise ProviderError("wrk is missing: apt-get install wrk (or run `make lab`, which installs it)")
-    session = open_session(base, Console(quiet=True, stream=io.StringIO()))
-    lab = session.lab
-    balancer, web = lab.with_role("loadbalancer")[0], lab.with_role("web")[0]
-    print(f"site benchmark on lab {lab.name}: {seconds} s per run, {connections} connections, GET /api/messages")
-    through_lb = wrk_rate(f"http://{balancer.address}/api/messages", lab.domain, seconds, connections)
-    direct = wrk_rate(f"http://{web.address}/api/messages", lab.domain, seconds, connections)
-    delays = replication_delays(session, writes)
+    with live(session) as lab_live:
+        lab = session.lab
+        web = lab.web_nodes[0]
+        print(f"site benchmark on lab {lab.name}: {seconds} s per run, {connections} connections, GET /api/messages")
+        through_lb = wrk_rate(lab_live.site.url(MESSAGES_PATH), lab.domain, seconds, connections)
+        direct = wrk_rate(f"http://{web.address}{MESSAGES_PATH}", lab.domain, seconds, connections)
+        delays = replication_delays(lab_live, writes)
     figures = [
-        Figure(f"through {balancer.name} (round robin)", f"{through_lb:.0f} req/s"),
+        Figure(f"through {lab.entry_name} (round robin)", f"{through_lb:.0f} req/s"),
         Figure(f"straight to {web.name}", f"{direct:.0f} req/s"),
         Figure("ratio (load balancer / one node)", f"{through_lb / direct:.2f}"),
         Figure(f"replication delay, median of {writes}", f"{statistics.median(delays) * 1000:.1f} ms"),

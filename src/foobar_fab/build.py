@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from . import checks, lab_secrets, parallel
+from .constants import STATS_PORT
 from .executors import RemoteExecutor
-from .roles import ROLES, WAVES, inputs_for
-from .roles.values import STATS_PORT
+from .live import live
+from .roles import BuildOptions, Role, inputs_for, waves
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -22,34 +24,53 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
 
 
-def build(session: LabSession) -> BuildResult:
+def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildResult:
     """Make the nodes exist, provision them role by role, check the running lab, and print the recap."""
-    console, lab = session.console, session.lab
+    console = session.console
     runner = Runner(console)
-    secrets = lab_secrets.load_or_create(session.settings.state_dir(lab.name))
+    secrets = lab_secrets.load_or_create(session.state_dir)
     console.secrets = list(secrets.values())
     if session.provider.up(runner):
-        executors = _connect(session, runner)
-        failed: set[str] = {f.who for f in runner.failures}
-        for number, wave in enumerate(WAVES, start=1):
-            work = [(n, _wave_steps(session, n, wave, secrets)) for n in lab.nodes if n.name in executors]
-            work = [(n, s) for n, s in work if s and n.name not in failed]
-            if not work:
-                continue
-            console.heading(f"wave {number}: {', '.join(r for r in wave if r in ROLES)} on {', '.join(n.name for n, _ in work)}")
-            parallel.each(work, lambda item: runner.apply(item[0].name, executors[item[0].name], item[1]))
-            failed |= {f.who for f in runner.failures}
-        for executor in executors.values():
-            executor.close()
+        converge(session, runner, secrets, options)
         if not runner.failures:
-            failed_checks = [c for c in checks.check(session) if not c.ok]
+            with live(session) as lab:
+                failed_checks = [c for c in checks.check(lab) if not c.ok]
             runner.failures += [Failure(c.who, "check", f"{c.what}: {c.seen}") for c in failed_checks]
     ok = console.recap() and not runner.failures
     changed = sum(t.changed for t in console.tallies.values())
     return BuildResult(ok=ok, changed=changed, failures=list(runner.failures))
 
 
-def _connect(session: LabSession, runner: Runner) -> dict[str, RemoteExecutor]:
+def converge(
+    session: LabSession,
+    runner: Runner,
+    secrets: dict[str, str],
+    options: BuildOptions = BuildOptions(),
+    only: Collection[str] | None = None,
+) -> bool:
+    """Apply the roles in waves (only those named, if given) on every node that has them; True when nothing failed."""
+    lab = session.lab
+    nodes = [n for n in lab.nodes if only is None or any(n.has_role(r) for r in only)]
+    executors = _connect(session, runner, nodes)
+    failed: set[str] = {f.who for f in runner.failures}
+    try:
+        for number, wave in enumerate(waves(), start=1):
+            roles = [r for r in wave if only is None or r.name in only]
+            work = [(n, _steps(session, n, roles, secrets, options)) for n in nodes if n.name in executors]
+            work = [(n, s) for n, s in work if s and n.name not in failed]
+            if not work:
+                continue
+            names = ", ".join(r.name for r in roles if any(n.has_role(r.name) for n, _ in work))
+            session.console.heading(f"wave {number}: {names} on {', '.join(n.name for n, _ in work)}")
+            parallel.each(work, lambda item: runner.apply(item[0].name, executors[item[0].name], item[1]))
+            failed |= {f.who for f in runner.failures}
+    finally:
+        for executor in executors.values():
+            executor.close()
+    return not failed
+
+
+def _connect(session: LabSession, runner: Runner, nodes: list[NodeSpec]) -> dict[str, RemoteExecutor]:
     """One SSH connection per node; a node that cannot be reached is a failure of its own."""
 
     def open_one(node: NodeSpec) -> RemoteExecutor | None:
@@ -62,27 +83,30 @@ def _connect(session: LabSession, runner: Runner) -> dict[str, RemoteExecutor]:
             session.console.result(node.name, "ssh", "failed", error)
             return None
 
-    opened = parallel.each(list(session.lab.nodes), open_one)
-    return {n.name: e for n, e in zip(session.lab.nodes, opened) if e is not None}
+    opened = parallel.each(nodes, open_one)
+    return {n.name: e for n, e in zip(nodes, opened, strict=False) if e is not None}
 
 
-def _wave_steps(session: LabSession, node: NodeSpec, wave: tuple[str, ...], secrets: dict[str, str]) -> list[Step]:
-    steps: list[Step] = []
-    inputs = inputs_for(session.lab, node, secrets)
-    for role in wave:
-        if node.has_role(role) and role in ROLES:
-            steps += ROLES[role](inputs)
-    return steps
+def _steps(session: LabSession, node: NodeSpec, roles: list[Role], secrets: dict[str, str], options: BuildOptions) -> list[Step]:
+    inputs = inputs_for(session.lab, node, secrets, options)
+    return [step for role in roles if node.has_role(role.name) for step in role.steps(inputs)]
+
+
+def reconfigure(session: LabSession, role: str, options: BuildOptions) -> bool:
+    """Apply one role again with other build options (a drill's untuned HAProxy), through the build's own steps."""
+    session.provider.require_up()
+    runner = Runner(session.console)
+    secrets = lab_secrets.load(session.state_dir)
+    return converge(session, runner, secrets, options, only={role}) and not runner.failures
 
 
 def summary(session: LabSession) -> list[str]:
     """Where to look once the lab is up."""
     lab = session.lab
-    balancer = lab.with_role("loadbalancer")
-    rows = []
-    if balancer and "loadbalancer" in ROLES:
-        lb = balancer[0].address
-        rows.append(f"site (through {balancer[0].name}): http://{lb}/   curl -i -H 'Host: {lab.domain}' http://{lb}/")
-        rows.append(f"HAProxy statistics:     http://{lb}:{STATS_PORT}/")
-    rows += [f"{n.name:<8} {str(n.address):<15} invoke ssh {n.name}" for n in lab.nodes]
+    entry = lab.entry_address
+    rows = [
+        f"site (through {lab.entry_name}): http://{entry}/   curl -i -H 'Host: {lab.domain}' http://{entry}/",
+        *(f"HAProxy statistics:     http://{b.address}:{STATS_PORT}/" for b in lab.balancers),
+    ]
+    rows += [f"{n.name:<8} {n.address!s:<15} invoke ssh {n.name}" for n in lab.nodes]
     return rows

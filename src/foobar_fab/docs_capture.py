@@ -63,10 +63,7 @@ def capture_docs(paths: list[Path], only: str | None = None) -> list[tuple[Path,
 
     for path in paths:
         text = path.read_text()
-        if only is None:
-            new = fill(text, run)
-        else:
-            new = BLOCK.sub(lambda m: fill(m.group(0), run) if only in m.group("command") else m.group(0), text)
+        new = fill(text, run) if only is None else BLOCK.sub(lambda m: fill(m.group(0), run) if only in m.group("command") else m.group(0), text)
         if new != text:
             path.write_text(new)
     return done

@@ -7,20 +7,13 @@ import subprocess
 from pathlib import Path
 
 from .providers import ProviderError
-from .roles.values import STATS_PORT
+from .roles import roles_of
 from .topology import Lab, NodeSpec
-
-SERVICES = {
-    "loadbalancer": f"HAProxy :80 (stats :{STATS_PORT})",
-    "web": "Nginx :80",
-    "app": "gunicorn + the application",
-    "db_primary": "MariaDB primary",
-    "db_replica": "MariaDB replica (read-only)",
-}
 
 
 def _label(node: NodeSpec) -> str:
-    services = [SERVICES[r] for r in node.roles if r in SERVICES]
+    """The node's name, address and each role's label from its record."""
+    services = [role.label for role in roles_of(node) if role.label]
     return "\\n".join([node.name, str(node.address), *services])
 
 
@@ -37,13 +30,16 @@ def dot_source(lab: Lab) -> str:
     ]
     rows += [f'    "{n.name}" [label="{_label(n)}"];' for n in lab.nodes]
     rows.append("  }")
-    for balancer in lab.with_role("loadbalancer"):
+    for balancer in lab.balancers:
         rows.append(f'  clients -> "{balancer.name}" [label="HTTP :80"];')
-        rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.with_role("web")]
-    for primary in lab.with_role("db_primary"):
-        for replica in lab.with_role("db_replica"):
-            rows.append(f'  "{primary.name}" -> "{replica.name}" [label="replication (GTID)", style=dashed];')
-            rows.append(f'  "{replica.name}" -> "{primary.name}" [label="writes", style=dotted];')
+        rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.web_nodes]
+    for web in lab.web_nodes:
+        rows += [f'  "{web.name}" -> "{a.name}" [label="proxy"];' for a in lab.upstream_apps(web) if a != web]
+    for replica in lab.replicas:
+        rows.append(f'  "{lab.primary.name}" -> "{replica.name}" [label="replication (GTID)", style=dashed];')
+    for app in lab.app_nodes:
+        if app != lab.primary:
+            rows.append(f'  "{app.name}" -> "{lab.primary.name}" [label="writes", style=dotted];')
     rows.append("}")
     return "\n".join(rows) + "\n"
 

@@ -5,11 +5,11 @@ Both print each command through the Console before it runs, so the learner sees 
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -95,23 +95,29 @@ class LocalExecutor:
 class RemoteExecutor:
     """Runs commands on a node over one SSH connection, checking the node's host key."""
 
-    def __init__(self, label: str, params: SshParams, console: Console) -> None:
+    def __init__(self, label: str, params: SshParams, console: Console, connect_timeout: float = 10.0) -> None:
         self.label = label
         self.console = console
         self.params = params
-        self.connection = connect(params)
+        self.connection = connect(params, connect_timeout)
 
-    def run(self, command: str, kind: str = "run") -> Outcome:
-        self.console.command(self.label, kind, command)
+    def run(self, command: str, kind: str = "run", timeout: float | None = None, show: bool = True) -> Outcome:
+        """Run a shell command (as root through sudo where the login is not root); a timeout raises CommandTimedOut."""
+        if show:
+            self.console.command(self.label, kind, command)
         wrapped = f"sudo -n sh -c {shlex.quote(command)}" if self.params.sudo else command
-        result = self.connection.run(wrapped, hide=True, warn=True, in_stream=False)
+        result = self.connection.run(wrapped, hide=True, warn=True, in_stream=False, timeout=timeout)
         return Outcome(command, result.exited, result.stdout, result.stderr)
 
     def put(self, path: str, content: str, mode: str = "0644") -> Outcome:
+        """Upload to a private staging file (0600 before a byte is written), then install it with its mode."""
         self.console.command(self.label, "put", f"{path} (mode {mode}, {len(content.splitlines())} lines)")
-        staging = f"/tmp/.foobar_fab.{os.getpid()}.{Path(path).name}"
+        staging = f"/tmp/.foobar_fab.{os.getpid()}.{threading.get_ident()}.{Path(path).name}"
         try:
-            self.connection.put(io.BytesIO(content.encode()), remote=staging)
+            sftp = self.connection.sftp()
+            with sftp.open(staging, "wb") as handle:
+                handle.chmod(0o600)
+                handle.write(content.encode())
         except (OSError, paramiko.SSHException) as err:
             return Outcome(f"upload {path}", 1, "", str(err))
         install = f"install -D -m {mode} {shlex.quote(staging)} {shlex.quote(path)} && rm -f {shlex.quote(staging)}"

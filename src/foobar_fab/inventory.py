@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,11 @@ class Host:
 
 @dataclass(frozen=True)
 class Inventory:
+    """The existing servers, and where the lab is run from (the admin address their firewalls let in)."""
+
     hosts: dict[str, Host]
     source: Path
+    admin_address: ipaddress.IPv4Address | None = None
 
     def apply(self, lab: Lab) -> Lab:
         """The lab with each node's address from the inventory, and a subnet that holds them all."""
@@ -42,7 +47,8 @@ class Inventory:
             if node.name not in self.hosts:
                 raise InventoryError(f"{self.source}: nodes.{node.name}: missing (lab.yml has this node)")
         nodes = tuple(NodeSpec(n.name, self.hosts[n.name].address, n.roles) for n in lab.nodes)
-        return dataclasses.replace(lab, nodes=nodes, subnet=covering_network([n.address for n in nodes], lab.subnet))
+        subnet = covering_network([n.address for n in nodes], lab.subnet)
+        return dataclasses.replace(lab, nodes=nodes, subnet=subnet, admin=self.admin_address or source_address(nodes[0].address))
 
 
 def covering_network(addresses: list[ipaddress.IPv4Address], preferred: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
@@ -58,6 +64,16 @@ def covering_network(addresses: list[ipaddress.IPv4Address], preferred: ipaddres
     return ipaddress.IPv4Network("0.0.0.0/0")
 
 
+def source_address(address: ipaddress.IPv4Address) -> ipaddress.IPv4Address | None:
+    """The address this host sends from to reach the given one (what the servers see as the admin)."""
+    proc = subprocess.run(["ip", "-j", "route", "get", str(address)], capture_output=True, text=True, check=False)
+    try:
+        found = (json.loads(proc.stdout) or [{}])[0].get("prefsrc")
+        return ipaddress.IPv4Address(found) if found else None
+    except ValueError:
+        return None
+
+
 def load(path: Path) -> Inventory:
     """Read and validate an inventory file."""
     try:
@@ -69,7 +85,12 @@ def load(path: Path) -> Inventory:
     nodes = data.get("nodes") if isinstance(data, dict) else None
     if not isinstance(nodes, dict) or not nodes:
         raise InventoryError(f"{path}: nodes: missing: list each node with address, user and key")
-    return Inventory({str(name): _host(path, str(name), spec) for name, spec in nodes.items()}, path)
+    admin = data.get("admin_address")
+    try:
+        admin_address = ipaddress.IPv4Address(str(admin)) if admin is not None else None
+    except ValueError:
+        raise InventoryError(f"{path}: admin_address: {admin!r} is not an IPv4 address (the address the lab is run from)") from None
+    return Inventory({str(name): _host(path, str(name), spec) for name, spec in nodes.items()}, path, admin_address)
 
 
 def _host(path: Path, name: str, spec: Any) -> Host:

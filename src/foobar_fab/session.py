@@ -1,10 +1,11 @@
-"""A lab session: the topology, the console and the provider that every task starts from."""
+"""A lab session: the design, the console and the provider that every task starts from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import providers, topology
+from . import design, lab_secrets, providers
 from .console import Console
 from .providers import Provider
 from .settings import Settings
@@ -20,9 +21,18 @@ class LabSession:
     console: Console
     provider: Provider
 
+    @property
+    def state_dir(self) -> Path:
+        """The lab's own folder: keys, known_hosts, secrets, reports."""
+        return self.settings.state_dir(self.lab.name)
+
 
 def open_session(settings: Settings, console: Console | None = None) -> LabSession:
-    """Load and validate lab.yml, then choose the provider; raises TopologyError or ProviderError."""
+    """Load and check the design, then choose the provider; raises TopologyError or ProviderError.
+
+    The lab's passwords, where a build made them, are masked in everything the session prints.
+    """
     console = console or Console(quiet=settings.quiet)
-    lab, provider = providers.make(settings, topology.load(settings.lab_file), console)
+    lab, provider = providers.make(settings, design.load(settings.lab_file), console)
+    console.secrets = list(lab_secrets.load(settings.state_dir(lab.name)).values())
     return LabSession(settings, lab, console, provider)

@@ -1,33 +1,42 @@
-"""The lab's topology: configs/lab.yml loaded into typed, validated objects.
+"""A design file (configs/lab.yml and its siblings) loaded into typed, validated objects.
 
-Everything else (providers, roles, checks, drills) reads names, addresses and roles from here, so the
-addresses live in one place. A bad file raises :class:`TopologyError` with one line naming the file,
-the field and the problem, before anything is created.
+This module checks the file as a file: YAML, known keys, names, addresses. What the roles need of
+each other is checked by `design.load`, which every task calls, with the rules each role states.
+A bad file raises :class:`TopologyError` with one line naming the file, the field and the problem,
+before anything is created.
+
+The parts of the design are named, not picked by position: `lab.balancers`, `lab.entry_address`,
+`lab.primary`, `lab.replicas`, `lab.web_nodes`, `lab.app_nodes`.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-KNOWN_ROLES = ("base", "loadbalancer", "web", "app", "db_primary", "db_replica")
 LAB_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
-REQUIRED_NODES = ("lb-01", "web-01", "web-02")
+HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+TOP_KEYS = ("lab", "nodes")
+LAB_KEYS = ("name", "subnet", "domain", "floating_address")
+NODE_KEYS = ("address", "roles")
 
 
 class TopologyError(ValueError):
-    """lab.yml is not usable; the message is one line: file, field, problem."""
+    """The design file is not usable; the message is one line: file, field, problem."""
 
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the lab as lab.yml describes it."""
+    """One node of the lab as the design file describes it."""
 
     name: str
     address: ipaddress.IPv4Address
@@ -39,18 +48,36 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class Lab:
-    """The whole lab: its name, network and nodes."""
+    """The whole design: the lab's name, network, site name and nodes, and its named parts."""
 
     name: str
     subnet: ipaddress.IPv4Network
     domain: str
     nodes: tuple[NodeSpec, ...]
     source: Path
+    floating_address: ipaddress.IPv4Address | None = None
+    admin: ipaddress.IPv4Address | None = None  # where the lab is run from; the gateway unless a provider says
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
         """The host's address on the lab's bridge: the subnet's first address."""
         return next(self.subnet.hosts())
+
+    @property
+    def admin_address(self) -> ipaddress.IPv4Address:
+        """The address the lab's own tools (checks, drills, SSH) come from."""
+        return self.admin or self.gateway
+
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Address]:
+        """Every address of the lab that its tools may send traffic to: the nodes' and the floating one."""
+        floating = [self.floating_address] if self.floating_address is not None else []
+        return [n.address for n in self.nodes] + floating
+
+    @property
+    def site(self) -> str:
+        """The site's bare name: www.foobar.com -> foobar.com."""
+        return self.domain.removeprefix("www.")
 
     def node(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -59,12 +86,73 @@ class Lab:
         names = ", ".join(n.name for n in self.nodes)
         raise TopologyError(f"{self.source}: no node named {name!r} (nodes: {names})")
 
+    def has_node(self, name: str) -> bool:
+        return any(n.name == name for n in self.nodes)
+
     def with_role(self, role: str) -> tuple[NodeSpec, ...]:
+        """Every node with the role, in the file's order."""
         return tuple(n for n in self.nodes if n.has_role(role))
 
+    # The named parts of the design -------------------------------------------------------------
 
-def load(path: Path | str) -> Lab:
-    """Read and validate a lab file; raise TopologyError on the first problem."""
+    @property
+    def balancers(self) -> tuple[NodeSpec, ...]:
+        return self.with_role("loadbalancer")
+
+    @property
+    def web_nodes(self) -> tuple[NodeSpec, ...]:
+        return self.with_role("web")
+
+    @property
+    def app_nodes(self) -> tuple[NodeSpec, ...]:
+        return self.with_role("app")
+
+    @property
+    def replicas(self) -> tuple[NodeSpec, ...]:
+        return self.with_role("db_replica")
+
+    @property
+    def db_nodes(self) -> tuple[NodeSpec, ...]:
+        """Every database server: the primary first, then the replicas."""
+        return self.with_role("db_primary") + self.replicas
+
+    @property
+    def primary(self) -> NodeSpec:
+        """The database primary (the design rules make sure there is exactly one where it is asked for)."""
+        primaries = self.with_role("db_primary")
+        if len(primaries) != 1:
+            raise TopologyError(f"{self.source}: the design has {len(primaries)} database primaries, not one")
+        return primaries[0]
+
+    @property
+    def entry_address(self) -> ipaddress.IPv4Address:
+        """Where clients reach the site: the floating address where there is one, else the load balancer."""
+        if self.floating_address is not None:
+            return self.floating_address
+        if len(self.balancers) != 1:
+            raise TopologyError(f"{self.source}: the design has no single entry address (no load balancer)")
+        return self.balancers[0].address
+
+    @property
+    def entry_name(self) -> str:
+        """What stands at the entry address, for people: the balancer's name or 'the floating address'."""
+        return "the floating address" if self.floating_address is not None else self.balancers[0].name
+
+    def upstream_apps(self, web: NodeSpec) -> tuple[NodeSpec, ...]:
+        """The application servers a web server proxies to: its own, else every application node."""
+        return (web,) if web.has_role("app") else self.app_nodes
+
+    def read_database(self, app: NodeSpec) -> NodeSpec:
+        """Where an application node reads: its own database, else a replica (spread evenly), else the primary."""
+        if app in self.db_nodes:
+            return app
+        if self.replicas:
+            return self.replicas[self.app_nodes.index(app) % len(self.replicas)]
+        return self.primary
+
+
+def load(path: Path | str, known_roles: Collection[str]) -> Lab:
+    """Read and check a design file as a file; raise TopologyError on the first problem."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -81,15 +169,17 @@ def load(path: Path | str) -> Lab:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise TopologyError(f"{path}: YAML error{where}: {problem}") from None
-    return parse(data, path)
+    return parse(data, path, known_roles)
 
 
-def parse(data: Any, source: Path) -> Lab:
-    """Validate already-parsed YAML data (a dict) into a Lab."""
+def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
+    """Check already-parsed YAML data (a dict) and make a Lab of it."""
     fail = _Failer(source)
     if not isinstance(data, dict):
         fail("(top level)", "expected a mapping with 'lab' and 'nodes'")
+    _known_keys(data, "", TOP_KEYS, fail)
     lab = _mapping(data, "lab", fail)
+    _known_keys(lab, "lab.", LAB_KEYS, fail)
     name = _string(lab, "lab.name", fail)
     if not LAB_NAME.fullmatch(name):
         fail("lab.name", f"{name!r} must be 1-12 lowercase letters or digits, starting with a letter")
@@ -101,21 +191,27 @@ def parse(data: Any, source: Path) -> Lab:
     if subnet.num_addresses < 8:
         fail("lab.subnet", f"{subnet} is too small for the lab (at least a /29)")
     domain = lab.get("domain", "www.foobar.com")
-    if not isinstance(domain, str) or not domain:
-        fail("lab.domain", "must be a host name such as www.foobar.com")
+    if not isinstance(domain, str) or not is_host_name(domain):
+        fail("lab.domain", f"{domain!r} is not a host name such as www.foobar.com (letters, digits, '-' and dots)")
+
+    gateway = next(subnet.hosts())
+    seen: dict[ipaddress.IPv4Address, str] = {}
+    floating = None
+    if lab.get("floating_address") is not None:
+        floating = _address(lab, "lab.floating_address", subnet, gateway, seen, fail)
+        seen[floating] = "lab.floating_address"
 
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, dict) or not nodes_data:
-        fail("nodes", "missing: list the nodes lb-01, web-01 and web-02")
-    gateway = next(subnet.hosts())
-    seen: dict[ipaddress.IPv4Address, str] = {}
-    nodes = []
-    for node_name, spec in nodes_data.items():
-        nodes.append(_node(str(node_name), spec, subnet, gateway, seen, fail))
-    for required in REQUIRED_NODES:
-        if required not in nodes_data:
-            fail(f"nodes.{required}", "missing: the design needs lb-01, web-01 and web-02")
-    return Lab(name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source)
+        fail("nodes", "missing: list the nodes, each with an address and roles")
+    nodes = [_node(str(node_name), spec, subnet, gateway, seen, known_roles, fail) for node_name, spec in nodes_data.items()]
+    return Lab(name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating)
+
+
+def is_host_name(text: str) -> bool:
+    """A DNS host name of at least two labels: www.foobar.com."""
+    labels = text.split(".")
+    return len(text) <= 253 and len(labels) >= 2 and all(HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _node(
@@ -124,6 +220,7 @@ def _node(
     subnet: ipaddress.IPv4Network,
     gateway: ipaddress.IPv4Address,
     seen: dict[ipaddress.IPv4Address, str],
+    known_roles: Collection[str],
     fail: _Failer,
 ) -> NodeSpec:
     if not NODE_NAME.fullmatch(name):
@@ -131,31 +228,56 @@ def _node(
     field = f"nodes.{name}"
     if not isinstance(spec, dict):
         fail(field, "expected a mapping with 'address' and 'roles'")
-    text = _string(spec, f"{field}.address", fail)
-    try:
-        address = ipaddress.IPv4Address(text)
-    except ValueError:
-        fail(f"{field}.address", f"{text!r} is not an IPv4 address")
-    if address not in subnet or address in (subnet.network_address, subnet.broadcast_address):
-        fail(f"{field}.address", f"{address} is outside the subnet {subnet}")
-    if address == gateway:
-        fail(f"{field}.address", f"{address} is the gateway (the host's side of the bridge)")
-    if address in seen:
-        fail(f"{field}.address", f"{address} is already used by {seen[address]}")
+    _known_keys(spec, f"{field}.", NODE_KEYS, fail)
+    address = _address(spec, f"{field}.address", subnet, gateway, seen, fail)
     seen[address] = name
     roles = spec.get("roles")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         fail(f"{field}.roles", "expected a list of roles, e.g. [base, web]")
     for role in roles:
-        if role not in KNOWN_ROLES:
-            fail(f"{field}.roles", f"unknown role {role!r} (known: {', '.join(KNOWN_ROLES)})")
+        if role not in known_roles:
+            fail(f"{field}.roles", f"unknown role {role!r}{_did_you_mean(role, known_roles)} (known: {', '.join(known_roles)})")
     if len(set(roles)) != len(roles):
         fail(f"{field}.roles", "a role is listed twice")
     return NodeSpec(name=name, address=address, roles=tuple(roles))
 
 
+def _address(
+    data: dict[str, Any],
+    field: str,
+    subnet: ipaddress.IPv4Network,
+    gateway: ipaddress.IPv4Address,
+    seen: dict[ipaddress.IPv4Address, str],
+    fail: _Failer,
+) -> ipaddress.IPv4Address:
+    text = _string(data, field, fail)
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        fail(field, f"{text!r} is not an IPv4 address")
+    if address not in subnet or address in (subnet.network_address, subnet.broadcast_address):
+        fail(field, f"{address} is outside the subnet {subnet}")
+    if address == gateway:
+        fail(field, f"{address} is the gateway (the host's side of the bridge)")
+    if address in seen:
+        fail(field, f"{address} is already used by {seen[address]}")
+    return address
+
+
+def _known_keys(data: dict[str, Any], prefix: str, known: tuple[str, ...], fail: _Failer) -> None:
+    """A misspelt key is an error, not something silently ignored."""
+    for key in data:
+        if key not in known:
+            fail(f"{prefix}{key}", f"unknown key{_did_you_mean(str(key), known)} (known: {', '.join(known)})")
+
+
+def _did_you_mean(word: str, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f": did you mean {close[0]!r}?" if close else ""
+
+
 class _DuplicateKey(Exception):
-    """A mapping in lab.yml names the same key twice (YAML would keep only the last)."""
+    """A mapping names the same key twice (YAML would keep only the last)."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -203,19 +325,25 @@ def _string(data: dict[str, Any], field: str, fail: _Failer) -> str:
 
 
 def relocate(lab: Lab, name: str, subnet: str) -> Lab:
-    """The same lab under another name and subnet, each node keeping its host number (for tests, benchmarks)."""
+    """The same design under another name and subnet, each address keeping its host number (tests, benchmarks)."""
     network = ipaddress.IPv4Network(subnet)
     offset = int(network.network_address) - int(lab.subnet.network_address)
-    nodes = tuple(
-        NodeSpec(n.name, ipaddress.IPv4Address(int(n.address) + offset), n.roles) for n in lab.nodes
-    )
-    return Lab(name=name, subnet=network, domain=lab.domain, nodes=nodes, source=lab.source)
+
+    def moved(address: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        return ipaddress.IPv4Address(int(address) + offset)
+
+    nodes = tuple(NodeSpec(n.name, moved(n.address), n.roles) for n in lab.nodes)
+    floating = moved(lab.floating_address) if lab.floating_address is not None else None
+    return replace(lab, name=name, subnet=network, nodes=nodes, floating_address=floating)
 
 
 def to_yaml(lab: Lab) -> str:
-    """lab.yml text for a Lab; load(to_yaml(lab)) gives the same lab back."""
+    """Design file text for a Lab; load(to_yaml(lab)) gives the same lab back."""
+    head: dict[str, Any] = {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain}
+    if lab.floating_address is not None:
+        head["floating_address"] = str(lab.floating_address)
     data = {
-        "lab": {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain},
+        "lab": head,
         "nodes": {n.name: {"address": str(n.address), "roles": list(n.roles)} for n in lab.nodes},
     }
     return yaml.safe_dump(data, sort_keys=False)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from foobar_fab import build as building
-from foobar_fab import topology
+from foobar_fab import design, topology
 from foobar_fab.build import BuildResult
 from foobar_fab.console import Console
+from foobar_fab.live import LiveLab, live
 from foobar_fab.session import LabSession, open_session
 from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.steps import Runner
@@ -39,7 +41,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def lab_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for the tests' lab: a lab.yml relocated to its own name and subnet, state in a temp folder."""
     folder = tmp_path_factory.mktemp("lab")
-    default = topology.load(PROJECT_ROOT / "configs/lab.yml")
+    default = design.load(PROJECT_ROOT / "configs/lab.yml")
     lab_file = folder / "lab.yml"
     lab_file.write_text(topology.to_yaml(topology.relocate(default, TEST_LAB, TEST_SUBNET)))
     return Settings.from_mapping({"lab_file": str(lab_file), "state_dir": str(folder / "state")})
@@ -49,6 +51,14 @@ def quiet_session(settings: Settings) -> tuple[LabSession, io.StringIO]:
     """A session whose output is kept for the test to read."""
     output = io.StringIO()
     return open_session(settings, Console(stream=output)), output
+
+
+@contextmanager
+def live_lab(settings: Settings) -> Iterator[tuple[LiveLab, io.StringIO]]:
+    """The tests' lab confirmed up, with its observers, and what its console printed."""
+    session, output = quiet_session(settings)
+    with live(session) as lab:
+        yield lab, output
 
 
 def destroy(settings: Settings) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import subprocess
 import time
 import uuid
 
 import requests
 
 from foobar_fab import checks
+from foobar_fab.settings import PROJECT_ROOT
 
-from .conftest import FirstBuild, quiet_session
-from .test_lifecycle import on_node
+from .conftest import FirstBuild, live_lab
+from .test_lifecycle import INVOKE, on_node
 
 LB = "http://10.181.57.10"
 HOST = {"Host": "www.foobar.com"}
@@ -33,7 +38,7 @@ def replica_has(body: str, timeout: float = 10.0) -> bool:
 def test_round_robin_alternates_between_web_nodes(built_lab: FirstBuild) -> None:
     seen = served_by(6)
     assert sorted(set(seen)) == ["web-01", "web-02"]
-    assert all(a != b for a, b in zip(seen, seen[1:])), seen
+    assert all(a != b for a, b in itertools.pairwise(seen)), seen
 
 
 def test_message_written_through_lb_reaches_the_replica(built_lab: FirstBuild) -> None:
@@ -65,25 +70,46 @@ def test_bad_input_gets_a_4xx_with_a_reason(built_lab: FirstBuild) -> None:
     assert wrong_type.status_code == 415
 
 
-def test_checks_of_the_design_all_pass(built_lab: FirstBuild) -> None:
-    session, output = quiet_session(built_lab.settings)
-    results = checks.check(session)
+def test_checks_of_the_design_all_pass_with_stable_ids(built_lab: FirstBuild) -> None:
+    with live_lab(built_lab.settings) as (lab, output):
+        results = checks.check(lab)
     assert results and all(r.ok for r in results), output.getvalue()
-    whats = {(r.who, r.what) for r in results}
-    assert ("lb-01", "HAProxy shows every web server UP") in whats
-    assert ("web-02", "replication threads running") in whats
+    ids = {(r.who, r.id) for r in results}
+    expected = {
+        ("lb-01", "lb.servers-up"), ("site", "site.round-robin"), ("site", "site.write"), ("web-02", "db.replica-threads"),
+        ("web-01", "db.has-write"), ("web-02", "db.has-write"), ("web-01", "service.nginx"), ("lb-01", "service.haproxy"),
+        ("web-01", "service.mariadb"), ("web-02", "service.foobar-app"), ("lb-01", "service.ssh"), ("web-02", "node.systemd"),
+    }
+    assert expected <= ids, sorted(ids)
 
 
-def test_check_names_a_stopped_service(built_lab: FirstBuild) -> None:
-    session, _ = quiet_session(built_lab.settings)
-    on_node(built_lab.settings, "web-01", "systemctl stop nginx")
+def test_check_json_names_what_fails_by_id(built_lab: FirstBuild) -> None:
+    """`invoke check --json` prints every result with its id; a stopped Nginx fails service.nginx on web-01 only."""
+    settings = built_lab.settings
+    on_node(settings, "web-01", "systemctl stop nginx")
     try:
-        checker = checks.LabChecker(session)
-        checker.check_node(session.lab.node("web-01"))
-        failed = [r for r in checker.results if not r.ok]
-        assert [(r.who, r.seen) for r in failed] == [("web-01", "nginx is not running")]
+        run = subprocess.run(
+            [INVOKE, "check", "--json", "--lab-file", str(settings.lab_file)],
+            cwd=PROJECT_ROOT, env={**os.environ, "INVOKE_LAB_STATE_DIR": str(settings.state_root)},
+            capture_output=True, text=True, timeout=120,
+        )
     finally:
-        on_node(built_lab.settings, "web-01", "systemctl start nginx")
+        on_node(settings, "web-01", "systemctl start nginx")
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    failed = {(c["who"], c["id"]) for c in report["checks"] if not c["ok"]}
+    assert ("web-01", "service.nginx") in failed and not report["ok"]
+    assert all(who in ("web-01", "site", "lb-01") for who, _ in failed), failed
+    seen = next(c["seen"] for c in report["checks"] if c["id"] == "service.nginx" and c["who"] == "web-01")
+    assert seen == "nginx is not running"
+
+
+def test_accounts_are_granted_to_the_nodes_that_use_them_only(built_lab: FirstBuild) -> None:
+    for node in ("web-01", "web-02"):  # accounts replicate: the replica holds the same ones
+        app = on_node(built_lab.settings, node, "mariadb -N -e \"SELECT host FROM mysql.user WHERE user='foobar_app' ORDER BY host\"")
+        assert app.split() == ["10.181.57.11", "10.181.57.12"]
+        repl = on_node(built_lab.settings, node, "mariadb -N -e \"SELECT host FROM mysql.user WHERE user='foobar_repl'\"")
+        assert repl.split() == ["10.181.57.12"]
 
 
 def test_replica_reconnects_within_seconds_when_the_primary_returns(built_lab: FirstBuild) -> None:

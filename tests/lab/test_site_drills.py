@@ -11,40 +11,34 @@ from typing import Any
 
 import pytest
 
-from foobar_fab import lab_secrets
-from foobar_fab.drills.catalog import DRILLS, by_name
-from foobar_fab.drills.databases import Databases
-from foobar_fab.drills.runner import (
-    DrillRefused,
-    health_problems,
-    run_drill,
-    wait_until_healthy,
-)
+from foobar_fab.drills.catalog import DRILLS, DrillRefused, by_name
+from foobar_fab.drills.runner import run_drill
+from foobar_fab.providers.base import LabNotUp
 
-from .conftest import FirstBuild, build, quiet_session
+from .conftest import FirstBuild, build, live_lab, quiet_session
 
 RATE = 20.0
 DURATION = 5.0
 
 
 def drill(built_lab: FirstBuild, name: str, profile: str = "tuned") -> dict[str, Any]:
-    session, output = quiet_session(built_lab.settings)
-    report = run_drill(session, by_name(name), RATE, DURATION, profile)
-    databases = Databases(session.lab, lab_secrets.load_or_create(built_lab.settings.state_dir(session.lab.name)))
-    assert wait_until_healthy(session, databases, 20), health_problems(session, databases)
+    with live_lab(built_lab.settings) as (lab, output):
+        report = run_drill(lab, by_name(name), RATE, DURATION, profile)
     assert report["recovered"], output.getvalue()
+    assert report["design"] == "lab.yml" and not report["interrupted"]
+    assert all(e["id"] for e in report["expectations"])
     assert report["acknowledged_writes_lost"] == 0, report["lost_writes"]
     return report
 
 
-def expectation(report: dict[str, Any], starts: str) -> dict[str, Any]:
-    return next(e for e in report["expectations"] if e["what"].startswith(starts))
+def expectation(report: dict[str, Any], expectation_id: str) -> dict[str, Any]:
+    return next(e for e in report["expectations"] if e["id"] == expectation_id)
 
 
 def test_kill_web1_keeps_reads_and_fails_writes(built_lab: FirstBuild) -> None:
     report = drill(built_lab, "kill-web1")
     assert report["totals"]["reads"]["failed"] == 0
-    assert expectation(report, "no primary")["ok"], report["expectations"]
+    assert expectation(report, "writes.all-failed")["ok"], report["expectations"]
     assert report["detection_seconds"] is not None and report["detection_seconds"] <= 2.0
     assert report["totals"]["reads"]["slow"] == 0
     saved = sorted((built_lab.settings.state_dir("fftest") / "drills").glob("*-kill-web1.json"))[-1]
@@ -61,7 +55,8 @@ def test_kill_web2_loses_no_acknowledged_write(built_lab: FirstBuild) -> None:
 
 def test_kill_lb_fails_every_request_during_the_outage(built_lab: FirstBuild) -> None:
     report = drill(built_lab, "kill-lb")
-    assert expectation(report, "no load balancer")["ok"], report["expectations"]
+    assert {e["id"] for e in report["expectations"]} == {"reads.all-failed", "writes.all-failed", "writes.none-lost"}
+    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
     # A request sent to the dead balancer fails, or (its SYN retried by the client's kernel) is answered late.
     assert report["totals"]["reads"]["failed"] > 0 and report["totals"]["writes"]["failed"] > 0
 
@@ -82,14 +77,17 @@ def test_untuned_haproxy_shows_failures_and_is_restored(built_lab: FirstBuild) -
 
 def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
     session, _ = quiet_session(built_lab.settings)
-    session.provider.stop_hard("web-02")
-    try:
-        with pytest.raises(DrillRefused, match="web-02 is stopped"):
-            run_drill(session, DRILLS[0], RATE, DURATION)
-    finally:
-        session.provider.start("web-02")
-    databases = Databases(session.lab, lab_secrets.load_or_create(built_lab.settings.state_dir(session.lab.name)))
-    assert wait_until_healthy(session, databases, 60)
+    with live_lab(built_lab.settings) as (lab, _):
+        session.provider.stop_hard("web-02")
+        try:
+            with pytest.raises(DrillRefused, match="web-02 is stopped"):
+                run_drill(lab, DRILLS[0], RATE, DURATION)
+            with pytest.raises(LabNotUp, match="web-02 is stopped: run `invoke build`"):
+                session.provider.require_running(["web-02"])
+        finally:
+            session.provider.start("web-02")
+    result, output = build(built_lab.settings)  # healthy again: nothing to change
+    assert result.ok and result.changed == 0, output
 
 
 def test_reports_exist_for_every_drill_run(built_lab: FirstBuild) -> None:

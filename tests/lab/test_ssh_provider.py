@@ -49,6 +49,23 @@ def test_power_cut_on_an_existing_server_is_a_firewall_table(built_lab: FirstBui
     assert {s.name: s.state for s in session.provider.status()}["web-02"] == "running"
 
 
+def test_power_cut_keeps_the_ssh_port_the_inventory_names(built_lab: FirstBuild, tmp_path: Path) -> None:
+    """A server whose SSH listens on 2222 stays reachable through its stand-in power cut, and comes back."""
+    settings = built_lab.settings
+    on_node(settings, "web-02", "printf 'Port 22\\nPort 2222\\n' > /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh")
+    try:
+        key = settings.state_dir("fftest") / "id_ed25519"
+        session, _ = quiet_session(ssh_settings(built_lab, inventory(tmp_path, key, **{"web-02": {"port": 2222}})))
+        session.provider.stop_hard("web-02")
+        try:
+            assert {s.name: s.state for s in session.provider.status()}["web-02"] == "isolated"
+        finally:
+            session.provider.start("web-02")
+        assert {s.name: s.state for s in session.provider.status()}["web-02"] == "running"
+    finally:
+        on_node(settings, "web-02", "rm -f /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -68,7 +85,7 @@ def test_each_bad_server_gets_a_clear_error(built_lab: FirstBuild, tmp_path: Pat
     student = "id -u student >/dev/null 2>&1 || useradd -m student; install -d -m 700 -o student ~student/.ssh; "
     student += "cp /root/.ssh/authorized_keys ~student/.ssh/ && chown student ~student/.ssh/authorized_keys"
     on_node(built_lab.settings, "web-02", student)
-    session, output = quiet_session(ssh_settings(built_lab, inventory(tmp_path, key, **change)))
+    session, _output = quiet_session(ssh_settings(built_lab, inventory(tmp_path, key, **change)))
     runner = Runner(session.console)
     assert not session.provider.up(runner)
     assert [f.who for f in runner.failures] == list(change)

@@ -13,7 +13,7 @@ def test_destroy_leaves_nothing_behind(built_lab: FirstBuild) -> None:
     settings = built_lab.settings
     destroy(settings)
     destroy(settings)  # twice is fine
-    assert not [p for p in Path("/var/lib/lxc").glob(f"{TEST_LAB}-*")]
+    assert not list(Path("/var/lib/lxc").glob(f"{TEST_LAB}-*"))
     assert not Path(f"/sys/class/net/{TEST_LAB}-br").exists()
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
     assert f"foobar_fab_{TEST_LAB}" not in tables

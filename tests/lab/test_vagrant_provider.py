@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from foobar_fab import topology
+from foobar_fab import design, topology
 from foobar_fab.drills.catalog import by_name
 from foobar_fab.drills.runner import run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
-from .conftest import build, destroy, quiet_session
+from .conftest import build, destroy, live_lab, quiet_session
 
 pytestmark = pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant is not installed (make test installs it)")
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant
 @pytest.fixture(scope="module")
 def vagrant_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     folder = tmp_path_factory.mktemp("vagrant")
-    lab = topology.relocate(topology.load(PROJECT_ROOT / "configs/lab.yml"), "fftvag", "10.181.59.0/24")
+    lab = topology.relocate(design.load(PROJECT_ROOT / "configs/lab.yml"), "fftvag", "10.181.59.0/24")
     (folder / "lab.yml").write_text(topology.to_yaml(lab))
     settings = Settings.from_mapping(
         {"lab_file": str(folder / "lab.yml"), "state_dir": str(folder / "state"), "provider": "vagrant", "vagrant_provider": "lxc"}
@@ -46,8 +46,8 @@ def test_build_over_vagrant_passes_the_checks(vagrant_lab: Settings) -> None:
 
 
 def test_a_drill_runs_on_vagrant_machines(vagrant_lab: Settings) -> None:
-    session, output = quiet_session(vagrant_lab)
-    report = run_drill(session, by_name("kill-web2"), 20.0, 5.0)
+    with live_lab(vagrant_lab) as (lab, output):
+        report = run_drill(lab, by_name("kill-web2"), 20.0, 5.0)
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     assert "vagrant halt --force web-02" in output.getvalue()
     assert report["totals"]["reads"]["failed"] == 0

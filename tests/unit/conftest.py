@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from foobar_fab import topology
+from foobar_fab import design, topology
 from foobar_fab.providers.lxc.layout import LxcLayout
 from foobar_fab.settings import PROJECT_ROOT
 
@@ -16,7 +16,7 @@ DEFAULT_LAB_FILE = PROJECT_ROOT / "configs" / "lab.yml"
 @pytest.fixture(scope="session")
 def lab() -> topology.Lab:
     """The default topology, configs/lab.yml."""
-    return topology.load(DEFAULT_LAB_FILE)
+    return design.load(DEFAULT_LAB_FILE)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foobar_fab.roles import base, inputs_for
+from foobar_fab.roles import RoleInputs, base, inputs_for
 from foobar_fab.roles.base import (
     APT_GET,
     TOUCH_UPDATE_STAMP,
@@ -15,7 +15,6 @@ from foobar_fab.roles.base import (
     Timezone,
     hosts_file,
 )
-from foobar_fab.roles.values import RoleInputs
 from foobar_fab.steps import Plan, Put, Run, StepError
 from foobar_fab.topology import Lab
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from foobar_fab import docs_capture, docs_diagram, topology
+from foobar_fab import design, docs_capture, docs_diagram
 from foobar_fab.drills.catalog import DRILLS
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
@@ -82,7 +82,7 @@ def test_captured_output_is_filled_in(document: Path) -> None:
 
 
 def test_the_diagram_matches_lab_yml() -> None:
-    lab = topology.load(PROJECT_ROOT / "configs/lab.yml")
+    lab = design.load(PROJECT_ROOT / "configs/lab.yml")
     assert (PROJECT_ROOT / "docs/lab.dot").read_text() == docs_diagram.dot_source(lab), "run `invoke docs.diagram`"
     assert (PROJECT_ROOT / "docs/lab.svg").read_text().lstrip().startswith("<?xml")
 

@@ -24,7 +24,7 @@ def make_report() -> dict[str, Any]:
          "slow": 3 if s in (5, 26) else 0}
         for s in range(35)
     ]
-    events = [{"t": t, "what": what, "detail": what} for t, what in zip((5.02, 6.3, 25.0, 31.9), EVENTS)]
+    events = [{"t": t, "what": what, "detail": what} for t, what in zip((5.02, 6.3, 25.0, 31.9), EVENTS, strict=False)]
     return {"drill": "kill-web1", "lab": "foobar", "title": "web-01 loses power",
             "events": events, "timeline": timeline, "verdict": "ignored by the plot"}
 

@@ -2,57 +2,102 @@
 
 from __future__ import annotations
 
+import pytest
+
 from foobar_fab.resources.mariadb import (
+    Database,
     Replica,
+    Schema,
     User,
+    parse_accounts,
     parse_replica_status,
     password_hash,
+    sql,
 )
-from foobar_fab.steps import Run
+from foobar_fab.steps import Plan, Put, Run, StepError
 
 from .fakes import probed
 
-ACCOUNT = "192.168.56.0/255.255.255.0"
+HOSTS = ("192.168.56.11", "192.168.56.12")
 GRANTS = ("SELECT, INSERT ON `foobar`.*", "SLAVE MONITOR ON *.*")
 
 
-def app_user(password: str = "s3cret") -> User:
-    return User("foobar_app", ACCOUNT, password, GRANTS)
+def app_user(password: str = "s3cret", hosts: tuple[str, ...] = HOSTS) -> User:
+    return User("foobar_app", hosts, password, GRANTS)
 
 
-def shown_grants(password: str) -> str:
+def shown_account(host: str, password: str, extra: str = "") -> str:
+    """One account's part of the probe: its grants as SHOW GRANTS prints them."""
     return (
-        f"{password_hash(password)}\n@@\n"
-        f"GRANT SLAVE MONITOR ON *.* TO `foobar_app`@`{ACCOUNT}` IDENTIFIED BY PASSWORD '{password_hash(password)}'\n"
-        f"GRANT SELECT, INSERT ON `foobar`.* TO `foobar_app`@`{ACCOUNT}`\n"
+        f"@@ {host}\n"
+        f"GRANT SLAVE MONITOR ON *.* TO `foobar_app`@`{host}` IDENTIFIED BY PASSWORD '{password_hash(password)}'\n"
+        f"GRANT SELECT, INSERT ON `foobar`.* TO `foobar_app`@`{host}`\n{extra}"
     )
+
+
+def shown(accounts: dict[str, str], extra: str = "") -> str:
+    """The whole probe: host and hash rows, then each account's grants (extra grants on the last)."""
+    rows = "".join(f"{host}\t{password_hash(password)}\n" for host, password in accounts.items())
+    parts = [shown_account(host, password) for host, password in accounts.items()]
+    if parts and extra:
+        parts[-1] += extra
+    return rows + "".join(parts)
+
+
+def run_commands(plan: Plan) -> list[str]:
+    return [a.command for a in plan.actions if isinstance(a, Run)]
 
 
 def test_password_hash_matches_mysql_native_password() -> None:
     assert password_hash("password") == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
 
 
-def test_missing_user_is_created_with_a_hash_never_the_password() -> None:
-    plan = app_user().decide(probed("\n@@\n"))
-    commands = [a.command for a in plan.actions if isinstance(a, Run)]
-    assert "CREATE USER" in commands[0] and "foobar_app" in commands[0] and password_hash("s3cret") in commands[0]
+def test_missing_accounts_are_created_for_each_node_with_a_hash_never_the_password() -> None:
+    commands = run_commands(app_user().decide(probed("\n")))
+    assert [c.split("'\"'\"'")[3] for c in commands if "CREATE USER" in c] == list(HOSTS)
+    assert all(password_hash("s3cret") in c for c in commands if "CREATE USER" in c)
     assert not any("s3cret" in c for c in commands)
-    assert len(commands) == 3  # create, then both grants
+    assert len(commands) == 6  # per node: create, then both grants
 
 
 def test_user_as_wanted_is_left_alone() -> None:
-    assert not app_user().decide(probed(shown_grants("s3cret"))).changes
+    plan = app_user().decide(probed(shown(dict.fromkeys(HOSTS, "s3cret"))))
+    assert not plan.changes and plan.reason.startswith("from 192.168.56.11, 192.168.56.12 with")
 
 
-def test_changed_password_is_altered() -> None:
-    plan = app_user("new-one").decide(probed(shown_grants("s3cret")))
-    assert [a.command for a in plan.actions if isinstance(a, Run)][0].startswith("mariadb -N -B -e 'ALTER USER")
+def test_changed_password_is_altered_on_every_account() -> None:
+    commands = run_commands(app_user("new-one").decide(probed(shown(dict.fromkeys(HOSTS, "s3cret")))))
+    assert len(commands) == 2 and all(c.startswith("mariadb -N -B -e 'ALTER USER") for c in commands)
 
 
 def test_extra_grant_is_revoked_and_wanted_ones_given_again() -> None:
-    extra = shown_grants("s3cret") + f"GRANT ALL PRIVILEGES ON *.* TO `foobar_app`@`{ACCOUNT}`\n"
-    commands = [a.command for a in app_user().decide(probed(extra)).actions if isinstance(a, Run)]
-    assert "REVOKE ALL PRIVILEGES" in commands[0] and len(commands) == 3
+    extra = "GRANT ALL PRIVILEGES ON *.* TO `foobar_app`@`192.168.56.12`\n"
+    commands = run_commands(app_user().decide(probed(shown(dict.fromkeys(HOSTS, "s3cret"), extra))))
+    assert "REVOKE ALL PRIVILEGES" in commands[0] and "192.168.56.12" in commands[0] and len(commands) == 3
+
+
+def test_an_account_for_a_whole_network_is_dropped() -> None:
+    """An older build granted the lab's subnet; only the nodes that use the account may log in now."""
+    accounts = {**dict.fromkeys(HOSTS, "s3cret"), "192.168.56.0/255.255.255.0": "s3cret"}
+    plan = app_user().decide(probed(shown(accounts)))
+    assert run_commands(plan) == ["mariadb -N -B -e 'DROP USER '\"'\"'foobar_app'\"'\"'@'\"'\"'192.168.56.0/255.255.255.0'\"'\"''"]
+    assert "'foobar_app'@'192.168.56.0/255.255.255.0' dropped" in plan.reason
+
+
+def test_a_node_that_left_the_design_loses_its_account() -> None:
+    plan = app_user(hosts=HOSTS[:1]).decide(probed(shown(dict.fromkeys(HOSTS, "s3cret"))))
+    assert run_commands(plan) == [sql("DROP USER 'foobar_app'@'192.168.56.12'")]
+
+
+def test_parse_accounts_reads_hashes_and_grants() -> None:
+    hashes, grants = parse_accounts(shown({"10.0.0.1": "a"}))
+    assert hashes == {"10.0.0.1": password_hash("a")}
+    assert len(grants["10.0.0.1"]) == 2
+
+
+def test_a_database_that_does_not_answer_is_a_step_error() -> None:
+    with pytest.raises(StepError, match="MariaDB does not answer"):
+        app_user().decide(probed("", exited=1, stderr="Can't connect to local server through socket"))
 
 
 STATUS = """*************************** 1. row ***************************
@@ -70,27 +115,30 @@ def replica(password: str = "r3pl") -> Replica:
     return Replica("192.168.56.11", "foobar_repl", password)
 
 
-def shown(io: str, fingerprint: str = replica().fingerprint) -> str:
+def shown_status(io: str, fingerprint: str = replica().fingerprint) -> str:
     """SHOW REPLICA STATUS, then the fingerprint the step left on the node."""
     return STATUS.format(io=io) + f"@@\n{fingerprint}\n"
 
 
 def test_running_replica_is_ok() -> None:
-    plan = replica().decide(probed(shown("Yes")))
+    plan = replica().decide(probed(shown_status("Yes")))
     assert not plan.changes and "0 s behind" in plan.reason
 
 
 def test_stopped_replica_is_started_and_waited_for() -> None:
-    plan = replica().decide(probed(shown("No")))
+    plan = replica().decide(probed(shown_status("No")))
     commands = [a.command for a in plan.actions if isinstance(a, Run)]
     assert "START SLAVE" in commands[0] and "CHANGE MASTER" not in commands[0]
     assert "Slave_IO_Running: Yes" in commands[1]
 
 
-def test_unconfigured_replica_gets_gtid_replication_with_quick_retry() -> None:
+def test_unconfigured_replica_gets_gtid_replication_with_quick_retry_from_a_private_file() -> None:
     plan = replica().decide(probed("@@\n"))
-    setup = plan.actions[0].command  # type: ignore[union-attr]
-    assert "MASTER_USE_GTID=slave_pos" in setup and "MASTER_CONNECT_RETRY=1" in setup
+    staged, load = plan.actions[0], plan.actions[1]
+    assert isinstance(staged, Put) and isinstance(load, Run)
+    assert staged.mode == "0600" and "MASTER_USE_GTID=slave_pos" in staged.content and "MASTER_CONNECT_RETRY=1" in staged.content
+    assert load.command == f"mariadb < {staged.path}; status=$?; rm -f {staged.path}; exit $status"
+    assert not any("r3pl" in a.command for a in plan.actions if isinstance(a, Run))  # never on a command line
 
 
 def test_parse_replica_status() -> None:
@@ -100,6 +148,23 @@ def test_parse_replica_status() -> None:
 
 
 def test_a_changed_replication_password_sets_replication_up_again() -> None:
-    plan = replica("new-password").decide(probed(shown("Yes")))
-    assert "CHANGE MASTER" in plan.actions[0].command  # type: ignore[union-attr]
-    assert "echo " + replica("new-password").fingerprint in plan.actions[1].command  # type: ignore[union-attr]
+    plan = replica("new-password").decide(probed(shown_status("Yes")))
+    staged, remember = plan.actions[0], plan.actions[2]
+    assert isinstance(staged, Put) and "CHANGE MASTER" in staged.content and "new-password" in staged.content
+    assert isinstance(remember, Run) and "echo " + replica("new-password").fingerprint in remember.command
+
+
+def test_schema_loads_from_a_private_file_when_the_table_is_missing() -> None:
+    step = Schema("foobar", "CREATE TABLE IF NOT EXISTS messages (id INT);")
+    assert not step.decide(probed("messages\n")).changes
+    plan = step.decide(probed(""))
+    staged = plan.actions[0]
+    assert isinstance(staged, Put) and staged.content.startswith("USE `foobar`;\nCREATE TABLE")
+    with pytest.raises(StepError):
+        step.decide(probed("", exited=1))
+
+
+def test_database_is_created_once() -> None:
+    step = Database("foobar")
+    assert not step.decide(probed("foobar\n")).changes
+    assert "CREATE DATABASE foobar CHARACTER SET utf8mb4" in run_commands(step.decide(probed("")))[0]

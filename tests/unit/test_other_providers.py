@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foobar_fab import inventory, topology
+from foobar_fab import design, inventory
 from foobar_fab.inventory import InventoryError
 from foobar_fab.providers.vagrant import parse_ssh_config, parse_status
 from foobar_fab.settings import PROJECT_ROOT
@@ -87,7 +87,7 @@ def test_each_bad_inventory_entry_is_named(tmp_path: Path, changes: dict[str, di
 def test_a_node_missing_from_the_inventory_is_named(tmp_path: Path) -> None:
     path = write_inventory(tmp_path)
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("  web-02")) + "\n")
-    lab = topology.load(PROJECT_ROOT / "configs/lab.yml")
+    lab = design.load(PROJECT_ROOT / "configs/lab.yml")
     with pytest.raises(InventoryError, match=r"nodes.web-02: missing"):
         inventory.load(path).apply(lab)
 
@@ -95,7 +95,7 @@ def test_a_node_missing_from_the_inventory_is_named(tmp_path: Path) -> None:
 def test_inventory_addresses_replace_the_labs_and_sudo_defaults_on_for_others_than_root(tmp_path: Path) -> None:
     path = write_inventory(tmp_path, **{"web-02": {"address": "10.1.2.3", "user": "root"}})
     hosts = inventory.load(path)
-    lab = hosts.apply(topology.load(PROJECT_ROOT / "configs/lab.yml"))
+    lab = hosts.apply(design.load(PROJECT_ROOT / "configs/lab.yml"))
     assert str(lab.node("web-02").address) == "10.1.2.3"
     assert str(lab.subnet) == "0.0.0.0/0" or all(n.address in lab.subnet for n in lab.nodes)
     assert hosts.hosts["web-01"].sudo and not hosts.hosts["web-02"].sudo

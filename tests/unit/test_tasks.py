@@ -49,6 +49,18 @@ def run_invoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
         pytest.param(b"lab: [\n", id="yaml-syntax"),
         pytest.param(b"lab:\n  name: fferr\n  subnet: 10.181.58.0/33\nnodes: {}\n", id="bad-subnet"),
         pytest.param(b"lab:\n  name: caf\xe9\n", id="not-utf8"),
+        pytest.param(
+            b"lab: {name: fferr, subnet: 10.181.58.0/24}\nnodes:\n"
+            b"  lb-01: {address: 10.181.58.10, roles: [base, loadbalancer]}\n"
+            b"  web-01: {address: 10.181.58.11, roles: [base, db_primary, web, app]}\n"
+            b"  web-02: {address: 10.181.58.12, roles: [base, db_primary, web, app]}\n",
+            id="two-primaries",
+        ),
+        pytest.param(
+            b"lab: {name: fferr, subnet: 10.181.58.0/24}\nnodes:\n"
+            b"  web-01: {adress: 10.181.58.11, roles: [base, db_primary, web, app]}\n",
+            id="misspelt-key",
+        ),
     ],
 )
 def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: bytes) -> None:
@@ -64,3 +76,12 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
     assert result.stderr.startswith(f"error: {bad}: ")
     assert result.stdout == ""
     assert not state.exists() and not cache.exists()
+
+
+LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS]
+
+
+@pytest.mark.parametrize("name", LAB_TASKS)
+def test_every_task_on_a_lab_takes_the_same_lab_and_provider_options(name: str) -> None:
+    names = {n for a in copy.deepcopy(ns[name]).get_arguments() for n in a.names}
+    assert {"lab-file", "provider"} <= {n.replace("_", "-") for n in names}

@@ -1,16 +1,15 @@
-"""The config templates in configs/ render for the default lab, strictly."""
+"""The config templates in configs/ render for the default design, strictly, each with only the values it uses."""
 
 from __future__ import annotations
 
 import pytest
 
-from foobar_fab import topology
-from foobar_fab.roles import ROLES
-from foobar_fab.roles.values import RoleInputs
+from foobar_fab import design
+from foobar_fab.roles import ROLES, RoleInputs, app, database, loadbalancer, roles_of, waves, web
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.templates import TemplateError, render
 
-LAB = topology.load(PROJECT_ROOT / "configs/lab.yml")
+LAB = design.load(PROJECT_ROOT / "configs/lab.yml")
 SECRETS = {"db_app": "app-secret", "db_replication": "repl-secret"}
 
 
@@ -21,48 +20,58 @@ def inputs(node: str) -> RoleInputs:
 @pytest.mark.parametrize("node", [n.name for n in LAB.nodes])
 def test_every_role_of_every_node_renders(node: str) -> None:
     """Building a node's steps renders all its templates; none may fail or be empty."""
-    for role in LAB.node(node).roles:
-        assert ROLES[role](inputs(node))
+    for role in roles_of(LAB.node(node)):
+        assert role.steps(inputs(node))
 
 
 def test_haproxy_balances_round_robin_over_both_web_nodes() -> None:
-    config = render("haproxy/haproxy.cfg.j2", **inputs("lb-01").template_values())
+    config = loadbalancer.config(inputs("lb-01"))
     assert "balance roundrobin" in config
     assert "server web-01 192.168.56.11:80 check" in config
     assert "server web-02 192.168.56.12:80 check" in config
     assert "bind *:8404" in config
 
 
-def test_nginx_names_the_node_and_the_site() -> None:
-    site = render("nginx/foobar.conf.j2", **inputs("web-02").template_values())
+def test_nginx_names_the_node_and_the_site_and_proxies_to_its_own_application() -> None:
+    site = web.config(inputs("web-02"))
     assert "add_header X-Served-By web-02 always;" in site
     assert "server_name www.foobar.com foobar.com 192.168.56.12 web-02;" in site
+    assert "server 127.0.0.1:8000;" in site
 
 
 @pytest.mark.parametrize(("node", "read_only"), [("web-01", False), ("web-02", True)])
 def test_mariadb_primary_and_replica(node: str, read_only: bool) -> None:
-    config = render("mariadb/foobar.cnf.j2", **inputs(node).template_values())
+    config = database.config(inputs(node))
     assert f"bind-address      = {LAB.node(node).address}" in config
     assert ("read-only         = ON" in config) is read_only
 
 
 def test_app_env_points_writes_at_the_primary_and_reads_at_home() -> None:
-    env = render("app/app.env.j2", **inputs("web-02").template_values())
+    env = app.environment(inputs("web-02"))
     assert "FOOBAR_WRITE_DB_HOST=192.168.56.11" in env
     assert "FOOBAR_READ_DB_HOST=192.168.56.12" in env
+    assert "FOOBAR_DB_ROLE=replica" in env
     assert "FOOBAR_DB_PASSWORD=app-secret" in env
 
 
+def test_app_listens_on_loopback_when_only_its_own_web_server_uses_it() -> None:
+    assert "--bind 127.0.0.1:8000" in app.unit(inputs("web-01"))
+
+
+@pytest.mark.parametrize(("render_config", "node"), [(loadbalancer.config, "lb-01"), (web.config, "web-01"), (app.unit, "web-01")])
+def test_templates_that_need_no_password_get_none(render_config: object, node: str) -> None:
+    """HAProxy's and Nginx's configs (and the unit file) are rendered without any secret."""
+    assert callable(render_config)
+    text = render_config(inputs(node))
+    assert not any(secret in text for secret in SECRETS.values())
+
+
 def test_missing_value_is_a_clear_error() -> None:
-    values = inputs("lb-01").template_values()
-    del values["stats_port"]
-    with pytest.raises(TemplateError, match=r"^configs/haproxy/haproxy.cfg.j2: 'stats_port' is undefined"):
-        render("haproxy/haproxy.cfg.j2", **values)
+    with pytest.raises(TemplateError, match=r"^configs/haproxy/haproxy.cfg.j2: 'haproxy' is undefined: add it"):
+        render("haproxy/haproxy.cfg.j2", node=LAB.node("lb-01"), domain="www.foobar.com")
 
 
-def test_every_role_lab_yml_may_name_has_steps_and_a_wave() -> None:
-    from foobar_fab.roles import WAVES
-    from foobar_fab.topology import KNOWN_ROLES
-
-    assert set(ROLES) == set(KNOWN_ROLES)
-    assert sorted(r for wave in WAVES for r in wave) == sorted(KNOWN_ROLES)
+def test_every_role_is_in_exactly_one_wave_base_first_replica_last() -> None:
+    ordered = [role.name for wave in waves() for role in wave]
+    assert sorted(ordered) == sorted(ROLES)
+    assert ordered[0] == "base" and ordered[-1] == "db_replica"

@@ -11,8 +11,9 @@ from .traffic import Request
 
 @dataclass(frozen=True)
 class Expectation:
-    """What the design predicts, whether it held, and what was seen."""
+    """What the design predicts (with a stable id), whether it held, and what was seen."""
 
+    id: str
     what: str
     ok: bool
     seen: str
@@ -81,15 +82,16 @@ class Figures:
         what = f"HAProxy marks {self.target} DOWN within {limit:g} s"
         seconds = self.detection_seconds
         if seconds is None:
-            return Expectation(what, False, "never marked down")
-        return Expectation(what, seconds <= limit, f"{seconds:.1f} s after the fault")
+            return Expectation("haproxy.marks-down", what, False, "never marked down")
+        return Expectation("haproxy.marks-down", what, seconds <= limit, f"{seconds:.1f} s after the fault")
 
     def none_failed(self, kind: str, after_detection: bool = False) -> Expectation:
         start = self.detected_at if after_detection and self.detected_at is not None else None
         window = self.during_outage(kind, start)
         failed = [r for r in window if not r.ok]
         when = "once the server is out" if after_detection else "during the outage"
-        return Expectation(f"no {kind} fails {when}", not failed and bool(window), _count(failed, window, kind))
+        expectation_id = f"{kind}s.none-failed" + ("-once-out" if after_detection else "")
+        return Expectation(expectation_id, f"no {kind} fails {when}", not failed and bool(window), _count(failed, window, kind))
 
     def all_failed(self, kind: str, why: str, node: str | None = None) -> Expectation:
         """No request of this kind (served by this node, if given) got a successful answer during the outage."""
@@ -98,24 +100,25 @@ class Figures:
         late = [r for r in sent if r.ok and r.t + r.latency >= self.restore_at]
         failed = [r for r in sent if not r.ok]
         seen = f"{len(sent)} {kind}s sent: {len(failed)} failed, {len(served)} served, {len(late)} answered only after the restore"
-        return Expectation(why, not served and bool(sent), seen)
+        expectation_id = f"{kind}s.all-failed" + ("-on-node" if node else "")
+        return Expectation(expectation_id, why, not served and bool(sent), seen)
 
     def none_slower_than(self, limit: float, kind: str) -> Expectation:
         window = self.during_outage(kind)
         slowest = max((r.latency for r in window if r.ok), default=0.0)
         slow = [r for r in window if r.ok and r.latency > limit]
-        return Expectation(f"no {kind} slower than {limit:g} s", not slow, f"slowest {slowest * 1000:.0f} ms")
+        return Expectation(f"{kind}s.none-slow", f"no {kind} slower than {limit:g} s", not slow, f"slowest {slowest * 1000:.0f} ms")
 
     def no_acknowledged_write_lost(self) -> Expectation:
         missing = {node: bodies for node, bodies in self.lost.items() if bodies}
         seen = f"{self.acknowledged} acknowledged, " + (
             "all on both databases" if not missing else "; ".join(f"{len(b)} missing on {n}" for n, b in missing.items())
         )
-        return Expectation("no acknowledged write is lost", not missing and bool(self.lost), seen)
+        return Expectation("writes.none-lost", "no acknowledged write is lost", not missing and bool(self.lost), seen)
 
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"
-        return Expectation("the replica falls behind while cut off", bool(self.peak_lag), seen)
+        return Expectation("replica.lag-grew", "the replica falls behind while cut off", bool(self.peak_lag), seen)
 
 
 def _count(failed: list[Request], window: list[Request], kind: str) -> str:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import requests
 
-from .. import haproxy_stats
-from ..topology import Lab
-from .databases import Databases
+from ..observe.databases import Databases
+from ..observe.haproxy import HaproxyStats
+from ..observe.site import LabGone
 
 STATS_EVERY = 0.2
 LAG_EVERY = 1.0
@@ -33,8 +33,8 @@ class LagSample:
 class Observer:
     """Polls HAProxy's statistics and the replication lag in background threads."""
 
-    def __init__(self, lab: Lab, clock: Callable[[], float], databases: Databases) -> None:
-        self.lab = lab
+    def __init__(self, stats: HaproxyStats, clock: Callable[[], float], databases: Databases) -> None:
+        self.stats = stats
         self.clock = clock
         self.databases = databases
         self.servers: list[ServerSample] = []
@@ -61,16 +61,13 @@ class Observer:
 
     def _sample_servers(self) -> None:
         try:
-            states: dict[str, str] | None = haproxy_stats.server_states(self.lab, timeout=0.5)
-        except requests.RequestException:
+            states: dict[str, str] | None = self.stats.server_states(timeout=0.5)
+        except (requests.RequestException, LabGone):
             states = None
         self.servers.append(ServerSample(self.clock(), states))
 
     def _sample_lag(self) -> None:
         self.lag.append(LagSample(self.clock(), self.databases.transactions_behind()))
-
-    def latest(self) -> ServerSample | None:
-        return self.servers[-1] if self.servers else None
 
     def first_down(self, server: str, after: float) -> float | None:
         """When HAProxy first showed the server anything but UP, after the given moment."""

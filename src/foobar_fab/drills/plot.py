@@ -68,7 +68,7 @@ def _draw_bars(ax: Axes, timeline: Sequence[Row]) -> float:
     bottom = [0.0] * len(timeline)
     for label, colour, counts in stacks:
         ax.bar(seconds, counts, bottom=bottom, color=colour, label=label, **BAR)
-        bottom = [b + c for b, c in zip(bottom, counts)]
+        bottom = [b + c for b, c in zip(bottom, counts, strict=False)]
     slow = [row.get("slow", 0) for row in timeline]
     ax.bar(seconds, slow, fill=False, hatch="xxx", edgecolor="black", linewidth=0,
            label="slow (> 1 s)", **BAR)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..console import Console
+from ..topology import Lab
 from .catalog import Drill
 from .figures import Expectation, Figures
 from .plot import plot_timeline
@@ -20,13 +21,21 @@ UNTUNED_NOTE = (
 )
 
 
-def build_report(drill: Drill, lab: str, settings: dict[str, Any], figures: Figures, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Everything the drill measured, as plain data."""
-    expectations = drill.expectations(figures)
+def build_report(
+    drill: Drill,
+    title: str,
+    lab: Lab,
+    settings: dict[str, Any],
+    figures: Figures,
+    events: list[dict[str, Any]],
+    expectations: list[Expectation],
+) -> dict[str, Any]:
+    """Everything the drill measured, as plain data, with the design it ran on."""
     return {
         "drill": drill.name,
-        "title": drill.title,
-        "lab": lab,
+        "title": title,
+        "lab": lab.name,
+        "design": lab.source.name,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": settings,
         "events": events,
@@ -82,7 +91,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.line("what the design predicts:")
     for e in report["expectations"]:
         status = "ok" if e["ok"] else "failed"
-        console.line(f"  {console.paint(status, 'yes' if e['ok'] else 'NO '):<3} {e['what']}: {e['seen']}")
+        console.line(f"  {console.paint(status, 'yes' if e['ok'] else 'NO '):<3} {e['what']}: {e['seen']}  [{e['id']}]")
     console.line("")
     console.line(f"lesson: {report['lesson']}")
     console.line(f"read more: {report['lesson_link']}")
@@ -92,7 +101,7 @@ def _event_marks(events: list[dict[str, Any]]) -> dict[int, str]:
     marks: dict[int, str] = {}
     for event in events:
         second = int(event["t"])
-        marks[second] = (marks.get(second, "") + f" {event['what']}: {event['detail']}").strip()
+        marks[second] = "; ".join(filter(None, [marks.get(second, ""), f"{event['what']}: {event['detail']}"]))
     return marks
 
 
@@ -116,6 +125,3 @@ def summary_rows(reports: list[dict[str, Any]]) -> list[str]:
 def _short(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
-
-def failed_expectations(report: dict[str, Any]) -> list[Expectation]:
-    return [Expectation(**e) for e in report["expectations"] if not e["ok"]]

@@ -1,7 +1,8 @@
-"""Steady client traffic through the load balancer: reads and writes at a fixed rate, every request recorded.
+"""Steady client traffic to the site: reads and writes at a fixed rate, every request recorded.
 
 Requests are started on a fixed schedule (not one after another), so a request that hangs does not slow
-the rate down: clients keep arriving, as real ones would.
+the rate down: clients keep arriving, as real ones would. The traffic stops by itself if the lab's
+network disappears (nothing is ever sent through the host's default route).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
+
+from ..observe.site import MESSAGES_PATH, LabGone, Site, served_by
 
 REQUEST_TIMEOUT = 5.0
 SLOW = 1.0  # seconds: an answer slower than this counts as slow
@@ -24,7 +27,7 @@ class Request:
     t: float  # seconds since traffic started
     kind: str  # read or write
     status: int | None  # HTTP status; None when no answer came
-    node: str | None  # X-Served-By: which web node answered
+    node: str | None  # which web server answered (the header each adds)
     latency: float
     error: str | None
     body: str | None = None  # the message written, for writes
@@ -39,15 +42,14 @@ class Request:
 
 
 class Traffic:
-    """Sends GET /api/messages (reads) and POST /api/messages (writes) through lb-01 at a fixed rate.
+    """Sends GET /api/messages (reads) and POST /api/messages (writes) to the site at a fixed rate.
 
     One request in `write_every` is a write. The number is odd on purpose: round robin alternates the
     web nodes request by request, so with an even one every write would land on the same node.
     """
 
-    def __init__(self, base_url: str, host_header: str, rate: float, run_id: str, write_every: int = 5) -> None:
-        self.base_url = base_url
-        self.headers = {"Host": host_header, "Connection": "close"}
+    def __init__(self, site: Site, rate: float, run_id: str, write_every: int = 5) -> None:
+        self.site = site
         self.interval = 1.0 / rate
         self.run_id = run_id
         self.write_every = write_every
@@ -79,6 +81,8 @@ class Traffic:
             delay = due - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
+            if not self.site.network_present():
+                break  # the lab is gone: its addresses must not be tried through the default route
             kind = "write" if number % self.write_every == self.write_every - 1 else "read"
             self._pool.submit(self._send, kind, number)
             number += 1
@@ -88,14 +92,14 @@ class Traffic:
         body = f"drill {self.run_id} {number}" if kind == "write" else None
         status = node = error = None
         try:
-            if kind == "write":
-                answer = requests.post(f"{self.base_url}/api/messages", json={"body": body}, headers=self.headers, timeout=REQUEST_TIMEOUT)
+            if body is not None:
+                answer = self.site.post_message(body, timeout=REQUEST_TIMEOUT)
             else:
-                answer = requests.get(f"{self.base_url}/api/messages", headers=self.headers, timeout=REQUEST_TIMEOUT)
-            status, node = answer.status_code, answer.headers.get("X-Served-By")
+                answer = self.site.get(MESSAGES_PATH, timeout=REQUEST_TIMEOUT)
+            status, node = answer.status_code, served_by(answer)
             if status not in (200, 201):
                 error = f"HTTP {status}"
-        except requests.RequestException as err:
+        except (requests.RequestException, LabGone) as err:
             error = type(err).__name__
         record = Request(started, kind, status, node, self.now() - started, error, body)
         with self._lock:

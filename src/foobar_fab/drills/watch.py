@@ -1,6 +1,7 @@
-"""`invoke watch`: a live view of requests through lb-01 and HAProxy's state of each server.
+"""`invoke watch`: a live view of requests to the site and HAProxy's state of each server.
 
 Meant for a second terminal during a drill or a lesson: round robin and failover, as they happen.
+Bounded in time; it stops by itself if the lab's network disappears.
 """
 
 from __future__ import annotations
@@ -9,38 +10,46 @@ import time
 
 import requests
 
-from .. import haproxy_stats
-from ..console import Console
-from ..topology import Lab
+from ..constants import HEALTH_PATH
+from ..live import LiveLab
+from ..observe.haproxy import HaproxyStats, describe
+from ..observe.site import LabGone, served_by
 
 
-def watch(lab: Lab, console: Console, seconds: float, interval: float) -> None:
-    """Print one line per request through the load balancer, for a bounded time."""
-    balancer = lab.with_role("loadbalancer")[0]
-    url = f"http://{balancer.address}/api/health"
-    headers = {"Host": lab.domain, "Connection": "close"}
-    console.line(f"watching {url} every {interval:g} s for {seconds:g} s (Ctrl-C stops)")
+def watch(live: LiveLab, seconds: float, interval: float) -> None:
+    """Print one line per request to the site's entry address, for a bounded time."""
+    console, lab = live.console, live.lab
+    stats = [live.stats(b) for b in lab.balancers]
+    console.line(f"watching {live.site.url(HEALTH_PATH)} every {interval:g} s for {seconds:g} s (Ctrl-C stops)")
     started = time.monotonic()
     states, states_at = "", 0.0
     while time.monotonic() - started < seconds:
+        if not live.network_present():
+            console.line("the lab's network is gone: stopped.")
+            return
         began = time.monotonic()
+        stamp = clock_stamp(time.time())
         try:
-            answer = requests.get(url, headers=headers, timeout=2)
-            node, outcome = answer.headers.get("X-Served-By", "?"), str(answer.status_code)
+            answer = live.site.get(HEALTH_PATH, timeout=2)
+            node, outcome = served_by(answer) or "?", str(answer.status_code)
             status = "ok" if answer.status_code == 200 else "failed"
-        except requests.RequestException as err:
+        except (requests.RequestException, LabGone) as err:
             node, outcome, status = "-", type(err).__name__, "failed"
         latency = (time.monotonic() - began) * 1000
         if time.monotonic() - states_at >= 0.5:
-            states, states_at = server_line(lab), time.monotonic()
-        stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 10) % 10}"
+            states, states_at = "; ".join(server_line(s) for s in stats), time.monotonic()
         console.line(f"{stamp}  {console.paint(status, f'{node:<8}')} {outcome:<18} {latency:6.0f} ms   HAProxy: {states}")
         time.sleep(max(0.0, interval - (time.monotonic() - began)))
 
 
-def server_line(lab: Lab) -> str:
+def clock_stamp(now: float) -> str:
+    """HH:MM:SS.d of one reading of the clock (read once, so stamps never run backwards)."""
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 10) % 10}"
+
+
+def server_line(stats: HaproxyStats) -> str:
+    """One balancer's view of its servers, for a watch line."""
     try:
-        states = haproxy_stats.server_states(lab, timeout=0.5)
-    except requests.RequestException:
-        return "statistics do not answer"
-    return ", ".join(f"{name} {state}" for name, state in sorted(states.items()))
+        return describe(stats.server_states(timeout=0.5))
+    except (requests.RequestException, LabGone):
+        return f"{stats.balancer.name}'s statistics do not answer"

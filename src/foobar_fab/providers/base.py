@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from ..executors import Outcome, SshParams
 from ..steps import Runner
+from ..topology import Lab
 
 
 class ProviderError(RuntimeError):
     """The provider cannot do what was asked; the message says what to do."""
+
+
+class LabNotUp(ProviderError):
+    """The lab is not there to be reached: refused before any connection to its addresses."""
 
 
 def must(outcome: Outcome) -> None:
@@ -36,6 +45,7 @@ class Provider(ABC):
     """Makes the lab's nodes exist, cuts their power, and tells how to reach them."""
 
     name: str = "provider"
+    lab: Lab
 
     @abstractmethod
     def preflight(self) -> None:
@@ -64,3 +74,49 @@ class Provider(ABC):
     @abstractmethod
     def ssh_params(self, node: str) -> SshParams:
         """How to reach a node over SSH."""
+
+    @abstractmethod
+    def network_present(self) -> bool:
+        """Cheap, asked before every request of a loop: traffic to the lab's addresses stays on its own network."""
+
+    def missing_network(self) -> str | None:
+        """Why the lab's addresses cannot be reached safely now (None when they can); thorough, asked once."""
+        return None if self.network_present() else "its network is not there"
+
+    def require_up(self) -> list[NodeStatus]:
+        """Each node's state, after making sure the lab exists; raise LabNotUp before any connection otherwise."""
+        absent = self.missing_network()
+        lab = self.lab.name
+        if absent is not None:
+            raise LabNotUp(f"lab {lab} is not up ({absent}): run `invoke build` first")
+        rows = self.status()
+        if rows and all(r.state == "missing" for r in rows):
+            raise LabNotUp(f"lab {lab} has no nodes: run `invoke build` first")
+        return rows
+
+    def require_running(self, nodes: list[str]) -> None:
+        """Refuse (LabNotUp) unless the lab is up and every one of these nodes is running."""
+        stopped = [f"{r.name} is {r.state}" for r in self.require_up() if r.name in nodes and r.state != "running"]
+        if stopped:
+            raise LabNotUp(f"{', '.join(stopped)}: run `invoke build` to start it")
+
+
+def route_device(address: ipaddress.IPv4Address | str) -> str | None:
+    """The interface this host sends traffic for the address through, when it is directly connected
+    (None when the route goes through a gateway: the default route, for an address nobody here has)."""
+    proc = subprocess.run(["ip", "-j", "route", "get", str(address)], capture_output=True, text=True, check=False)
+    try:
+        route = (json.loads(proc.stdout) or [{}])[0]
+    except ValueError:
+        return None
+    return None if "gateway" in route else route.get("dev")
+
+
+def misrouted(addresses: Iterable[ipaddress.IPv4Address], device: str | None = None) -> str | None:
+    """Why traffic to one of the addresses would leave through the wrong interface, or None when all stay on the lab's."""
+    for address in addresses:
+        found = route_device(address)
+        if found is None or (device is not None and found != device):
+            where = "a gateway (the default route)" if found is None else found
+            return f"{address} would be reached through {where}" + (f", not {device}" if device else "")
+    return None

@@ -8,7 +8,6 @@ its traffic except SSH, removed again by start().
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import paramiko
@@ -22,15 +21,19 @@ from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
 
 CUT_TABLE = "foobar_powercut"
-CUT_RULES = (
-    f"add table inet {CUT_TABLE}; "
-    f"add chain inet {CUT_TABLE} input {{ type filter hook input priority -10; policy drop; }}; "
-    f"add rule inet {CUT_TABLE} input iif lo accept; "
-    f"add rule inet {CUT_TABLE} input tcp dport 22 accept; "
-    f"add chain inet {CUT_TABLE} output {{ type filter hook output priority -10; policy drop; }}; "
-    f"add rule inet {CUT_TABLE} output oif lo accept; "
-    f"add rule inet {CUT_TABLE} output tcp sport 22 accept"
-)
+
+
+def cut_rules(ssh_port: int) -> str:
+    """nft commands for the stand-in power cut: drop everything but SSH on the port the lab logs in through."""
+    return (
+        f"add table inet {CUT_TABLE}; "
+        f"add chain inet {CUT_TABLE} input {{ type filter hook input priority -10; policy drop; }}; "
+        f"add rule inet {CUT_TABLE} input iif lo accept; "
+        f"add rule inet {CUT_TABLE} input tcp dport {ssh_port} accept; "
+        f"add chain inet {CUT_TABLE} output {{ type filter hook output priority -10; policy drop; }}; "
+        f"add rule inet {CUT_TABLE} output oif lo accept; "
+        f"add rule inet {CUT_TABLE} output tcp sport {ssh_port} accept"
+    )
 
 
 class SshProvider(Provider):
@@ -46,6 +49,10 @@ class SshProvider(Provider):
 
     def preflight(self) -> None:
         """The inventory was validated when it was loaded (addresses, users, key files)."""
+
+    def network_present(self) -> bool:
+        """Existing servers are reached however this host routes to them: that is where they are."""
+        return True
 
     def ssh_params(self, node: str) -> SshParams:
         host = self.inventory.hosts[node]
@@ -77,7 +84,7 @@ class SshProvider(Provider):
             executor = RemoteExecutor(node, params, console or self.console)
         except paramiko.AuthenticationException:
             raise ProviderError(f"{where}: the key {params.key_file} was refused: check `key` and `user` in {self.inventory.source}") from None
-        except (OSError, socket.timeout, paramiko.SSHException) as err:
+        except (TimeoutError, OSError, paramiko.SSHException) as err:
             raise ProviderError(f"{where}: unreachable over SSH: {err}") from None
         try:
             if params.sudo and not executor.connection.run("sudo -n true", hide=True, warn=True, in_stream=False).ok:
@@ -91,7 +98,7 @@ class SshProvider(Provider):
 
     def stop_hard(self, node: str) -> None:
         self.console.note(node, "existing server: the power cut is a firewall table on the node dropping all but SSH")
-        self._run(node, f"nft '{CUT_RULES}'")
+        self._run(node, f"nft '{cut_rules(self.ssh_params(node).port)}'")
 
     def start(self, node: str) -> None:
         self._run(node, f"nft delete table inet {CUT_TABLE}")

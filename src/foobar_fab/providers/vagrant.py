@@ -19,7 +19,7 @@ from ..executors import LocalExecutor, Outcome, SshParams
 from ..settings import PROJECT_ROOT
 from ..steps import Plan, Run, Runner, Step, change, lines, ok
 from ..topology import Lab
-from .base import NodeStatus, Provider, ProviderError, must
+from .base import NodeStatus, Provider, ProviderError, misrouted, must
 from .lxc.containers import StateGone
 from .lxc.layout import LxcLayout
 from .lxc.network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
@@ -156,6 +156,15 @@ class VagrantProvider(Provider):
                 pass
         return [NodeStatus(n.name, states.get(n.name, "missing"), str(n.address), f"vagrant:{n.name}") for n in self.lab.nodes]
 
+    def network_present(self) -> bool:
+        if self.backend == "lxc":
+            return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
+        return misrouted(self.lab.addresses) is None
+
+    def missing_network(self) -> str | None:
+        if self.backend == "lxc" and not self.network_present():
+            return f"no bridge {self.layout.bridge}"
+        return misrouted(self.lab.addresses, self.layout.bridge if self.backend == "lxc" else None)
 
 
 class Machines(Step):

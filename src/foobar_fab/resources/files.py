@@ -6,10 +6,9 @@ import hashlib
 import posixpath
 from dataclasses import dataclass
 
+from ..constants import STAGING
 from ..executors import Outcome
 from ..steps import Plan, Put, Run, Step, change, ok
-
-STAGING = "/var/tmp/foobar_fab"
 
 
 @dataclass

@@ -11,6 +11,7 @@ import hashlib
 import shlex
 from dataclasses import dataclass
 
+from ..constants import STAGING
 from ..executors import Outcome
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
 
@@ -21,6 +22,12 @@ FINGERPRINT = "/var/lib/mysql/foobar_fab.replication"
 def sql(statement: str) -> str:
     """A shell command running one SQL statement as the local root user, tab-separated, no headers."""
     return f"mariadb -N -B -e {shlex.quote(statement)}"
+
+
+def sql_file(statements: str, name: str) -> tuple[Put, Run]:
+    """Run SQL from a private file (0600, removed afterwards), so nothing secret appears on a command line."""
+    staged = f"{STAGING}/{name}"
+    return Put(staged, statements, "0600"), Run(f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status")
 
 
 def password_hash(password: str) -> str:
@@ -51,10 +58,14 @@ class Database(Step):
 
 @dataclass
 class User(Step):
-    """A user allowed from one network, with this password and exactly these grants."""
+    """A user allowed from exactly these hosts (the nodes that use it), with this password and exactly these grants.
+
+    Accounts of the user from any other host (a wider network granted by an older build, a node that
+    left the design) are dropped: nothing else may log in as this user.
+    """
 
     user: str
-    host: str
+    hosts: tuple[str, ...]
     password: str
     grants: tuple[str, ...]  # e.g. "SELECT, INSERT ON `foobar`.*"
     name: str = ""
@@ -62,48 +73,74 @@ class User(Step):
     def __post_init__(self) -> None:
         self.name = self.name or f"user {self.user}"
 
-    @property
-    def account(self) -> str:
-        return f"'{self.user}'@'{self.host}'"
+    def account(self, host: str) -> str:
+        return f"'{self.user}'@'{host}'"
 
     def probe(self) -> str:
-        check = (
-            f"SELECT authentication_string FROM mysql.user WHERE user='{self.user}' AND host='{self.host}'"
+        accounts = f"SELECT host, authentication_string FROM mysql.user WHERE user='{self.user}' ORDER BY host"
+        show = f"mariadb -N -B -e \"SHOW GRANTS FOR '{self.user}'@'$host'\""
+        return (
+            f"rows=$({sql(accounts)}) || exit 1; printf '%s\\n' \"$rows\"; "
+            f"printf '%s\\n' \"$rows\" | while IFS=$(printf '\\t') read -r host hash; do "
+            f"[ -n \"$host\" ] || continue; echo \"@@ $host\"; {show} 2>/dev/null; done; true"
         )
-        return f"{sql(check)} && {{ echo @@; {sql(f'SHOW GRANTS FOR {self.account}')} 2>/dev/null; true; }}"
 
-    def wanted_grants(self) -> list[str]:
-        return [f"GRANT {g} TO {self.account}" for g in self.grants]
+    def wanted_grants(self, host: str) -> list[str]:
+        return [f"GRANT {g} TO {self.account(host)}" for g in self.grants]
 
     def decide(self, probe: Outcome) -> Plan:
         if not probe.ok:
             raise StepError(f"MariaDB does not answer: {probe.error()}")
-        head, _, grants_text = probe.stdout.partition("@@\n")
-        stored_hash = head.strip()
+        hashes, grants = parse_accounts(probe.stdout)
         hashed = password_hash(self.password)
-        actions = []
-        if not stored_hash:
-            actions.append(Run(sql(f"CREATE USER {self.account} IDENTIFIED BY PASSWORD '{hashed}'")))
-        elif stored_hash != hashed:
-            actions.append(Run(sql(f"ALTER USER {self.account} IDENTIFIED BY PASSWORD '{hashed}'")))
-        present = {_normal_grant(g) for g in lines(grants_text)}
-        wanted = {_normal_grant(g) for g in self.wanted_grants()}
-        usage = {g for g in present if g.startswith("GRANT USAGE ON *.*")}
-        extra = present - wanted - usage
-        if extra:
-            actions.append(Run(sql(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {self.account}")))
-        for grant in self.wanted_grants():
-            if extra or _normal_grant(grant) not in present:
-                actions.append(Run(sql(grant)))
+        actions: list[Run] = []
+        done: list[str] = []
+        for host in self.hosts:
+            account = self.account(host)
+            if host not in hashes:
+                actions.append(Run(sql(f"CREATE USER {account} IDENTIFIED BY PASSWORD '{hashed}'")))
+                done.append(f"{account} created")
+            elif hashes[host] != hashed:
+                actions.append(Run(sql(f"ALTER USER {account} IDENTIFIED BY PASSWORD '{hashed}'")))
+                done.append(f"{account} password set")
+            present = {_normal_grant(g) for g in grants.get(host, [])}
+            wanted = {_normal_grant(g) for g in self.wanted_grants(host)}
+            extra = {g for g in present - wanted if not g.startswith("GRANT USAGE ON *.*")}
+            if extra:
+                actions.append(Run(sql(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")))
+            missing = [g for g in self.wanted_grants(host) if extra or _normal_grant(g) not in present]
+            actions += [Run(sql(grant)) for grant in missing]
+            if (extra or missing) and host in hashes:
+                done.append(f"{account} grants brought in line")
+        for host in sorted(set(hashes) - set(self.hosts)):
+            actions.append(Run(sql(f"DROP USER {self.account(host)}")))
+            done.append(f"{self.account(host)} dropped")
         if not actions:
-            return ok(f"{self.account} with {'; '.join(self.grants)}")
-        what = "created" if not stored_hash else "brought in line"
-        return change(f"{self.account} {what}: {'; '.join(self.grants)}", *actions)
+            return ok(f"from {', '.join(self.hosts)} with {'; '.join(self.grants)}")
+        return change("; ".join(done), *actions)
+
+
+def parse_accounts(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The User probe's output: each host's password hash, and each host's grants."""
+    hashes: dict[str, str] = {}
+    grants: dict[str, list[str]] = {}
+    current: str | None = None
+    for row in text.splitlines():
+        if row.startswith("@@ "):
+            current = row[3:].strip()
+            grants[current] = []
+        elif current is not None:
+            if row.strip():
+                grants[current].append(row.strip())
+        elif row.strip():
+            host, _, hashed = row.partition("\t")
+            hashes[host.strip()] = hashed.strip()
+    return hashes, grants
 
 
 def _normal_grant(text: str) -> str:
     """SHOW GRANTS output without the password clause, with backquotes and spacing folded."""
-    text = text.split(" IDENTIFIED BY ")[0]
+    text = text.split(" IDENTIFIED BY ", maxsplit=1)[0]
     return " ".join(text.replace("`", "").replace("'", "").split())
 
 
@@ -149,10 +186,15 @@ class Replica(Step):
             return change(f"restarted replication from {self.primary}", Run(sql("START SLAVE")), wait)
         setup = (
             f"STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{self.primary}', MASTER_USER='{self.user}', "
-            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE"
+            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE;\n"
         )
         remember = Run(f"echo {self.fingerprint} > {FINGERPRINT} && chmod 0600 {FINGERPRINT}")
-        return change(f"replicating from {self.primary} with GTID (slave_pos)", Run(sql(setup)), remember, wait)
+        return change(
+            f"replicating from {self.primary} with GTID (slave_pos)",
+            *sql_file(setup, "replication.sql"),  # a file, not the command line: the password stays out of `ps`
+            remember,
+            wait,
+        )
 
 
 def wait_for_replication() -> str:
@@ -193,9 +235,4 @@ class Schema(Step):
             raise StepError(f"MariaDB does not answer: {probe.error()}")
         if self.table in lines(probe.stdout):
             return ok(f"table {self.table} exists")
-        staged = "/var/tmp/foobar_fab/schema.sql"
-        return change(
-            f"table {self.table} created",
-            Put(staged, self.content, "0600"),
-            Run(f"mariadb {self.database} < {staged}"),
-        )
+        return change(f"table {self.table} created", *sql_file(f"USE `{self.database}`;\n{self.content}", "schema.sql"))

@@ -1,47 +1,47 @@
-"""Roles: named lists of steps, applied in waves (nodes in parallel within a wave).
+"""The roles a design may give its nodes, one record each (see record.Role).
 
-The order of waves follows the design: base everywhere first; then the database primary, the web
-and application servers and the load balancer; then the replica, which needs the primary.
+Roles are applied in waves, nodes in parallel within a wave: base everywhere first; then the
+database primary, the web and application servers and the load balancer; then the replica, which
+needs the primary. Adding a role means one module with its record (and its templates), listed here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from ..steps import Step
 from ..topology import Lab, NodeSpec
 from . import app, base, database, loadbalancer, web
-from .values import RoleInputs
+from .record import BuildOptions, Role, RoleInputs
 
-RoleSteps = Callable[[RoleInputs], list[Step]]
-
-#: Every role lab.yml may name (topology.KNOWN_ROLES), with the function that writes its steps.
-ROLES: dict[str, RoleSteps] = {
-    "base": base.steps,
-    "db_primary": database.primary,
-    "web": web.steps,
-    "app": app.steps,
-    "loadbalancer": loadbalancer.steps,
-    "db_replica": database.replica,
-}
-
-WAVES: tuple[tuple[str, ...], ...] = (
-    ("base",),
-    ("db_primary", "web", "app", "loadbalancer"),
-    ("db_replica",),
-)
-
-PACKAGES: dict[str, tuple[str, ...]] = {
-    "base": base.PACKAGES,
-    "db_primary": database.PACKAGES,
-    "web": web.PACKAGES,
-    "app": app.PACKAGES,
-    "loadbalancer": loadbalancer.PACKAGES,
-    "db_replica": database.PACKAGES,
+#: Every role, in the order their rules are checked: from the data up, so a design is told first what
+#: is missing at the bottom (a replica without a primary) rather than what that breaks above it.
+ROLES: dict[str, Role] = {
+    role.name: role
+    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE)
 }
 
 
-def inputs_for(lab: Lab, node: NodeSpec, secrets: Mapping[str, str]) -> RoleInputs:
+def waves() -> list[list[Role]]:
+    """The roles grouped by wave, in order."""
+    numbers = sorted({r.wave for r in ROLES.values()})
+    return [[r for r in ROLES.values() if r.wave == n] for n in numbers]
+
+
+def roles_of(node: NodeSpec) -> list[Role]:
+    """The records of a node's roles, in the order the design file lists them."""
+    return [ROLES[name] for name in node.roles]
+
+
+def roles_in(lab: Lab) -> list[Role]:
+    """Every role some node of the design has, once each, in the registry's order."""
+    present = {name for node in lab.nodes for name in node.roles}
+    return [role for name, role in ROLES.items() if name in present]
+
+
+def inputs_for(lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions()) -> RoleInputs:
     """A node's role inputs; its packages are those of all its roles, so apt runs once per node."""
-    packages = dict.fromkeys(p for role in node.roles for p in PACKAGES.get(role, ()))
-    return RoleInputs(lab, node, secrets, tuple(packages))
+    packages = dict.fromkeys(p for role in roles_of(node) for p in role.packages)
+    return RoleInputs(lab, node, secrets, tuple(packages), options)
+
+
+__all__ = ["ROLES", "BuildOptions", "Role", "RoleInputs", "inputs_for", "roles_in", "roles_of", "waves"]

@@ -10,23 +10,41 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import foobar_app
 
+from ..constants import (
+    APP_ENV,
+    APP_PORT,
+    APP_ROOT,
+    APP_SERVICE,
+    APP_SYSTEM_USER,
+    APP_USER,
+    APP_WORKERS,
+    DATABASE,
+    DB_PORT,
+)
 from ..executors import Outcome
+from ..expect import expect
+from ..observe.site import served_by
 from ..resources.files import ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Plan, Put, Run, Step, change, ok
 from ..templates import render
-from .values import APP_ENV, APP_ROOT, RoleInputs
+from ..topology import Lab, NodeSpec
+from .record import Port, Role, RoleInputs, Rule, SiteCheck, problems_where
+
+if TYPE_CHECKING:
+    from ..live import LiveLab
 
 PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql")
 
 APP_SOURCE = Path(foobar_app.__file__).resolve().parent
-UNIT = "/etc/systemd/system/foobar-app.service"
+UNIT = f"/etc/systemd/system/{APP_SERVICE}.service"
 #: Restart the application server only if it exists and runs (the Service step starts it the first time).
-TRY_RESTART = "if systemctl cat foobar-app >/dev/null 2>&1; then systemctl try-restart foobar-app; fi"
+TRY_RESTART = f"if systemctl cat {APP_SERVICE} >/dev/null 2>&1; then systemctl try-restart {APP_SERVICE}; fi"
 KEEP_RELEASES = 3
 
 
@@ -99,19 +117,85 @@ class Release(Step):
         )
 
 
+def web_clients(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
+    """The web servers that proxy to this application server."""
+    return tuple(w for w in lab.web_nodes if node in lab.upstream_apps(w))
+
+
+def listen_address(lab: Lab, node: NodeSpec) -> str:
+    """Loopback when only the node's own web server uses it; else the node's address."""
+    others = [w for w in web_clients(lab, node) if w != node]
+    return str(node.address) if others else "127.0.0.1"
+
+
+
+def environment(inputs: RoleInputs) -> str:
+    """The application's settings (a secret file, 0640): where it writes, where it reads, its account."""
+    lab, node = inputs.lab, inputs.node
+    reads = lab.read_database(node)
+    return render(
+        "app/app.env.j2",
+        node=node,
+        db_role="replica" if reads in lab.replicas else "primary",
+        write_host=lab.primary.address,
+        read_host=reads.address,
+        db_port=DB_PORT,
+        database=DATABASE,
+        app_user=APP_USER,
+        app_password=inputs.secrets.get("db_app", ""),
+    )
+
+
+def unit(inputs: RoleInputs) -> str:
+    """The systemd unit that runs gunicorn."""
+    return render(
+        "systemd/foobar-app.service.j2",
+        node=inputs.node,
+        domain=inputs.lab.domain,
+        system_user=APP_SYSTEM_USER,
+        app_root=APP_ROOT,
+        app_env=APP_ENV,
+        app_workers=APP_WORKERS,
+        bind=f"{listen_address(inputs.lab, inputs.node)}:{APP_PORT}",
+    )
+
+
 def steps(inputs: RoleInputs) -> list[Step]:
     """gunicorn with several workers behind Nginx, as a systemd service."""
-    values = inputs.template_values()
     return [
         Packages(PACKAGES),
-        SystemUser("foobar", APP_ROOT),
+        SystemUser(APP_SYSTEM_USER, APP_ROOT),
         Release(application_files(), foobar_app.__version__),
-        ConfigFile(APP_ENV, render("app/app.env.j2", **values), mode="0640", owner="root:foobar", on_change=(TRY_RESTART,)),
-        ConfigFile(
-            UNIT,
-            render("systemd/foobar-app.service.j2", **values),
-            validate="systemd-analyze verify {path}",
-            on_change=("systemctl daemon-reload", TRY_RESTART),
-        ),
-        Service("foobar-app"),
+        ConfigFile(APP_ENV, environment(inputs), mode="0640", owner=f"root:{APP_SYSTEM_USER}", on_change=(TRY_RESTART,)),
+        ConfigFile(UNIT, unit(inputs), validate="systemd-analyze verify {path}", on_change=("systemctl daemon-reload", TRY_RESTART)),
+        Service(APP_SERVICE),
     ]
+
+
+def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    clients = tuple(w.name for w in web_clients(lab, node) if w != node)
+    return (Port(APP_PORT, APP_SERVICE, "application server", "node" if clients else "loopback", clients),)
+
+
+def post_message(live: LiveLab) -> str:
+    """A message posted through the site is acknowledged (stored on the primary)."""
+    answer = live.site.post_message(live.marker)
+    expect(answer.status_code == 201, f"HTTP {answer.status_code} {answer.text.strip()[:120]}")
+    return f"HTTP 201 via {served_by(answer) or '?'}: {live.marker!r}"
+
+
+ROLE = Role(
+    name="app",
+    label="gunicorn + the application",
+    packages=PACKAGES,
+    wave=2,
+    steps=steps,
+    ports=ports,
+    checks=(SiteCheck("site.write", "a message posted through the site", post_message),),
+    rules=(
+        Rule(
+            "an application server needs a database primary to write to",
+            lambda lab: problems_where(lab.app_nodes, lambda n: None if lab.with_role("db_primary") else "no node has the role db_primary"),
+        ),
+    ),
+)

@@ -1,15 +1,21 @@
-"""The base role, on every node: hostname, /etc/hosts, fresh apt lists, baseline packages, UTC."""
+"""The base role, on every node: hostname, /etc/hosts, fresh apt lists, every package at once, UTC, SSH."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from ..constants import SSH_PORT
 from ..executors import Outcome
+from ..expect import expect
 from ..resources.packages import APT_GET, Packages
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
-from ..topology import Lab
-from .values import RoleInputs
+from ..topology import Lab, NodeSpec
+from .record import ADMIN, NodeCheck, Port, Role, RoleInputs, Rule, problems_where
+
+if TYPE_CHECKING:
+    from ..live import LiveLab
 
 PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
@@ -57,19 +63,20 @@ class HostsFile(Step):
 
 
 def hosts_file(lab: Lab) -> str:
-    """The /etc/hosts every node gets."""
+    """The /etc/hosts every node gets: every node by name, and the site's names at the entry address."""
     rows = [
-        f"# Managed by foobar_fab for lab {lab.name}: every node, and the site at the load balancer.",
+        f"# Managed by foobar_fab for lab {lab.name}: every node, and the site at its entry address.",
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
         "ff02::1\tip6-allnodes",
         "ff02::2\tip6-allrouters",
     ]
-    balancers = {n.name for n in lab.with_role("loadbalancer")}
-    site = lab.domain.removeprefix("www.")
+    site_names = [lab.domain, lab.site]
     for node in lab.nodes:
-        names = [node.name] + ([lab.domain, site] if node.name in balancers else [])
+        names = [node.name] + (site_names if node.address == lab.entry_address else [])
         rows.append(f"{node.address}\t{' '.join(names)}")
+    if lab.floating_address is not None:
+        rows.append(f"{lab.floating_address}\t{' '.join(site_names)}")
     return "\n".join(rows) + "\n"
 
 
@@ -126,7 +133,7 @@ class Timezone(Step):
 
 
 def steps(inputs: RoleInputs) -> list[Step]:
-    """The base role's steps for one node, in order."""
+    """The base role's steps for one node, in order; its packages step installs every role's packages."""
     lab, node = inputs.lab, inputs.node
     return [
         Hostname(node.name),
@@ -135,3 +142,30 @@ def steps(inputs: RoleInputs) -> list[Step]:
         Packages(inputs.packages or PACKAGES, name="packages (every role's, one transaction)"),
         Timezone(),
     ]
+
+
+def system_running(live: LiveLab, node: NodeSpec) -> str:
+    with live.shells.host(node.name) as host:
+        state = host.run("systemctl is-system-running").stdout.strip()
+    return expect(state == "running", f"is-system-running: {state}")
+
+
+def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    return (Port(SSH_PORT, "ssh", "SSH", "any", (ADMIN,)),)
+
+
+ROLE = Role(
+    name="base",
+    label="",
+    packages=PACKAGES,
+    wave=1,
+    steps=steps,
+    ports=ports,
+    checks=(NodeCheck("node.systemd", "systemd running", system_running),),
+    rules=(
+        Rule(
+            "every node needs base (its name, /etc/hosts, its packages)",
+            lambda lab: problems_where(lab.nodes, lambda n: None if n.has_role("base") else "base is not listed"),
+        ),
+    ),
+)

@@ -1,25 +1,152 @@
-"""The load balancer role: HAProxy, round robin over the web nodes, health-checked, statistics on 8404."""
+"""The load balancer role: HAProxy, round robin over the web servers, health-checked, statistics on 8404."""
 
 from __future__ import annotations
 
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from ..constants import HEALTH_PATH, HTTP_PORT, STATS_PORT
+from ..expect import eventually, expect
+from ..observe.haproxy import all_up, describe
+from ..observe.site import served_by
 from ..resources.files import ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
-from .values import RoleInputs
+from ..topology import Lab, NodeSpec
+from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..live import LiveLab
 
 PACKAGES = ("haproxy",)
+CONFIG = "/etc/haproxy/haproxy.cfg"
+HTTP_TIMEOUT = 3.0
+
+#: HAProxy's tuning: how fast a dead server is noticed and what clients see meanwhile.
+HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
+    # The lab's default: a dead web node is taken out within about a second and reads never fail.
+    "tuned": {
+        "profile": "tuned",
+        "redispatch": True,
+        "retries": 2,
+        "retry_on": "all-retryable-errors",
+        "timeout_connect": "300ms",
+        "timeout_server": "800ms",
+        "timeout_check": "1s",
+        "check_interval": "500ms",
+        "check_fall": 2,
+        "check_rise": 2,
+        "observe": True,
+    },
+    # The defaults of a widely used community role: no redispatch, slow checks, long timeouts.
+    "untuned": {
+        "profile": "untuned",
+        "redispatch": False,
+        "retries": 3,
+        "retry_on": "",
+        "timeout_connect": "5s",
+        "timeout_server": "50s",
+        "timeout_check": "5s",
+        "check_interval": "2s",
+        "check_fall": 3,
+        "check_rise": 2,
+        "observe": False,
+    },
+}
+
+
+def config(inputs: RoleInputs) -> str:
+    """haproxy.cfg for one balancer: only what HAProxy needs (no database settings reach it)."""
+    return render(
+        "haproxy/haproxy.cfg.j2",
+        node=inputs.node,
+        domain=inputs.lab.domain,
+        web_nodes=inputs.lab.web_nodes,
+        http_port=HTTP_PORT,
+        stats_port=STATS_PORT,
+        health_path=HEALTH_PATH,
+        haproxy=HAPROXY_PROFILES[inputs.options.haproxy_profile],
+    )
+
 
 def steps(inputs: RoleInputs) -> list[Step]:
     """HAProxy with the lab's config, checked with `haproxy -c` before it goes live."""
     return [
         Packages(PACKAGES),
-        ConfigFile(
-            "/etc/haproxy/haproxy.cfg",
-            render("haproxy/haproxy.cfg.j2", **inputs.template_values()),
-            validate="haproxy -c -q -f {path}",
-            on_change=("systemctl reload-or-restart haproxy",),
-        ),
+        ConfigFile(CONFIG, config(inputs), validate="haproxy -c -q -f {path}", on_change=("systemctl reload-or-restart haproxy",)),
         Service("haproxy"),
     ]
+
+
+def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    return (
+        Port(HTTP_PORT, "haproxy", "the site", "any", (ANYONE,)),
+        Port(STATS_PORT, "haproxy", "statistics page", "any", (ADMIN,)),
+    )
+
+
+def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
+    """HAProxy on this balancer shows every web server of the design UP."""
+    stats = live.stats(balancer)
+
+    def probe() -> str:
+        states = stats.server_states(HTTP_TIMEOUT)
+        return expect(all_up(states, live.lab), describe(states))
+
+    return eventually(probe)
+
+
+def round_robin(live: LiveLab) -> str:
+    """Requests through the entry address are answered in turn by every web server."""
+    web = [n.name for n in live.lab.web_nodes]
+
+    def probe() -> str:
+        served = [served_by(live.site.get(HEALTH_PATH, HTTP_TIMEOUT)) or "?" for _ in range(2 * len(web))]
+        in_turn = len(web) == 1 or all(a != b for a, b in itertools.pairwise(served))
+        return expect(in_turn and set(web) <= set(served), " -> ".join(served))
+
+    return eventually(probe)
+
+
+def _balancer_rules(lab: Lab) -> Iterator[Problem]:
+    if not lab.balancers:
+        yield Problem("nodes", "no node has the role loadbalancer")
+
+
+def _web_behind(lab: Lab) -> Iterator[Problem]:
+    if lab.balancers and not lab.web_nodes:
+        yield Problem(f"nodes.{lab.balancers[0].name}.roles", "no node has the role web")
+
+
+def _floating_needed(lab: Lab) -> Iterator[Problem]:
+    if len(lab.balancers) > 1 and lab.floating_address is None:
+        yield Problem("lab.floating_address", f"missing, with {len(lab.balancers)} load balancers")
+
+
+def _floating_has_balancers(lab: Lab) -> Iterator[Problem]:
+    if lab.floating_address is not None and len(lab.balancers) < 2:
+        yield Problem("lab.floating_address", f"{lab.floating_address} with {len(lab.balancers)} load balancer(s)")
+
+
+ROLE = Role(
+    name="loadbalancer",
+    label=f"HAProxy :{HTTP_PORT} (stats :{STATS_PORT})",
+    packages=PACKAGES,
+    wave=2,
+    steps=steps,
+    ports=ports,
+    checks=(
+        NodeCheck("lb.servers-up", "HAProxy shows every web server UP", servers_up, phase="site"),
+        SiteCheck("site.round-robin", "requests answered in turn by the web servers", round_robin),
+    ),
+    rules=(
+        Rule("the design needs a load balancer in front of the site", _balancer_rules),
+        Rule("a load balancer needs web servers to send requests to", _web_behind),
+        Rule("two or more load balancers need lab.floating_address for clients to reach them by", _floating_needed),
+        Rule("a floating address needs two or more load balancers to move between", _floating_has_balancers),
+    ),
+)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ..constants import APP_PORT, HTTP_PORT, SERVED_BY, STAGING
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
-from .values import RoleInputs
+from ..topology import Lab, NodeSpec
+from .record import Port, Role, RoleInputs, Rule, problems_where
 
 PACKAGES = ("nginx",)
 
@@ -16,8 +18,29 @@ RELOAD = "systemctl reload-or-restart nginx"
 #: Check the staged site alone, inside a minimal nginx.conf, before it goes live.
 VALIDATE = (
     "printf 'events {{}}\\nhttp {{\\n include /etc/nginx/mime.types;\\n include {path};\\n}}\\n' "
-    "> /var/tmp/foobar_fab/nginx-test.conf && nginx -t -q -c /var/tmp/foobar_fab/nginx-test.conf"
+    f"> {STAGING}/nginx-test.conf && nginx -t -q -c {STAGING}/nginx-test.conf"
 )
+
+
+def upstreams(lab: Lab, node: NodeSpec) -> list[str]:
+    """host:port of each application server this web server proxies to (its own over loopback)."""
+    return [
+        f"127.0.0.1:{APP_PORT}" if app == node else f"{app.address}:{APP_PORT}"
+        for app in lab.upstream_apps(node)
+    ]
+
+
+def config(inputs: RoleInputs) -> str:
+    """The site's Nginx config: names, the application servers, the header naming the node."""
+    return render(
+        "nginx/foobar.conf.j2",
+        node=inputs.node,
+        domain=inputs.lab.domain,
+        site=inputs.lab.site,
+        http_port=HTTP_PORT,
+        served_by=SERVED_BY,
+        upstreams=upstreams(inputs.lab, inputs.node),
+    )
 
 
 def steps(inputs: RoleInputs) -> list[Step]:
@@ -25,6 +48,26 @@ def steps(inputs: RoleInputs) -> list[Step]:
     return [
         Packages(PACKAGES),
         Absent("/etc/nginx/sites-enabled/default", on_change=(RELOAD,)),
-        ConfigFile(SITE, render("nginx/foobar.conf.j2", **inputs.template_values()), validate=VALIDATE, on_change=(RELOAD,)),
+        ConfigFile(SITE, config(inputs), validate=VALIDATE, on_change=(RELOAD,)),
         Service("nginx"),
     ]
+
+
+def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    return (Port(HTTP_PORT, "nginx", "the site, for the load balancers", "any", tuple(b.name for b in lab.balancers)),)
+
+
+ROLE = Role(
+    name="web",
+    label=f"Nginx :{HTTP_PORT}",
+    packages=PACKAGES,
+    wave=2,
+    steps=steps,
+    ports=ports,
+    rules=(
+        Rule(
+            "a web server needs an application server to proxy to",
+            lambda lab: problems_where(lab.web_nodes, lambda n: None if lab.upstream_apps(n) else "no node has the role app"),
+        ),
+    ),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Context, task
 
 from .. import benchmarks
-from .common import friendly, settings
+from .common import LAB_HELP, friendly, session, settings
 
 
 @task(
@@ -23,12 +23,20 @@ def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24",
 
 @task(
     help={
+        **LAB_HELP,
         "seconds": "how long each wrk run lasts",
         "connections": "wrk's open connections",
         "writes": "how many writes time the replication delay",
     }
 )
 @friendly
-def site(c: Context, seconds: int = 10, connections: int = 16, writes: int = 50) -> None:
-    """Requests per second through lb-01 and straight to one web node, and the replication delay."""
-    benchmarks.site_benchmark(settings(c), seconds, connections, writes)
+def site(
+    c: Context,
+    seconds: int = 10,
+    connections: int = 16,
+    writes: int = 50,
+    lab_file: str | None = None,
+    provider: str | None = None,
+) -> None:
+    """Requests per second through the site's entry address and straight to one web server, and the replication delay."""
+    benchmarks.site_benchmark(session(c, lab_file=lab_file, provider=provider, quiet=True), seconds, connections, writes)

@@ -34,8 +34,11 @@ def settings(c: Context, **flags: Any) -> Settings:
 
 
 def session(c: Context, **flags: Any) -> LabSession:
+    """The lab's session, its provider checked usable on this machine (one line if not)."""
     s = settings(c, **flags)
-    return open_session(s, Console(quiet=s.quiet))
+    opened = open_session(s, Console(quiet=s.quiet))
+    opened.provider.preflight()
+    return opened
 
 
 def friendly(task_body: F) -> F:
@@ -48,7 +51,7 @@ def friendly(task_body: F) -> F:
         except (TopologyError, ProviderError, TemplateError) as err:
             raise Exit(f"error: {err}", code=2) from None
         except KeyboardInterrupt:
-            raise Exit("interrupted: the lab may be half-built; run `invoke build` to finish it or `invoke destroy`", code=130) from None
+            raise Exit("interrupted: if a build was under way, run `invoke build` to finish it (or `invoke destroy`)", code=130) from None
         except Exit:
             raise
         except Exception as err:

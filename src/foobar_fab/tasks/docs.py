@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from .. import docs_capture, docs_diagram, topology
+from .. import design, docs_capture, docs_diagram
 from ..settings import PROJECT_ROOT
-from .common import friendly, settings
+from .common import LAB_HELP, friendly, session, settings
 
 DOCS = PROJECT_ROOT / "docs"
 
 
-@task(help={"only": "capture only the blocks whose command contains this text, e.g. drill.kill-lb"})
+@task(help={**LAB_HELP, "only": "capture only the blocks whose command contains this text, e.g. drill.kill-lb"})
 @friendly
-def capture(c: Context, only: str | None = None) -> None:
+def capture(c: Context, only: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Run every command shown in docs/ on the built lab and put its real output under it."""
+    session(c, lab_file=lab_file, provider=provider).provider.require_up()  # before the first command reaches a node
     paths = sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"]
     done = docs_capture.capture_docs(paths, only)
     print(f"{len(done)} outputs captured")
 
 
-@task
+@task(help={"lab-file": "the design to draw (default: configs/lab.yml)"})
 @friendly
-def diagram(c: Context) -> None:
-    """Redraw docs/lab.svg from the lab's topology (configs/lab.yml) with Graphviz."""
-    lab = topology.load(settings(c).lab_file)
+def diagram(c: Context, lab_file: str | None = None) -> None:
+    """Redraw docs/lab.svg from the design (configs/lab.yml) with Graphviz."""
+    lab = design.load(settings(c, lab_file=lab_file).lab_file)
     print(f"drawn: {docs_diagram.draw(lab, DOCS)}")

@@ -11,25 +11,20 @@ from invoke.exceptions import Exit
 from ..drills.catalog import DRILLS, Drill
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
-from ..session import LabSession
-from .common import LAB_HELP, friendly, session
+from ..live import live
+from .common import QUIET_HELP, friendly, session
 
 DRILL_HELP = {
-    **LAB_HELP,
-    "rate": "requests per second through lb-01 (one in five is a write); default 20",
+    **QUIET_HELP,
+    "rate": "requests per second to the site (one in five is a write); default 20",
     "duration": "seconds the fault lasts before the lab is restored; default 20",
     "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
-    "quiet": "hide the commands run on the nodes",
 }
 
 
-def _open(c: Context, lab_file: str | None, provider: str | None, quiet: bool) -> LabSession:
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
-    s.provider.preflight()
-    return s
-
-
 def _verdict(reports: list[dict[str, Any]]) -> None:
+    if any(r.get("interrupted") for r in reports):
+        raise Exit("interrupted: the lab was restored and the report saved", code=130)
     bad = [r["drill"] for r in reports if not r["recovered"] or r["acknowledged_writes_lost"]]
     if bad:
         raise Exit(f"the lab did not recover cleanly after: {', '.join(bad)} (see the reports above)", code=1)
@@ -47,8 +42,13 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
-        s = _open(c, lab_file, provider, quiet)
-        reports = [run_drill(s, d, rate, duration, "untuned" if haproxy_defaults else "tuned") for d in drills]
+        s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+        reports: list[dict[str, Any]] = []
+        with live(s) as lab:
+            for d in drills:
+                reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned"))
+                if reports[-1].get("interrupted"):
+                    break
         if len(reports) > 1:
             s.console.heading("summary")
             for row in summary_rows(reports):
@@ -61,5 +61,5 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
 
 
 TASKS: list[Callable[..., Any]] = [
-    drill_task(d.name, f"Drill: {d.title}; measure what clients see, restore, report.", (d,)) for d in DRILLS
+    drill_task(d.name, f"Drill: {d.summary}; measure what clients see, restore, report.", (d,)) for d in DRILLS
 ] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS)]

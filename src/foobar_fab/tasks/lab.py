@@ -1,7 +1,8 @@
-"""Tasks that make, show, enter and remove the lab."""
+"""Tasks that make, show, check, enter and remove the lab."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -10,9 +11,9 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from .. import build as building
-from .. import checks, lab_secrets
+from .. import checks
 from ..drills import watch as watching
-from ..providers import ProviderError
+from ..live import live
 from ..steps import Runner
 from .common import LAB_HELP, QUIET_HELP, friendly, session
 
@@ -22,7 +23,6 @@ from .common import LAB_HELP, QUIET_HELP, friendly, session
 def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
-    s.provider.preflight()
     result = building.build(s)
     if not result.ok:
         reasons = "; ".join(str(f) for f in result.failures) or "see the failed steps above"
@@ -33,18 +33,22 @@ def build(c: Context, lab_file: str | None = None, provider: str | None = None, 
         s.console.line(f"  {row}")
 
 
-@task(help=QUIET_HELP)
+@task(help={**QUIET_HELP, "json": "print the results as JSON (each with its stable id) instead of the progress"})
 @friendly
-def check(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
-    """Verify the running lab: services, round robin, replication, HAProxy's view (also ends every build)."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
-    s.provider.preflight()
-    s.console.secrets = list(lab_secrets.load_or_create(s.settings.state_dir(s.lab.name)).values())
-    results = checks.check(s)
+def check(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, json_: bool = False) -> None:
+    """Verify the running lab against its design: services, round robin, writes, replication, HAProxy's view."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet or json_)
+    if json_:
+        s.console.stream = io.StringIO()  # only the JSON is printed
+    with live(s) as lab:
+        results = checks.check(lab)
     failed = [r for r in results if not r.ok]
-    s.console.line(f"\nchecks: {len(results) - len(failed)} ok, {len(failed)} failed")
+    if json_:
+        print(json.dumps({"lab": s.lab.name, "design": str(s.lab.source), "ok": not failed, "checks": [r.as_dict() for r in results]}, indent=2))
+    else:
+        s.console.line(f"\nchecks: {len(results) - len(failed)} ok, {len(failed)} failed")
     if failed:
-        raise Exit("check failed: " + "; ".join(f"{r.who}: {r.what}: {r.seen}" for r in failed), code=1)
+        raise Exit("check failed: " + "; ".join(f"{r.who}: {r.id}: {r.seen}" for r in failed), code=1)
 
 
 @task(help={**LAB_HELP, "json": "print the same as JSON"})
@@ -52,7 +56,6 @@ def check(c: Context, lab_file: str | None = None, provider: str | None = None, 
 def status(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
     """Show each node's state and address (a table, or --json)."""
     s = session(c, lab_file=lab_file, provider=provider)
-    s.provider.preflight()
     rows = s.provider.status()
     if json_:
         print(json.dumps({"lab": s.lab.name, "provider": s.provider.name, "nodes": [r.as_dict() for r in rows]}, indent=2))
@@ -69,9 +72,8 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
     """Open a shell on a node over the lab's SSH key, or run one command there (e.g. invoke ssh web-01)."""
     s = session(c, lab_file=lab_file, provider=provider)
     s.lab.node(node)
+    s.provider.require_running([node])
     params = s.provider.ssh_params(node)
-    if not params.key_file.exists():
-        raise ProviderError(f"no SSH key for lab {s.lab.name} at {params.key_file}: run `invoke build` first")
     argv = ["ssh", "-i", str(params.key_file), "-p", str(params.port), "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"]
     if params.known_hosts is not None:
         argv += ["-o", f"UserKnownHostsFile={params.known_hosts}", "-o", "StrictHostKeyChecking=yes"]
@@ -89,7 +91,6 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
 def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Remove the nodes, bridge, rules, keys and state this lab made (and nothing else)."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
-    s.provider.preflight()
     ok = s.provider.destroy(Runner(s.console))
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
@@ -99,9 +100,10 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
 @task(help={**LAB_HELP, "seconds": "how long to watch (default 120)", "interval": "seconds between requests (default 0.25)"})
 @friendly
 def watch(c: Context, seconds: float = 120.0, interval: float = 0.25, lab_file: str | None = None, provider: str | None = None) -> None:
-    """Watch requests through lb-01 live: serving node, failures, HAProxy's view of each server."""
+    """Watch requests to the site live: serving node, failures, HAProxy's view of each server."""
     s = session(c, lab_file=lab_file, provider=provider)
-    try:
-        watching.watch(s.lab, s.console, seconds, interval)
-    except KeyboardInterrupt:
-        s.console.line("stopped.")
+    with live(s) as lab:
+        try:
+            watching.watch(lab, seconds, interval)
+        except KeyboardInterrupt:
+            s.console.line("stopped.")

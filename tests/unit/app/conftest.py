@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -24,7 +24,7 @@ PRIMARY = Settings(
 )
 REPLICA = replace(PRIMARY, node="web-02", db_role="replica", write_db_host="192.168.56.11")
 
-POSTED_AT = datetime(2024, 5, 1, 12, 0, 0, 123456, timezone.utc)  # every fake message's time
+POSTED_AT = datetime(2024, 5, 1, 12, 0, 0, 123456, UTC)  # every fake message's time
 HEALTHY_REPLICATION = Replication(
     io_running=True, sql_running=True, seconds_behind=0, last_error=None, gtid_io_pos="0-1-42"
 )

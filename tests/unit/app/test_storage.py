@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
@@ -102,7 +102,7 @@ def test_reads_come_from_the_nodes_own_database_in_utc() -> None:
     assert "time_zone = '+00:00'" in connect.calls[0]["init_command"]
     sql, params = connect.connections[0].executed[0]
     assert "ORDER BY id DESC LIMIT %s" in sql and params == (50,)
-    assert message.created_at == created.replace(tzinfo=timezone.utc)
+    assert message.created_at == created.replace(tzinfo=UTC)
     assert (message.id, message.body, message.node) == (3, "hi", "web-01")
 
 

@@ -11,7 +11,7 @@ from ... import parallel
 from ...console import Console
 from ...executors import LocalExecutor, SshParams
 from ...steps import Runner, Step
-from ..base import NodeStatus, Provider, ProviderError, must
+from ..base import NodeStatus, Provider, ProviderError, misrouted, must
 from .containers import (
     Booted,
     Container,
@@ -42,6 +42,7 @@ class LxcProvider(Provider):
 
     def __init__(self, layout: LxcLayout, console: Console) -> None:
         self.layout = layout
+        self.lab = layout.lab
         self.console = console
         self.host = LocalExecutor("host", console)
 
@@ -104,6 +105,14 @@ class LxcProvider(Provider):
             host=str(spec.address), user="root", key_file=self.layout.key_file, known_hosts=self.layout.known_hosts
         )
 
+    def network_present(self) -> bool:
+        return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
+
+    def missing_network(self) -> str | None:
+        if not self.network_present():
+            return f"no bridge {self.layout.bridge}"
+        return misrouted(self.lab.addresses, self.layout.bridge)
+
     def _leftover_nodes(self) -> list[str]:
         """Containers this lab made for nodes no longer in lab.yml (found by their marker)."""
         prefix = f"{self.layout.lab.name}-"
@@ -111,8 +120,8 @@ class LxcProvider(Provider):
         if self.layout.lxcpath.is_dir():
             for entry in self.layout.lxcpath.iterdir():
                 marker = entry / MARKER
-                if entry.name.startswith(prefix) and marker.is_file():
-                    if marker.read_text().strip() == self.layout.lab.name:
-                        found.append(entry.name.removeprefix(prefix))
+                if entry.name.startswith(prefix) and marker.is_file() and marker.read_text().strip() == self.layout.lab.name:
+                    found.append(entry.name.removeprefix(prefix))
         return found
+
 

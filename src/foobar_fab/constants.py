@@ -1,0 +1,32 @@
+"""The design's constants: ports, names and paths that roles, templates, checks and drills share.
+
+One place: a port or a database name changed here changes it everywhere that reads it.
+"""
+
+from __future__ import annotations
+
+# Ports
+HTTP_PORT = 80
+STATS_PORT = 8404  # HAProxy's statistics page
+APP_PORT = 8000  # the application server (gunicorn)
+DB_PORT = 3306  # MariaDB
+SSH_PORT = 22
+
+# The database and its accounts
+DATABASE = "foobar"
+APP_USER = "foobar_app"
+REPLICATION_USER = "foobar_repl"
+
+# The application on the nodes
+APP_SERVICE = "foobar-app"
+APP_SYSTEM_USER = "foobar"
+APP_WORKERS = 3
+APP_ROOT = "/srv/foobar"
+APP_ENV = "/etc/foobar/app.env"
+
+# Where the lab stages files on a node before they go live
+STAGING = "/var/tmp/foobar_fab"
+
+# The header each web server adds to every answer, naming itself: round robin made visible
+SERVED_BY = "X-Served-By"
+HEALTH_PATH = "/api/health"

@@ -1,0 +1,81 @@
+"""What a design predicts for a fault: derived from the roles the fault takes out, not written per drill.
+
+The same fault on another design (a second load balancer, the database on servers of its own) gives
+other predictions, and the drill checks those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..topology import Lab, NodeSpec
+from .figures import Expectation, Figures
+
+DETECTION_LIMIT = 2.0  # seconds: HAProxy's tuned checks (every 500 ms, down after 2) plus observe layer4
+SLOW_LIMIT = 1.0
+
+Prediction = Callable[[Figures], Expectation]
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What stops working, by the design, when a fault hits a node."""
+
+    balancers_left: int
+    web_out: tuple[str, ...]  # web servers HAProxy should take out of the round robin
+    web_left: int
+    primary_down: bool
+    cut_off: str | None  # a node whose application can no longer reach the primary
+    replica_cut: bool  # a replica that stops receiving the primary's changes
+
+
+def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], partition: bool) -> Consequences:
+    """Follow the design from the broken roles of the target to what clients lose."""
+
+    def down(node: NodeSpec, role: str) -> bool:
+        return node == target and role in broken
+
+    def app_out(app: NodeSpec) -> bool:
+        reads = lab.read_database(app)
+        return down(app, "app") or down(reads, "db_primary") or down(reads, "db_replica")
+
+    web_out = tuple(
+        w.name for w in lab.web_nodes if down(w, "web") or all(app_out(a) for a in lab.upstream_apps(w))
+    )
+    cut_off = target.name if partition and target.has_role("app") else None
+    return Consequences(
+        balancers_left=sum(not down(b, "loadbalancer") for b in lab.balancers),
+        web_out=web_out,
+        web_left=len(lab.web_nodes) - len(web_out),
+        primary_down=down(lab.primary, "db_primary"),
+        cut_off=cut_off,
+        replica_cut=partition and target.has_role("db_replica"),
+    )
+
+
+def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
+    """The expectations a drill checks, from what the design says stops working."""
+    rows: list[Prediction] = []
+    if c.balancers_left == 0:
+        why = "no load balancer: every request fails"
+        rows += [lambda f: f.all_failed("read", why), lambda f: f.all_failed("write", why)]
+    else:
+        if c.web_out:
+            rows.append(lambda f: f.detected_within(DETECTION_LIMIT))
+        if c.web_left:
+            rows.append(lambda f: f.none_failed("read"))
+        if power_cut and c.web_out:
+            rows.append(lambda f: f.none_slower_than(SLOW_LIMIT, "read"))
+        if c.primary_down:
+            rows.append(lambda f: f.all_failed("write", "no primary: every write fails until it is back"))
+        elif c.cut_off:
+            node = c.cut_off
+            rows.append(lambda f: f.all_failed("write", f"writes that reach {node} fail: it cannot reach the primary", node=node))
+        else:
+            once_out = bool(c.web_out)
+            rows.append(lambda f: f.none_failed("write", after_detection=once_out))
+    if c.replica_cut:
+        rows.append(lambda f: f.lag_grew())
+    rows.append(lambda f: f.no_acknowledged_write_lost())
+    return rows

@@ -1,0 +1,127 @@
+"""What a role is, as one record: build, checks, the diagram, the firewall and monitoring all read it.
+
+A role states its packages, the wave it is applied in, its steps, the ports its services listen on
+and who must reach them, its checks (with stable ids), its label on the diagram, and the rules it
+needs the design to follow. Adding a role means one module with its record, and its templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ..steps import Step
+from ..topology import Lab, NodeSpec
+
+if TYPE_CHECKING:
+    from ..live import LiveLab
+
+ANYONE = "anyone"  # a port open to every client: the site itself
+ADMIN = "admin"  # the admin address: where the lab is run from (checks, drills, SSH)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy)."""
+
+    haproxy_profile: str = "tuned"
+
+
+@dataclass(frozen=True)
+class RoleInputs:
+    """What a role needs to write its steps for one node."""
+
+    lab: Lab
+    node: NodeSpec
+    secrets: Mapping[str, str]
+    packages: tuple[str, ...] = ()  # every package of the node's roles, installed by base at once
+    options: BuildOptions = BuildOptions()
+
+
+@dataclass(frozen=True)
+class Port:
+    """A TCP port a role's service listens on, and who must reach it.
+
+    `listen` is where the socket is bound: "any" (0.0.0.0), "node" (the node's address) or "loopback".
+    `reach` names who must get through: ANYONE, ADMIN, or node names of the design.
+    """
+
+    number: int
+    unit: str
+    what: str
+    listen: Literal["any", "node", "loopback"]
+    reach: tuple[str, ...]
+
+    def socket(self, node: NodeSpec) -> str:
+        """The socket as testinfra names it, e.g. tcp://0.0.0.0:80."""
+        host = {"any": "0.0.0.0", "node": str(node.address), "loopback": "127.0.0.1"}[self.listen]
+        return f"tcp://{host}:{self.number}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Where a design breaks a rule: the field of the file, and what was found there."""
+
+    field: str
+    found: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Something a role needs of the design, stated once; `broken` yields each place the design breaks it."""
+
+    text: str
+    broken: Callable[[Lab], Iterable[Problem]]
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """A check run on each node that has the role; `run` returns what it saw or raises CheckFailed."""
+
+    id: str
+    what: str
+    run: Callable[[LiveLab, NodeSpec], str]
+    phase: Literal["node", "site", "data"] = "node"
+
+
+@dataclass(frozen=True)
+class SiteCheck:
+    """A check run once for the whole lab, as a client of the site sees it."""
+
+    id: str
+    what: str
+    run: Callable[[LiveLab], str]
+    phase: Literal["node", "site", "data"] = "site"
+
+
+def no_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role of the design."""
+
+    name: str
+    label: str  # on the diagram, under the node's name
+    packages: tuple[str, ...]
+    wave: int  # roles are applied in waves: 1 before 2 before 3, nodes in parallel within a wave
+    steps: Callable[[RoleInputs], list[Step]]
+    ports: Callable[[Lab, NodeSpec], tuple[Port, ...]] = no_ports
+    checks: tuple[NodeCheck | SiteCheck, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    doc: str = field(default="", compare=False)
+
+
+def roles_field(node: NodeSpec) -> str:
+    """The design file's field that lists a node's roles."""
+    return f"nodes.{node.name}.roles"
+
+
+def problems_where(nodes: Iterable[NodeSpec], found: Callable[[NodeSpec], str | None]) -> Iterator[Problem]:
+    """A Problem for each node where `found` says something is wrong."""
+    for node in nodes:
+        detail = found(node)
+        if detail:
+            yield Problem(roles_field(node), detail)

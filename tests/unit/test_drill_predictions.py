@@ -1,0 +1,113 @@
+"""What the design predicts for each drill (from the roles the fault takes out), and how each
+expectation is judged from recorded requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from foobar_fab import design
+from foobar_fab.drills.catalog import DRILLS, by_name
+from foobar_fab.drills.figures import Figures
+from foobar_fab.drills.predictions import Consequences, consequences, predict
+from foobar_fab.drills.traffic import Request
+from foobar_fab.topology import Lab
+
+from .conftest import DEFAULT_LAB_FILE
+
+SEED = design.load(DEFAULT_LAB_FILE)
+
+TARGETS = {
+    "kill-web1": "web-01", "kill-web2": "web-02", "kill-lb": "lb-01", "stop-nginx-web1": "web-01",
+    "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-web2": "web-02",
+}
+
+#: The seed design's predictions, drill by drill, as expectation ids.
+SEED_PREDICTIONS = {
+    "kill-web1": ["haproxy.marks-down", "reads.none-failed", "reads.none-slow", "writes.all-failed", "writes.none-lost"],
+    "kill-web2": ["haproxy.marks-down", "reads.none-failed", "reads.none-slow", "writes.none-failed-once-out", "writes.none-lost"],
+    "kill-lb": ["reads.all-failed", "writes.all-failed", "writes.none-lost"],
+    "stop-nginx-web1": ["haproxy.marks-down", "reads.none-failed", "writes.none-failed-once-out", "writes.none-lost"],
+    "stop-app-web2": ["haproxy.marks-down", "reads.none-failed", "writes.none-failed-once-out", "writes.none-lost"],
+    "kill-db-primary": ["haproxy.marks-down", "reads.none-failed", "writes.all-failed", "writes.none-lost"],
+    "partition-web2": ["reads.none-failed", "writes.all-failed-on-node", "replica.lag-grew", "writes.none-lost"],
+}
+
+
+def expected(lab: Lab, drill_name: str, target: str) -> Consequences:
+    drill = by_name(drill_name)
+    node = lab.node(target)
+    return consequences(lab, node, drill.fault.breaks(node), drill.fault.kind == "partition")
+
+
+def predicted_ids(lab: Lab, drill_name: str, target: str) -> list[str]:
+    drill = by_name(drill_name)
+    figures = Figures(records=[], fault_at=0.0, restore_at=1.0)
+    return [p(figures).id for p in predict(expected(lab, drill_name, target), drill.fault.kind == "power")]
+
+
+@pytest.mark.parametrize("drill_name", [d.name for d in DRILLS])
+def test_seed_design_predictions(drill_name: str) -> None:
+    assert predicted_ids(SEED, drill_name, TARGETS[drill_name]) == SEED_PREDICTIONS[drill_name]
+
+
+def test_what_each_fault_takes_out_on_the_seed_design() -> None:
+    assert expected(SEED, "kill-web1", "web-01") == Consequences(1, ("web-01",), 1, True, None, False)
+    assert expected(SEED, "kill-db-primary", "web-01").web_out == ("web-01",)  # its application reads there
+    assert expected(SEED, "stop-nginx-web1", "web-01").primary_down is False
+    assert expected(SEED, "partition-web2", "web-02") == Consequences(1, (), 2, False, "web-02", True)
+    assert expected(SEED, "kill-lb", "lb-01").balancers_left == 0
+
+
+def test_the_same_fault_predicts_differently_on_another_design(tmp_path: Path) -> None:
+    """Databases on servers of their own: web-01's power cut no longer stops a single write."""
+    tiers = tmp_path / "tiers.yml"
+    tiers.write_text(
+        "lab: {name: tiers, subnet: 10.0.0.0/24}\nnodes:\n"
+        "  lb-01: {address: 10.0.0.10, roles: [base, loadbalancer]}\n"
+        "  web-01: {address: 10.0.0.11, roles: [base, web, app]}\n"
+        "  web-02: {address: 10.0.0.12, roles: [base, web, app]}\n"
+        "  db-01: {address: 10.0.0.21, roles: [base, db_primary]}\n"
+        "  db-02: {address: 10.0.0.22, roles: [base, db_replica]}\n"
+    )
+    lab = design.load(tiers)
+    assert "writes.all-failed" not in predicted_ids(lab, "kill-web1", "web-01")
+    assert predicted_ids(lab, "kill-db-primary", "db-01") == ["reads.none-failed", "writes.all-failed", "writes.none-lost"]
+
+
+def request(t: float, kind: str = "read", ok: bool = True, latency: float = 0.01, node: str = "web-02") -> Request:
+    return Request(t, kind, 200 if ok else None, node if ok else None, latency, None if ok else "ConnectionError")
+
+
+def figures(records: list[Request], detected_at: float | None = 3.4) -> Figures:
+    return Figures(records=records, fault_at=3.0, restore_at=8.0, detected_at=detected_at, target="web-01", lost={"web-01": [], "web-02": []})
+
+
+@pytest.mark.parametrize(
+    ("records", "detected_at", "check", "held"),
+    [
+        pytest.param([request(4.0)], 3.4, lambda f: f.detected_within(2.0), True, id="detected-in-time"),
+        pytest.param([request(4.0)], 5.5, lambda f: f.detected_within(2.0), False, id="detected-late"),
+        pytest.param([request(4.0)], None, lambda f: f.detected_within(2.0), False, id="never-detected"),
+        pytest.param([request(4.0), request(5.0)], 3.4, lambda f: f.none_failed("read"), True, id="reads-ok"),
+        pytest.param([request(4.0, ok=False)], 3.4, lambda f: f.none_failed("read"), False, id="a-read-failed"),
+        pytest.param([], 3.4, lambda f: f.none_failed("read"), False, id="nothing-sent-proves-nothing"),
+        pytest.param([request(3.2, "write", ok=False), request(4.0, "write")], 3.4, lambda f: f.none_failed("write", after_detection=True), True, id="failed-before-detection-only"),
+        pytest.param([request(4.0, "write", ok=False), request(5.0, "write", ok=False)], 3.4, lambda f: f.all_failed("write", "no primary"), True, id="all-writes-failed"),
+        pytest.param([request(4.0, "write", ok=False), request(5.0, "write")], 3.4, lambda f: f.all_failed("write", "no primary"), False, id="a-write-got-through"),
+        pytest.param([request(4.0, latency=1.5)], 3.4, lambda f: f.none_slower_than(1.0, "read"), False, id="a-slow-read"),
+    ],
+)
+def test_expectations_judged_from_requests(records: list[Request], detected_at: float | None, check: object, held: bool) -> None:
+    assert callable(check)
+    assert check(figures(records, detected_at)).ok is held
+
+
+def test_a_lost_write_or_an_unread_database_breaks_the_promise() -> None:
+    f = figures([])
+    assert f.no_acknowledged_write_lost().ok
+    f.lost = {"web-01": [], "web-02": ["drill x 4"]}
+    assert not f.no_acknowledged_write_lost().ok
+    f.lost = {}
+    assert not f.no_acknowledged_write_lost().ok  # nothing was verified
