@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import checks, lab_secrets, parallel
+from . import checks, lab_secrets, parallel, pki
 from .constants import STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
-from .roles import BuildOptions, Role, inputs_for, waves
+from .pki import Pki
+from .roles import BuildOptions, Role, RoleInputs, inputs_for, waves
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -31,7 +32,7 @@ def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildR
     secrets = lab_secrets.load_or_create(session.state_dir)
     console.secrets = list(secrets.values())
     if session.provider.up(runner):
-        converge(session, runner, secrets, options)
+        converge(session, runner, secrets, options, tls=certificates(session))
         if not runner.failures:
             with live(session) as lab:
                 failed_checks = [c for c in checks.check(lab) if not c.ok]
@@ -47,6 +48,7 @@ def converge(
     secrets: dict[str, str],
     options: BuildOptions = BuildOptions(),
     only: Collection[str] | None = None,
+    tls: Pki | None = None,
 ) -> bool:
     """Apply the roles in waves (only those named, if given) on every node that has them; True when nothing failed."""
     lab = session.lab
@@ -56,7 +58,7 @@ def converge(
     try:
         for number, wave in enumerate(waves(), start=1):
             roles = [r for r in wave if only is None or r.name in only]
-            work = [(n, _steps(session, n, roles, secrets, options)) for n in nodes if n.name in executors]
+            work = [(n, _steps(inputs_for(lab, n, secrets, options, tls), roles)) for n in nodes if n.name in executors]
             work = [(n, s) for n, s in work if s and n.name not in failed]
             if not work:
                 continue
@@ -87,9 +89,28 @@ def _connect(session: LabSession, runner: Runner, nodes: list[NodeSpec]) -> dict
     return {n.name: e for n, e in zip(nodes, opened, strict=False) if e is not None}
 
 
-def _steps(session: LabSession, node: NodeSpec, roles: list[Role], secrets: dict[str, str], options: BuildOptions) -> list[Step]:
-    inputs = inputs_for(session.lab, node, secrets, options)
-    return [step for role in roles if node.has_role(role.name) for step in role.steps(inputs)]
+def _steps(inputs: RoleInputs, roles: list[Role]) -> list[Step]:
+    """The node's steps for a wave: its roles' steps, and the retiring steps of roles it no longer has."""
+    steps: list[Step] = []
+    for role in roles:
+        if inputs.node.has_role(role.name):
+            steps += role.steps(inputs)
+        elif role.retire is not None:
+            steps += role.retire(inputs)
+    return steps
+
+
+def certificates(session: LabSession) -> Pki | None:
+    """The lab's CA and the certificates the design needs (https only), made or kept, each reported."""
+    lab = session.lab
+    if not lab.has("https"):
+        return None
+    session.console.heading(f"host: the lab's certificate authority in {session.state_dir / 'tls'}")
+
+    def report(what: str, status: str, reason: str) -> None:
+        session.console.result("host", what, status, reason)
+
+    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.state_dir, report)
 
 
 def reconfigure(session: LabSession, role: str, options: BuildOptions) -> bool:
@@ -97,7 +118,7 @@ def reconfigure(session: LabSession, role: str, options: BuildOptions) -> bool:
     session.provider.require_up()
     runner = Runner(session.console)
     secrets = lab_secrets.load(session.state_dir)
-    return converge(session, runner, secrets, options, only={role}) and not runner.failures
+    return converge(session, runner, secrets, options, only={role}, tls=certificates(session)) and not runner.failures
 
 
 def summary(session: LabSession) -> list[str]:

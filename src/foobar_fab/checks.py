@@ -81,13 +81,14 @@ class Checker:
         self.live.console.result(who, "check", "ok" if ok else "failed", f"{what}: {seen}")
 
     def node_checks(self, node: NodeSpec, phase: str) -> list[NodeCheck]:
-        own = [c for role in roles_of(node) for c in role.checks if isinstance(c, NodeCheck) and c.phase == phase]
+        lab = self.live.lab
+        own = [c for role in roles_of(node) for c in role.checks if isinstance(c, NodeCheck) and c.phase == phase and c.when(lab)]
         unique = list({c.id: c for c in own}.values())  # a check two roles share runs once
         return unique + (service_checks(self.live.lab, node) if phase == "node" else [])
 
     def run_phase(self, phase: str) -> None:
         lab = self.live.lab
-        site = [c for role in roles_in(lab) for c in role.checks if isinstance(c, SiteCheck) and c.phase == phase]
+        site = [c for role in roles_in(lab) for c in role.checks if isinstance(c, SiteCheck) and c.phase == phase and c.when(lab)]
         per_node = {n.name: self.node_checks(n, phase) for n in lab.nodes if self.live.running(n)}
         if not site and not any(per_node.values()):
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 # Ports
 HTTP_PORT = 80
+HTTPS_PORT = 443
 STATS_PORT = 8404  # HAProxy's statistics page
 APP_PORT = 8000  # the application server (gunicorn)
 DB_PORT = 3306  # MariaDB

@@ -34,9 +34,11 @@ class Outcome:
         return self.exited == 0
 
     def error(self) -> str:
-        """One line for a failure report: the exit status and the last line of output."""
-        lines = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        tail = lines[-1] if lines else "no output"
+        """One line for a failure report: the exit status and the line that says what went wrong
+        (the last one that mentions an error, else the last line)."""
+        lines = [line.strip() for line in (self.stderr.strip() or self.stdout.strip()).splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        tail = (errors or lines or ["no output"])[-1]
         return f"`{self.command}` exited {self.exited}: {tail}"
 
 

@@ -25,9 +25,16 @@ LAB_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
-TOP_KEYS = ("lab", "nodes")
+TOP_KEYS = ("lab", "features", "nodes")
 LAB_KEYS = ("name", "subnet", "domain", "floating_address")
 NODE_KEYS = ("address", "roles")
+
+#: What a design may switch on as a whole, and the role each feature gives every node (if any).
+FEATURES: dict[str, str | None] = {
+    "firewall": "firewall",  # nftables on every node, rules derived from the design
+    "https": None,  # TLS at the load balancer and for the databases (the roles read the setting)
+    "monitoring": "exporter",  # a monitoring client on every node, for the node with the role monitor
+}
 
 
 class TopologyError(ValueError):
@@ -57,6 +64,11 @@ class Lab:
     source: Path
     floating_address: ipaddress.IPv4Address | None = None
     admin: ipaddress.IPv4Address | None = None  # where the lab is run from; the gateway unless a provider says
+    features: frozenset[str] = frozenset()
+
+    def has(self, feature: str) -> bool:
+        """Whether the design switches a feature on (firewall, https, monitoring)."""
+        return feature in self.features
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
@@ -201,11 +213,27 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
         floating = _address(lab, "lab.floating_address", subnet, gateway, seen, fail)
         seen[floating] = "lab.floating_address"
 
+    features = _features(data.get("features", {}), fail)
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, dict) or not nodes_data:
         fail("nodes", "missing: list the nodes, each with an address and roles")
     nodes = [_node(str(node_name), spec, subnet, gateway, seen, known_roles, fail) for node_name, spec in nodes_data.items()]
-    return Lab(name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating)
+    implied = tuple(role for feature, role in FEATURES.items() if role is not None and feature in features)
+    nodes = [replace(n, roles=n.roles + tuple(r for r in implied if r not in n.roles)) for n in nodes]
+    return Lab(
+        name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features
+    )
+
+
+def _features(data: Any, fail: _Failer) -> frozenset[str]:
+    """features: {firewall: true, https: true, monitoring: true}; every one is off unless switched on."""
+    if not isinstance(data, dict):
+        fail("features", "expected a mapping such as {firewall: true, https: true}")
+    _known_keys(data, "features.", tuple(FEATURES), fail)
+    for key, value in data.items():
+        if not isinstance(value, bool):
+            fail(f"features.{key}", f"expected true or false, got {value!r}")
+    return frozenset(key for key, value in data.items() if value)
 
 
 def is_host_name(text: str) -> bool:
@@ -342,8 +370,9 @@ def to_yaml(lab: Lab) -> str:
     head: dict[str, Any] = {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain}
     if lab.floating_address is not None:
         head["floating_address"] = str(lab.floating_address)
-    data = {
-        "lab": head,
-        "nodes": {n.name: {"address": str(n.address), "roles": list(n.roles)} for n in lab.nodes},
-    }
+    implied = {role for feature, role in FEATURES.items() if role is not None and lab.has(feature)}
+    data: dict[str, Any] = {"lab": head}
+    if lab.features:
+        data["features"] = {feature: lab.has(feature) for feature in FEATURES}
+    data["nodes"] = {n.name: {"address": str(n.address), "roles": [r for r in n.roles if r not in implied]} for n in lab.nodes}
     return yaml.safe_dump(data, sort_keys=False)

@@ -71,7 +71,8 @@ def test_missing_value_is_a_clear_error() -> None:
         render("haproxy/haproxy.cfg.j2", node=LAB.node("lb-01"), domain="www.foobar.com")
 
 
-def test_every_role_is_in_exactly_one_wave_base_first_replica_last() -> None:
+def test_every_role_is_in_exactly_one_wave_base_first_firewall_last() -> None:
     ordered = [role.name for wave in waves() for role in wave]
     assert sorted(ordered) == sorted(ROLES)
-    assert ordered[0] == "base" and ordered[-1] == "db_replica"
+    assert ordered[0] == "base" and ordered[-1] == "firewall"
+    assert ordered.index("db_primary") < ordered.index("db_replica")

@@ -79,6 +79,11 @@ class Provider(ABC):
     def network_present(self) -> bool:
         """Cheap, asked before every request of a loop: traffic to the lab's addresses stays on its own network."""
 
+    @property
+    def bridge(self) -> str | None:
+        """The host's bridge the lab's nodes are on, where this provider makes one (a scan's outside client joins it)."""
+        return None
+
     def missing_network(self) -> str | None:
         """Why the lab's addresses cannot be reached safely now (None when they can); thorough, asked once."""
         return None if self.network_present() else "its network is not there"

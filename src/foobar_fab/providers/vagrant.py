@@ -156,6 +156,10 @@ class VagrantProvider(Provider):
                 pass
         return [NodeStatus(n.name, states.get(n.name, "missing"), str(n.address), f"vagrant:{n.name}") for n in self.lab.nodes]
 
+    @property
+    def bridge(self) -> str | None:
+        return self.layout.bridge if self.backend == "lxc" else None
+
     def network_present(self) -> bool:
         if self.backend == "lxc":
             return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..pki import Pki
 from ..topology import Lab, NodeSpec
-from . import app, base, database, loadbalancer, web
-from .record import BuildOptions, Role, RoleInputs
+from . import app, base, database, firewall, loadbalancer, web
+from .record import BuildOptions, Exposure, Role, RoleInputs
 
 #: Every role, in the order their rules are checked: from the data up, so a design is told first what
 #: is missing at the bottom (a replica without a primary) rather than what that breaks above it.
 ROLES: dict[str, Role] = {
     role.name: role
-    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE)
+    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE, firewall.ROLE)
 }
 
 
@@ -38,10 +39,17 @@ def roles_in(lab: Lab) -> list[Role]:
     return [role for name, role in ROLES.items() if name in present]
 
 
-def inputs_for(lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions()) -> RoleInputs:
+def exposure(lab: Lab) -> tuple[Exposure, ...]:
+    """Every port every role listens on, on every node of the design."""
+    return tuple(Exposure(node, port) for node in lab.nodes for role in roles_of(node) for port in role.ports(lab, node))
+
+
+def inputs_for(
+    lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions(), tls: Pki | None = None
+) -> RoleInputs:
     """A node's role inputs; its packages are those of all its roles, so apt runs once per node."""
     packages = dict.fromkeys(p for role in roles_of(node) for p in role.packages)
-    return RoleInputs(lab, node, secrets, tuple(packages), options)
+    return RoleInputs(lab, node, secrets, tuple(packages), options, exposure(lab), tls)
 
 
-__all__ = ["ROLES", "BuildOptions", "Role", "RoleInputs", "inputs_for", "roles_in", "roles_of", "waves"]
+__all__ = ["ROLES", "BuildOptions", "Exposure", "Role", "RoleInputs", "exposure", "inputs_for", "roles_in", "roles_of", "waves"]

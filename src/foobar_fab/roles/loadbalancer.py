@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..constants import HEALTH_PATH, HTTP_PORT, STATS_PORT
+from ..constants import HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..expect import eventually, expect
 from ..observe.haproxy import all_up, describe
 from ..observe.site import served_by
-from ..resources.files import ConfigFile
+from ..observe.tls import handshake, refuses_old_tls
+from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
@@ -24,7 +26,11 @@ if TYPE_CHECKING:
 
 PACKAGES = ("haproxy",)
 CONFIG = "/etc/haproxy/haproxy.cfg"
+CERTIFICATE = "/etc/haproxy/certs/site.pem"
+RELOAD = "systemctl reload-or-restart haproxy"
 HTTP_TIMEOUT = 3.0
+HSTS_MAX_AGE = 300  # seconds: short, so the lab's names stay usable over plain HTTP after a downgrade
+RENEW_DAYS = 30
 
 #: HAProxy's tuning: how fast a dead server is noticed and what clients see meanwhile.
 HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
@@ -67,6 +73,10 @@ def config(inputs: RoleInputs) -> str:
         domain=inputs.lab.domain,
         web_nodes=inputs.lab.web_nodes,
         http_port=HTTP_PORT,
+        https=inputs.lab.has("https"),
+        https_port=HTTPS_PORT,
+        certificate=CERTIFICATE,
+        hsts_max_age=HSTS_MAX_AGE,
         stats_port=STATS_PORT,
         health_path=HEALTH_PATH,
         haproxy=HAPROXY_PROFILES[inputs.options.haproxy_profile],
@@ -74,17 +84,25 @@ def config(inputs: RoleInputs) -> str:
 
 
 def steps(inputs: RoleInputs) -> list[Step]:
-    """HAProxy with the lab's config, checked with `haproxy -c` before it goes live."""
+    """HAProxy with the lab's config (and certificate, with HTTPS), checked with `haproxy -c` before it goes live."""
+    certificate: list[Step] = []
+    if inputs.tls is not None:
+        certificate = [ConfigFile(CERTIFICATE, inputs.tls.certificates["site"].bundle, mode="0600", on_change=(RELOAD,))]
+    without = [] if inputs.tls is not None else [Absent(CERTIFICATE)]
     return [
         Packages(PACKAGES),
-        ConfigFile(CONFIG, config(inputs), validate="haproxy -c -q -f {path}", on_change=("systemctl reload-or-restart haproxy",)),
+        *certificate,
+        ConfigFile(CONFIG, config(inputs), validate="haproxy -c -q -f {path}", on_change=(RELOAD,)),
+        *without,
         Service("haproxy"),
     ]
 
 
 def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
+    https = (Port(HTTPS_PORT, "haproxy", "the site over HTTPS", "any", (ANYONE,)),) if lab.has("https") else ()
     return (
         Port(HTTP_PORT, "haproxy", "the site", "any", (ANYONE,)),
+        *https,
         Port(STATS_PORT, "haproxy", "statistics page", "any", (ADMIN,)),
     )
 
@@ -110,6 +128,29 @@ def round_robin(live: LiveLab) -> str:
         return expect(in_turn and set(web) <= set(served), " -> ".join(served))
 
     return eventually(probe)
+
+
+def https_served(live: LiveLab) -> str:
+    """HTTPS answers with a certificate of the lab's CA for the site's name, TLS 1.2 or newer, HTTP/2 offered."""
+    assert live.site.ca_file is not None
+    shook = handshake(live.site.address, live.lab.domain, live.site.ca_file)
+    old = refuses_old_tls(live.site.address, live.lab.domain)
+    answer = live.site.get(HEALTH_PATH, HTTP_TIMEOUT)
+    hsts = answer.headers.get("Strict-Transport-Security", "none")
+    seen = f"{shook.version}, ALPN {shook.alpn}, valid until {shook.not_after:%Y-%m-%d}, TLS 1.1 {'refused' if old is None else 'accepted'}, HSTS {hsts}"
+    days_left = (shook.not_after - datetime.datetime.now(datetime.UTC)).days
+    return expect(shook.alpn == "h2" and old is None and answer.status_code == 200 and days_left > RENEW_DAYS, seen)
+
+
+def http_redirects(live: LiveLab) -> str:
+    """Plain HTTP is answered with a permanent redirect to the same page over HTTPS."""
+    answer = live.site.get(HEALTH_PATH, HTTP_TIMEOUT, scheme="http")
+    location = answer.headers.get("Location", "")
+    return expect(answer.status_code == 301 and location == f"https://{live.lab.domain}{HEALTH_PATH}", f"HTTP {answer.status_code} -> {location or 'nowhere'}")
+
+
+def _has_https(lab: Lab) -> bool:
+    return lab.has("https")
 
 
 def _balancer_rules(lab: Lab) -> Iterator[Problem]:
@@ -142,6 +183,8 @@ ROLE = Role(
     checks=(
         NodeCheck("lb.servers-up", "HAProxy shows every web server UP", servers_up, phase="site"),
         SiteCheck("site.round-robin", "requests answered in turn by the web servers", round_robin),
+        SiteCheck("site.https", "HTTPS with the lab's certificate, TLS 1.2+, HTTP/2", https_served, when=_has_https),
+        SiteCheck("site.http-redirects", "plain HTTP redirected to HTTPS", http_redirects, when=_has_https),
     ),
     rules=(
         Rule("the design needs a load balancer in front of the site", _balancer_rules),

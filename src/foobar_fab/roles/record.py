@@ -8,9 +8,10 @@ needs the design to follow. Adding a role means one module with its record, and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..pki import Pki
 from ..steps import Step
 from ..topology import Lab, NodeSpec
 
@@ -26,17 +27,6 @@ class BuildOptions:
     """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy)."""
 
     haproxy_profile: str = "tuned"
-
-
-@dataclass(frozen=True)
-class RoleInputs:
-    """What a role needs to write its steps for one node."""
-
-    lab: Lab
-    node: NodeSpec
-    secrets: Mapping[str, str]
-    packages: tuple[str, ...] = ()  # every package of the node's roles, installed by base at once
-    options: BuildOptions = BuildOptions()
 
 
 @dataclass(frozen=True)
@@ -60,6 +50,33 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """A port of the design on one node: what the firewall opens, the scan expects and monitoring scrapes."""
+
+    node: NodeSpec
+    port: Port
+
+    def sources(self, lab: Lab) -> tuple[str, ...] | None:
+        """The addresses that must get in, or None when anyone may."""
+        if ANYONE in self.port.reach:
+            return None
+        found = [str(lab.admin_address) if who == ADMIN else str(lab.node(who).address) for who in self.port.reach]
+        return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class RoleInputs:
+    """What a role needs to write its steps for one node."""
+
+    lab: Lab
+    node: NodeSpec
+    secrets: Mapping[str, str]
+    packages: tuple[str, ...] = ()  # every package of the node's roles, installed by base at once
+    options: BuildOptions = BuildOptions()
+    exposure: tuple[Exposure, ...] = ()  # every port of the whole design, on every node
+    tls: Pki | None = None  # the lab's CA and certificates, where the design has https
+
+@dataclass(frozen=True)
 class Problem:
     """Where a design breaks a rule: the field of the file, and what was found there."""
 
@@ -75,6 +92,10 @@ class Rule:
     broken: Callable[[Lab], Iterable[Problem]]
 
 
+def always(lab: Lab) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class NodeCheck:
     """A check run on each node that has the role; `run` returns what it saw or raises CheckFailed."""
@@ -83,6 +104,7 @@ class NodeCheck:
     what: str
     run: Callable[[LiveLab, NodeSpec], str]
     phase: Literal["node", "site", "data"] = "node"
+    when: Callable[[Lab], bool] = always  # only on designs where this holds (e.g. with https)
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,7 @@ class SiteCheck:
     what: str
     run: Callable[[LiveLab], str]
     phase: Literal["node", "site", "data"] = "site"
+    when: Callable[[Lab], bool] = always
 
 
 def no_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
@@ -111,7 +134,7 @@ class Role:
     ports: Callable[[Lab, NodeSpec], tuple[Port, ...]] = no_ports
     checks: tuple[NodeCheck | SiteCheck, ...] = ()
     rules: tuple[Rule, ...] = ()
-    doc: str = field(default="", compare=False)
+    retire: Callable[[RoleInputs], list[Step]] | None = None  # takes the role away from a node that no longer has it
 
 
 def roles_field(node: NodeSpec) -> str:

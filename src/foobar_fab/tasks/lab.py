@@ -12,6 +12,7 @@ from invoke.exceptions import Exit
 
 from .. import build as building
 from .. import checks
+from .. import scan as scanning
 from ..drills import watch as watching
 from ..live import live
 from ..steps import Runner
@@ -95,6 +96,27 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
     s.console.line(f"\nlab {s.lab.name} is gone (the cached base image stays in {s.settings.cache_dir}).")
+
+
+@task(help={**LAB_HELP, "json": "print the measurements as JSON instead of the table"})
+@friendly
+def scan(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
+    """Measure who reaches which port, by connecting: from outside, from the admin host and from each node."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=True)
+    with live(s) as lab:
+        result = scanning.scan(lab, s.provider.bridge)
+    path = scanning.save(result, s.state_dir)
+    if json_:
+        print(json.dumps(result, indent=2))
+        return
+    outside = result["outside_address"] or "n/a: this provider has no bridge of the lab's own"
+    print(f"scan of lab {s.lab.name} ({s.lab.source.name}): a connection to each port from each place, {scanning.TIMEOUT} s each")
+    print(f"outside: a client at {outside}; admin: this host at {s.lab.admin_address}")
+    print("open: connected; closed: refused; filtered: no answer (dropped by a firewall); !: not what the design says")
+    for row in scanning.table(result):
+        print(row)
+    differ = scanning.disagreements(result)
+    print(f"saved: {path}" + ("" if not differ else f"\n{len(differ)} cells differ from the design's policy"))
 
 
 @task(help={**LAB_HELP, "seconds": "how long to watch (default 120)", "interval": "seconds between requests (default 0.25)"})

@@ -175,6 +175,7 @@ class ContainerGone(Step):
 
     layout: LxcLayout
     node: str
+    why: str = ""  # said when the container goes, e.g. "not in this design"
     name: str = "container"
 
     def probe(self) -> str:
@@ -188,7 +189,7 @@ class ContainerGone(Step):
             return ok(f"no container {name}")
         if lab.strip() != self.layout.lab.name:
             return ok(f"{name} was not made by this lab: left alone")
-        return change(f"{name} destroyed", Run(self.layout.lxc("destroy", self.node, "-f")))
+        return change(f"{name} destroyed" + (f" ({self.why})" if self.why else ""), Run(self.layout.lxc("destroy", self.node, "-f")))
 
 
 @dataclass

@@ -70,6 +70,9 @@ class LxcProvider(Provider):
 
         if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
             return False
+        for gone in sorted(set(self._leftover_nodes()) - {n.name for n in layout.lab.nodes}):
+            if not runner.apply(gone, LocalExecutor(gone, self.console), [ContainerGone(layout, gone, why="not in this design")]):
+                return False
         return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout)])
 
     def stop_hard(self, node: str) -> None:
@@ -104,6 +107,10 @@ class LxcProvider(Provider):
         return SshParams(
             host=str(spec.address), user="root", key_file=self.layout.key_file, known_hosts=self.layout.known_hosts
         )
+
+    @property
+    def bridge(self) -> str | None:
+        return self.layout.bridge
 
     def network_present(self) -> bool:
         return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
