@@ -24,6 +24,10 @@ VARIABLES = {
 }
 
 
+#: Optional: the CA file that signs the databases' certificates; when set, connections use TLS and check them.
+DB_CA_VARIABLE = "FOOBAR_DB_CA"
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message names the environment variable."""
 
@@ -40,6 +44,7 @@ class Settings:
     db_name: str
     db_user: str
     db_password: str = field(repr=False)
+    db_ca: str | None = None  # connect over TLS, checking the server's certificate against this CA
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +69,7 @@ class Settings:
             db_name=value["db_name"],
             db_user=value["db_user"],
             db_password=environ["FOOBAR_DB_PASSWORD"],  # used exactly as given, spaces included
+            db_ca=environ.get(DB_CA_VARIABLE, "").strip() or None,
         )
 
 

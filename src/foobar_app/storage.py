@@ -174,6 +174,7 @@ class MySQLStorage:
                 write_timeout=io_timeout,
                 init_command="SET time_zone = '+00:00'",
                 cursorclass=pymysql.cursors.DictCursor,
+                **_tls(settings),
             )
             try:
                 with connection.cursor() as cursor:
@@ -184,6 +185,13 @@ class MySQLStorage:
                     connection.close()
         except (pymysql.MySQLError, OSError) as exc:
             raise StorageError(f"{side} database {self._address(side)}: {_reason(exc)}") from exc
+
+
+def _tls(settings: Settings) -> dict[str, Any]:
+    """TLS to the database, its certificate checked against the CA and the server's name or address."""
+    if settings.db_ca is None:
+        return {}
+    return {"ssl_ca": settings.db_ca, "ssl_verify_cert": True, "ssl_verify_identity": True}
 
 
 def _reason(exc: BaseException) -> str:

@@ -125,9 +125,15 @@ def summary(session: LabSession) -> list[str]:
     """Where to look once the lab is up."""
     lab = session.lab
     entry = lab.entry_address
-    rows = [
-        f"site (through {lab.entry_name}): http://{entry}/   curl -i -H 'Host: {lab.domain}' http://{entry}/",
-        *(f"HAProxy statistics:     http://{b.address}:{STATS_PORT}/" for b in lab.balancers),
-    ]
+    if lab.has("https"):
+        ca = session.state_dir / "tls" / "ca.pem"
+        rows = [
+            f"site (through {lab.entry_name}): https://{lab.domain}/ at {entry}",
+            f"  trust the lab's CA:   curl --cacert {ca} --resolve {lab.domain}:443:{entry} https://{lab.domain}/",
+            f"  in a browser: import {ca} as an authority, and map {lab.domain} to {entry} in /etc/hosts",
+        ]
+    else:
+        rows = [f"site (through {lab.entry_name}): http://{entry}/   curl -i -H 'Host: {lab.domain}' http://{entry}/"]
+    rows += [f"HAProxy statistics:     http://{b.address}:{STATS_PORT}/" for b in lab.balancers]
     rows += [f"{n.name:<8} {n.address!s:<15} invoke ssh {n.name}" for n in lab.nodes]
     return rows

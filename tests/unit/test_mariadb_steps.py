@@ -35,9 +35,9 @@ def shown_account(host: str, password: str, extra: str = "") -> str:
     )
 
 
-def shown(accounts: dict[str, str], extra: str = "") -> str:
-    """The whole probe: host and hash rows, then each account's grants (extra grants on the last)."""
-    rows = "".join(f"{host}\t{password_hash(password)}\n" for host, password in accounts.items())
+def shown(accounts: dict[str, str], extra: str = "", tls: str = "") -> str:
+    """The whole probe: host, hash and TLS rows, then each account's grants (extra grants on the last)."""
+    rows = "".join(f"{host}\t{password_hash(password)}\t{tls}\n" for host, password in accounts.items())
     parts = [shown_account(host, password) for host, password in accounts.items()]
     if parts and extra:
         parts[-1] += extra
@@ -89,10 +89,27 @@ def test_a_node_that_left_the_design_loses_its_account() -> None:
     assert run_commands(plan) == [sql("DROP USER 'foobar_app'@'192.168.56.12'")]
 
 
-def test_parse_accounts_reads_hashes_and_grants() -> None:
-    hashes, grants = parse_accounts(shown({"10.0.0.1": "a"}))
+def test_parse_accounts_reads_hashes_grants_and_tls() -> None:
+    hashes, grants, tls = parse_accounts(shown({"10.0.0.1": "a"}, tls="ANY"))
     assert hashes == {"10.0.0.1": password_hash("a")}
     assert len(grants["10.0.0.1"]) == 2
+    assert tls == {"10.0.0.1": "ANY"}
+
+
+@pytest.mark.parametrize(("required", "shown_tls", "command"), [(True, "", "REQUIRE SSL"), (False, "ANY", "REQUIRE NONE")])
+def test_tls_requirement_is_brought_in_line(required: bool, shown_tls: str, command: str) -> None:
+    user = User("foobar_app", HOSTS[:1], "s3cret", GRANTS, require_ssl=required)
+    commands = run_commands(user.decide(probed(shown({HOSTS[0]: "s3cret"}, tls=shown_tls))))
+    assert commands == [sql(f"ALTER USER 'foobar_app'@'{HOSTS[0]}' {command}")]
+    assert not user.decide(probed(shown({HOSTS[0]: "s3cret"}, tls="ANY" if required else ""))).changes
+
+
+def test_replication_over_tls_checks_the_primary_certificate() -> None:
+    plan = Replica("192.168.56.11", "foobar_repl", "r3pl", ssl_ca="/etc/mysql/tls/ca.pem").decide(probed("@@\n"))
+    staged = plan.actions[0]
+    assert isinstance(staged, Put)
+    assert "MASTER_SSL=1, MASTER_SSL_CA='/etc/mysql/tls/ca.pem', MASTER_SSL_VERIFY_SERVER_CERT=1" in staged.content
+    assert replica().fingerprint != Replica("192.168.56.11", "foobar_repl", "r3pl", ssl_ca="/x").fingerprint
 
 
 def test_a_database_that_does_not_answer_is_a_step_error() -> None:

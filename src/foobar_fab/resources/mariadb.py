@@ -68,6 +68,7 @@ class User(Step):
     hosts: tuple[str, ...]
     password: str
     grants: tuple[str, ...]  # e.g. "SELECT, INSERT ON `foobar`.*"
+    require_ssl: bool = False  # the account may log in over TLS only
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -77,11 +78,11 @@ class User(Step):
         return f"'{self.user}'@'{host}'"
 
     def probe(self) -> str:
-        accounts = f"SELECT host, authentication_string FROM mysql.user WHERE user='{self.user}' ORDER BY host"
+        accounts = f"SELECT host, authentication_string, ssl_type FROM mysql.user WHERE user='{self.user}' ORDER BY host"
         show = f"mariadb -N -B -e \"SHOW GRANTS FOR '{self.user}'@'$host'\""
         return (
             f"rows=$({sql(accounts)}) || exit 1; printf '%s\\n' \"$rows\"; "
-            f"printf '%s\\n' \"$rows\" | while IFS=$(printf '\\t') read -r host hash; do "
+            f"printf '%s\\n' \"$rows\" | while IFS=$(printf '\\t') read -r host hash tls; do "
             f"[ -n \"$host\" ] || continue; echo \"@@ $host\"; {show} 2>/dev/null; done; true"
         )
 
@@ -91,8 +92,9 @@ class User(Step):
     def decide(self, probe: Outcome) -> Plan:
         if not probe.ok:
             raise StepError(f"MariaDB does not answer: {probe.error()}")
-        hashes, grants = parse_accounts(probe.stdout)
+        hashes, grants, tls = parse_accounts(probe.stdout)
         hashed = password_hash(self.password)
+        wanted_tls = "ANY" if self.require_ssl else ""
         actions: list[Run] = []
         done: list[str] = []
         for host in self.hosts:
@@ -103,6 +105,9 @@ class User(Step):
             elif hashes[host] != hashed:
                 actions.append(Run(sql(f"ALTER USER {account} IDENTIFIED BY PASSWORD '{hashed}'")))
                 done.append(f"{account} password set")
+            if tls.get(host, "") != wanted_tls:
+                actions.append(Run(sql(f"ALTER USER {account} REQUIRE {'SSL' if self.require_ssl else 'NONE'}")))
+                done.append(f"{account} {'requires TLS' if self.require_ssl else 'no longer requires TLS'}")
             present = {_normal_grant(g) for g in grants.get(host, [])}
             wanted = {_normal_grant(g) for g in self.wanted_grants(host)}
             extra = {g for g in present - wanted if not g.startswith("GRANT USAGE ON *.*")}
@@ -116,14 +121,15 @@ class User(Step):
             actions.append(Run(sql(f"DROP USER {self.account(host)}")))
             done.append(f"{self.account(host)} dropped")
         if not actions:
-            return ok(f"from {', '.join(self.hosts)} with {'; '.join(self.grants)}")
+            return ok(f"from {', '.join(self.hosts)} with {'; '.join(self.grants)}" + (", TLS required" if self.require_ssl else ""))
         return change("; ".join(done), *actions)
 
 
-def parse_accounts(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The User probe's output: each host's password hash, and each host's grants."""
+def parse_accounts(text: str) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+    """The User probe's output: each host's password hash, its grants, and its TLS requirement ('' or ANY)."""
     hashes: dict[str, str] = {}
     grants: dict[str, list[str]] = {}
+    tls: dict[str, str] = {}
     current: str | None = None
     for row in text.splitlines():
         if row.startswith("@@ "):
@@ -133,9 +139,10 @@ def parse_accounts(text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
             if row.strip():
                 grants[current].append(row.strip())
         elif row.strip():
-            host, _, hashed = row.partition("\t")
+            host, hashed, required = ([*row.split("\t"), "", ""])[:3]
             hashes[host.strip()] = hashed.strip()
-    return hashes, grants
+            tls[host.strip()] = required.strip()
+    return hashes, grants, tls
 
 
 def _normal_grant(text: str) -> str:
@@ -156,6 +163,7 @@ class Replica(Step):
     primary: str
     user: str
     password: str
+    ssl_ca: str | None = None  # with a CA file: the connection is encrypted and the primary's certificate checked
     name: str = "replication"
 
     def probe(self) -> str:
@@ -164,7 +172,13 @@ class Replica(Step):
     @property
     def fingerprint(self) -> str:
         """A hash of the settings CHANGE MASTER was given, password included (which MariaDB never shows)."""
-        return hashlib.sha256(f"{self.primary}\0{self.user}\0{self.password}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.primary}\0{self.user}\0{self.password}\0{self.ssl_ca}".encode()).hexdigest()
+
+    @property
+    def ssl_options(self) -> str:
+        if self.ssl_ca is None:
+            return "MASTER_SSL=0"
+        return f"MASTER_SSL=1, MASTER_SSL_CA='{self.ssl_ca}', MASTER_SSL_VERIFY_SERVER_CERT=1"
 
     def decide(self, probe: Outcome) -> Plan:
         if not probe.ok or "@@" not in probe.stdout:
@@ -186,11 +200,11 @@ class Replica(Step):
             return change(f"restarted replication from {self.primary}", Run(sql("START SLAVE")), wait)
         setup = (
             f"STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{self.primary}', MASTER_USER='{self.user}', "
-            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE;\n"
+            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos, {self.ssl_options}; START SLAVE;\n"
         )
         remember = Run(f"echo {self.fingerprint} > {FINGERPRINT} && chmod 0600 {FINGERPRINT}")
         return change(
-            f"replicating from {self.primary} with GTID (slave_pos)",
+            f"replicating from {self.primary} with GTID (slave_pos), " + ("over TLS" if self.ssl_ca else "in clear"),
             *sql_file(setup, "replication.sql"),  # a file, not the command line: the password stays out of `ps`
             remember,
             wait,

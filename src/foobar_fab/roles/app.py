@@ -28,7 +28,7 @@ from ..constants import (
 from ..executors import Outcome
 from ..expect import expect
 from ..observe.site import served_by
-from ..resources.files import ConfigFile
+from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Plan, Put, Run, Step, change, ok
@@ -43,6 +43,8 @@ PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql")
 
 APP_SOURCE = Path(foobar_app.__file__).resolve().parent
 UNIT = f"/etc/systemd/system/{APP_SERVICE}.service"
+TLS_DIR = "/etc/foobar/tls"
+DB_CA = f"{TLS_DIR}/ca.pem"
 #: Restart the application server only if it exists and runs (the Service step starts it the first time).
 TRY_RESTART = f"if systemctl cat {APP_SERVICE} >/dev/null 2>&1; then systemctl try-restart {APP_SERVICE}; fi"
 KEEP_RELEASES = 3
@@ -143,6 +145,7 @@ def environment(inputs: RoleInputs) -> str:
         database=DATABASE,
         app_user=APP_USER,
         app_password=inputs.secrets.get("db_app", ""),
+        db_ca=DB_CA if inputs.tls is not None else None,
     )
 
 
@@ -162,11 +165,14 @@ def unit(inputs: RoleInputs) -> str:
 
 def steps(inputs: RoleInputs) -> list[Step]:
     """gunicorn with several workers behind Nginx, as a systemd service."""
+    ca: list[Step] = [ConfigFile(DB_CA, inputs.tls.ca_pem)] if inputs.tls is not None else []
     return [
         Packages(PACKAGES),
         SystemUser(APP_SYSTEM_USER, APP_ROOT),
         Release(application_files(), foobar_app.__version__),
+        *ca,
         ConfigFile(APP_ENV, environment(inputs), mode="0640", owner=f"root:{APP_SYSTEM_USER}", on_change=(TRY_RESTART,)),
+        *([] if inputs.tls is not None else [Absent(TLS_DIR)]),
         ConfigFile(UNIT, unit(inputs), validate="systemd-analyze verify {path}", on_change=("systemctl daemon-reload", TRY_RESTART)),
         Service(APP_SERVICE),
     ]

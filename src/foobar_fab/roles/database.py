@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..constants import APP_USER, DATABASE, DB_PORT, REPLICATION_USER
 from ..expect import eventually, expect
-from ..resources.files import ConfigFile
+from ..resources.files import Absent, ConfigFile
 from ..resources.mariadb import Database, Replica, Schema, User
 from ..resources.packages import Packages
 from ..resources.services import Service
@@ -31,6 +31,10 @@ CONFIG = "/etc/mysql/mariadb.conf.d/60-foobar.cnf"
 VALIDATE = "mariadbd --defaults-file={path} --help --verbose > /dev/null"
 APP_GRANTS = (f"SELECT, INSERT ON `{DATABASE}`.*", "SLAVE MONITOR ON *.*")
 REPLICATION_GRANTS = ("REPLICATION SLAVE ON *.*",)
+TLS_DIR = "/etc/mysql/tls"
+TLS = {"ca": f"{TLS_DIR}/ca.pem", "cert": f"{TLS_DIR}/server.pem", "key": f"{TLS_DIR}/server.key"}
+#: New certificates are taken up without a restart.
+FLUSH_SSL = "mariadb -e 'FLUSH SSL'"
 
 
 def config(inputs: RoleInputs) -> str:
@@ -42,14 +46,32 @@ def config(inputs: RoleInputs) -> str:
         database=DATABASE,
         db_role="replica" if node.has_role("db_replica") else "primary",
         server_id=int(node.address) & 0xFFFF,
+        tls=TLS if inputs.tls is not None else None,
     )
 
 
+def tls_files(inputs: RoleInputs) -> list[Step]:
+    """The CA, the server's certificate and its key (readable by MariaDB only); or none of them without https."""
+    if inputs.tls is None:
+        return [Absent(TLS_DIR)]
+    certificate = inputs.tls.certificates[f"db-{inputs.node.name}"]
+    return [
+        ConfigFile(TLS["ca"], inputs.tls.ca_pem, on_change=(FLUSH_SSL,)),
+        ConfigFile(TLS["cert"], certificate.cert_pem, on_change=(FLUSH_SSL,)),
+        ConfigFile(TLS["key"], certificate.key_pem, mode="0600", owner="mysql:mysql", on_change=(FLUSH_SSL,)),
+    ]
+
+
 def _server(inputs: RoleInputs) -> list[Step]:
-    """Debian's MySQL server (MariaDB 10.11), configured for this node's part, running."""
+    """Debian's MySQL server (MariaDB 10.11), configured for this node's part, running; its TLS files in place
+    before a config that names them (and removed after one that no longer does)."""
+    files = tls_files(inputs)
+    before, after = (files, []) if inputs.tls is not None else ([], files)
     return [
         Packages(PACKAGES),
+        *before,
         ConfigFile(CONFIG, config(inputs), validate=VALIDATE, on_change=("systemctl restart mariadb",)),
+        *after,
         Service("mariadb"),
     ]
 
@@ -59,8 +81,8 @@ def primary_steps(inputs: RoleInputs) -> list[Step]:
     lab = inputs.lab
     return _server(inputs) + [
         Database(DATABASE),
-        User(APP_USER, tuple(str(n.address) for n in lab.app_nodes), inputs.secrets["db_app"], APP_GRANTS),
-        User(REPLICATION_USER, tuple(str(n.address) for n in lab.replicas), inputs.secrets["db_replication"], REPLICATION_GRANTS),
+        User(APP_USER, tuple(str(n.address) for n in lab.app_nodes), inputs.secrets["db_app"], APP_GRANTS, lab.has("https")),
+        User(REPLICATION_USER, tuple(str(n.address) for n in lab.replicas), inputs.secrets["db_replication"], REPLICATION_GRANTS, lab.has("https")),
         Schema(DATABASE, (APP_SOURCE / "schema.sql").read_text()),
     ]
 
@@ -68,7 +90,7 @@ def primary_steps(inputs: RoleInputs) -> list[Step]:
 def replica_steps(inputs: RoleInputs) -> list[Step]:
     """The replica copies everything from the primary (database, accounts, rows) and serves reads."""
     return _server(inputs) + [
-        Replica(str(inputs.lab.primary.address), REPLICATION_USER, inputs.secrets["db_replication"]),
+        Replica(str(inputs.lab.primary.address), REPLICATION_USER, inputs.secrets["db_replication"], TLS["ca"] if inputs.tls else None),
     ]
 
 
@@ -93,10 +115,13 @@ def has_posted_message(live: LiveLab, node: NodeSpec) -> str:
 
 
 def replica_threads(live: LiveLab, node: NodeSpec) -> str:
-    """Both replication threads run on this replica."""
+    """Both replication threads run on this replica (over TLS, with the primary's certificate checked, with https)."""
     status = live.databases.replica_status(node)
     io_run, sql_run = status.get("Slave_IO_Running", "No"), status.get("Slave_SQL_Running", "No")
     seen = f"IO {io_run}, SQL {sql_run}, {status.get('Seconds_Behind_Master', '?')} s behind {status.get('Master_Host', '?')}"
+    if live.lab.has("https"):
+        tls = status.get("Master_SSL_Allowed") == "Yes" and status.get("Master_SSL_Verify_Server_Cert") == "Yes"
+        return expect(io_run == "Yes" and sql_run == "Yes" and tls, seen + (", TLS, certificate checked" if tls else ", not over TLS"))
     return expect(io_run == "Yes" and sql_run == "Yes", seen)
 
 
