@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from foobar_app import __version__
 from foobar_app.config import Settings
+from foobar_app.metrics import instrument
 from foobar_app.storage import Message, Replication, Storage, StorageError
 
 MAX_BODY = 500  # characters, the width of messages.body in schema.sql
@@ -72,6 +73,7 @@ def create_app(settings: Settings, storage: Storage) -> Flask:
     """The Flask application for one node, on the given storage."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # far more than a message needs
+    instrument(app, settings.metrics_port)
 
     @app.after_request
     def say_which_node(response: Response) -> Response:

@@ -26,6 +26,8 @@ VARIABLES = {
 
 #: Optional: the CA file that signs the databases' certificates; when set, connections use TLS and check them.
 DB_CA_VARIABLE = "FOOBAR_DB_CA"
+#: Optional: the port on which the application answers /metrics (and nothing else) for the monitoring server.
+METRICS_PORT_VARIABLE = "FOOBAR_METRICS_PORT"
 
 
 class ConfigError(RuntimeError):
@@ -45,6 +47,7 @@ class Settings:
     db_user: str
     db_password: str = field(repr=False)
     db_ca: str | None = None  # connect over TLS, checking the server's certificate against this CA
+    metrics_port: int | None = None  # where /metrics is answered, for the monitoring server
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -70,11 +73,12 @@ class Settings:
             db_user=value["db_user"],
             db_password=environ["FOOBAR_DB_PASSWORD"],  # used exactly as given, spaces included
             db_ca=environ.get(DB_CA_VARIABLE, "").strip() or None,
+            metrics_port=_port(environ[METRICS_PORT_VARIABLE].strip(), METRICS_PORT_VARIABLE) if environ.get(METRICS_PORT_VARIABLE, "").strip() else None,
         )
 
 
-def _port(value: str) -> int:
-    """FOOBAR_DB_PORT as a TCP port number."""
+def _port(value: str, variable: str = "FOOBAR_DB_PORT") -> int:
+    """A variable's value as a TCP port number."""
     if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise ConfigError(f"FOOBAR_DB_PORT must be a TCP port number (1-65535), not {value!r}")
+        raise ConfigError(f"{variable} must be a TCP port number (1-65535), not {value!r}")
     return int(value)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from . import checks, lab_secrets, parallel, pki
-from .constants import STATS_PORT
+from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
 from .pki import Pki
@@ -135,5 +135,8 @@ def summary(session: LabSession) -> list[str]:
     else:
         rows = [f"site (through {lab.entry_name}): http://{entry}/   curl -i -H 'Host: {lab.domain}' http://{entry}/"]
     rows += [f"HAProxy statistics:     http://{b.address}:{STATS_PORT}/" for b in lab.balancers]
+    for monitor in lab.with_role("monitor"):
+        rows.append(f"Prometheus:             http://{monitor.address}:{PROMETHEUS_PORT}/   (alerts: invoke alerts)")
+        rows.append(f"Alertmanager:           http://{monitor.address}:{ALERTMANAGER_PORT}/")
     rows += [f"{n.name:<8} {n.address!s:<15} invoke ssh {n.name}" for n in lab.nodes]
     return rows

@@ -13,10 +13,20 @@ APP_PORT = 8000  # the application server (gunicorn)
 DB_PORT = 3306  # MariaDB
 SSH_PORT = 22
 
+# Monitoring: exporters on the servers, Prometheus and Alertmanager on the monitoring server
+NODE_EXPORTER_PORT = 9100
+MYSQLD_EXPORTER_PORT = 9104
+HAPROXY_METRICS_PORT = 8405
+APP_METRICS_PORT = 9180
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+ALERT_LOG = "/var/log/foobar-alerts.jsonl"  # every alert Alertmanager delivers, fired and resolved
+
 # The database and its accounts
 DATABASE = "foobar"
 APP_USER = "foobar_app"
 REPLICATION_USER = "foobar_repl"
+EXPORTER_USER = "exporter"
 
 # The application on the nodes
 APP_SERVICE = "foobar-app"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .console import Console
 from .observe.databases import Databases
 from .observe.haproxy import HaproxyStats
+from .observe.prometheus import Prometheus
 from .observe.shell import NodeShells
 from .observe.site import Site
 from .session import LabSession
@@ -49,6 +50,9 @@ class LiveLab:
 
     def stats(self, balancer: NodeSpec) -> HaproxyStats:
         return HaproxyStats(balancer, self.site.network_present)
+
+    def prometheus(self, monitor: NodeSpec) -> Prometheus:
+        return Prometheus(monitor, self.site.network_present)
 
     def more_shells(self) -> NodeShells:
         """Connections of their own, for an observer thread that must not wait on another's commands."""

@@ -27,8 +27,21 @@ TEST_LAB = "fftest"
 TEST_SUBNET = "10.181.57.0/24"
 
 
+#: Lab test files share one lab and run in this order: built, used, hardened and back, destroyed.
+ORDER = (
+    "test_absent_lab", "test_lifecycle", "test_site", "test_site_drills", "test_secured",
+    "test_ssh_provider", "test_teardown", "test_vagrant_provider",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lab tests need root and Linux: skip them, saying why, elsewhere."""
+    """Lab tests run in ORDER (unit tests keep theirs); they need root and Linux: skipped, saying why, elsewhere."""
+
+    def rank(item: pytest.Item) -> int:
+        stem = item.path.stem
+        return ORDER.index(stem) if "tests/lab/" in str(item.path) and stem in ORDER else -1
+
+    items.sort(key=rank)
     if os.name == "posix" and os.geteuid() == 0:
         return
     skip = pytest.mark.skip(reason="lab tests need root on a Linux host (they build LXC containers)")

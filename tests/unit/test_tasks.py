@@ -16,7 +16,7 @@ from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
 DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2", "all"]
-TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "bench.build", "bench.site", "docs.capture", "docs.diagram"] + [
+TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "docs.capture", "docs.diagram"] + [
     f"drill.{d}" for d in DRILLS
 ]
 
@@ -78,7 +78,7 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
     assert not state.exists() and not cache.exists()
 
 
-LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "scan", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS]
+LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS]
 
 
 @pytest.mark.parametrize("name", LAB_TASKS)

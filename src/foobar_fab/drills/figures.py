@@ -32,6 +32,7 @@ class Figures:
     acknowledged: int = 0
     lost: dict[str, list[str]] = field(default_factory=dict)  # database node -> acknowledged bodies missing
     peak_lag: int | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # what the monitoring fired: name, node, fired_at, resolved_at
 
     def during_outage(self, kind: str, start: float | None = None) -> list[Request]:
         begin = self.fault_at if start is None else start
@@ -115,6 +116,17 @@ class Figures:
             "all on both databases" if not missing else "; ".join(f"{len(b)} missing on {n}" for n, b in missing.items())
         )
         return Expectation("writes.none-lost", "no acknowledged write is lost", not missing and bool(self.lost), seen)
+
+    def alert_within(self, limit: float, names: tuple[str, ...] = (), what: str = "an alert") -> Expectation:
+        """The monitoring fired an alert (one of these names, if given) at most `limit` seconds after the fault."""
+        fired = [a for a in self.alerts if a["fired_at"] >= self.fault_at - 1.0 and (not names or a["alert"] in names)]
+        first = min(fired, key=lambda a: a["fired_at"], default=None)
+        expectation_id = "alerts.fired" if not names else f"alerts.{names[0]}"
+        claim = f"the monitoring fires {what} within {limit:g} s"
+        if first is None:
+            return Expectation(expectation_id, claim, False, "no alert fired")
+        after = first["fired_at"] - self.fault_at
+        return Expectation(expectation_id, claim, after <= limit, f"{first['alert']} ({first['node']}) {after:.1f} s after the fault")
 
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"

@@ -1,4 +1,5 @@
-"""What the drill watches while it runs: HAProxy's state of each server, and the replica's lag."""
+"""What the drill watches while it runs: HAProxy's state of each server, the replicas' lag, and on a
+monitored design the alerts Prometheus fires."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import requests
 
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats
+from ..observe.prometheus import Prometheus
 from ..observe.site import LabGone
 
 STATS_EVERY = 0.2
 LAG_EVERY = 1.0
+ALERTS_EVERY = 0.5
 
 
 @dataclass(frozen=True)
@@ -30,20 +33,36 @@ class LagSample:
     behind: int | None
 
 
-class Observer:
-    """Polls HAProxy's statistics and the replication lag in background threads."""
+@dataclass
+class AlertSeen:
+    """An alert as the drill saw it: when it was first seen firing and when it was last seen (drill clock)."""
 
-    def __init__(self, stats: HaproxyStats, clock: Callable[[], float], databases: Databases) -> None:
+    name: str
+    node: str
+    summary: str
+    fired_at: float
+    last_seen: float
+    resolved_at: float | None = None
+
+
+class Observer:
+    """Polls HAProxy's statistics, the replication lag and (where there is one) Prometheus in background threads."""
+
+    def __init__(self, stats: HaproxyStats, clock: Callable[[], float], databases: Databases, prometheus: Prometheus | None = None) -> None:
         self.stats = stats
         self.clock = clock
         self.databases = databases
+        self.prometheus = prometheus
         self.servers: list[ServerSample] = []
         self.lag: list[LagSample] = []
+        self.alerts: dict[str, AlertSeen] = {}
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, args=(self._sample_servers, STATS_EVERY), daemon=True),
             threading.Thread(target=self._loop, args=(self._sample_lag, LAG_EVERY), daemon=True),
         ]
+        if prometheus is not None:
+            self._threads.append(threading.Thread(target=self._loop, args=(self._sample_alerts, ALERTS_EVERY), daemon=True))
 
     def start(self) -> None:
         for thread in self._threads:
@@ -68,6 +87,26 @@ class Observer:
 
     def _sample_lag(self) -> None:
         self.lag.append(LagSample(self.clock(), self.databases.transactions_behind()))
+
+    def _sample_alerts(self) -> None:
+        """Note each alert's first firing, and its resolution (firing no longer) once it had fired."""
+        prometheus = self.prometheus
+        if prometheus is None:
+            return
+        try:
+            firing = {a.key: a for a in prometheus.alerts(timeout=1.0) if a.state == "firing"}
+        except (requests.RequestException, LabGone, ValueError, KeyError):
+            return  # the monitoring server did not answer this time: nothing is concluded
+        now = self.clock()
+        for key, alert in firing.items():
+            seen = self.alerts.get(key)
+            if seen is None or seen.resolved_at is not None:
+                self.alerts[key] = AlertSeen(alert.name, alert.node, alert.summary, now, now)
+            else:
+                seen.last_seen = now
+        for key, seen in self.alerts.items():
+            if key not in firing and seen.resolved_at is None:
+                seen.resolved_at = now
 
     def first_down(self, server: str, after: float) -> float | None:
         """When HAProxy first showed the server anything but UP, after the given moment."""

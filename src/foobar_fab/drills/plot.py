@@ -21,7 +21,7 @@ FAILED_COLOUR = "tab:red"
 # Node colours, given in the order of the sorted node names; red is kept for failures.
 NODE_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
                 "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
-EVENT_COLOURS = {"fault": "darkred", "detected": "darkorange", "restore": "navy",
+EVENT_COLOURS = {"fault": "darkred", "detected": "darkorange", "restore": "navy", "alert": "purple", "resolved": "teal",
                  "recovered": "darkgreen"}
 BAR: dict[str, Any] = {"width": 0.9, "align": "edge"}  # second s covers [s, s + 1)
 # Fixed ids (hashsalt) and real <text> elements (fonttype none): same bytes each run, searchable text.
@@ -80,6 +80,7 @@ def _draw_events(ax: Axes, events: Sequence[Row]) -> None:
     for i, event in enumerate(events):
         colour = EVENT_COLOURS.get(event["what"], "dimgray")
         ax.axvline(event["t"], color=colour, linestyle="--", linewidth=1.2)
-        ax.annotate(f"{event['what']} {event['t']:.1f} s", (event["t"], 0.97 - 0.07 * (i % 2)),
+        name = event["detail"].split(" (")[0] if event["what"] in ("alert", "resolved") else ""
+        ax.annotate(f"{event['what']} {name} {event['t']:.1f} s".replace("  ", " "), (event["t"], 0.97 - 0.07 * (i % 3)),
                     xycoords=ax.get_xaxis_transform(), xytext=(3, 0), textcoords="offset points",
                     color=colour, fontsize=8, va="top")

@@ -14,6 +14,7 @@ from .figures import Expectation, Figures
 
 DETECTION_LIMIT = 2.0  # seconds: HAProxy's tuned checks (every 500 ms, down after 2) plus observe layer4
 SLOW_LIMIT = 1.0
+ALERT_LIMIT = 15.0  # seconds: scrapes and evaluations every 5 s, a 2 s scrape timeout
 
 Prediction = Callable[[Figures], Expectation]
 
@@ -28,6 +29,7 @@ class Consequences:
     primary_down: bool
     cut_off: str | None  # a node whose application can no longer reach the primary
     replica_cut: bool  # a replica that stops receiving the primary's changes
+    monitored: bool = False  # the design has monitoring: something must alert
 
 
 def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], partition: bool) -> Consequences:
@@ -51,6 +53,7 @@ def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], partition: 
         primary_down=down(lab.primary, "db_primary"),
         cut_off=cut_off,
         replica_cut=partition and target.has_role("db_replica"),
+        monitored=lab.has("monitoring"),
     )
 
 
@@ -77,5 +80,9 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
             rows.append(lambda f: f.none_failed("write", after_detection=once_out))
     if c.replica_cut:
         rows.append(lambda f: f.lag_grew())
+    if c.monitored:
+        rows.append(lambda f: f.alert_within(ALERT_LIMIT))
+        if c.replica_cut:
+            rows.append(lambda f: f.alert_within(ALERT_LIMIT, ("ReplicationStopped", "ReplicationLagging"), "a replication alert"))
     rows.append(lambda f: f.no_acknowledged_write_lost())
     return rows

@@ -48,6 +48,7 @@ def build_report(
         "acknowledged_writes_lost": sum(len(b) for b in figures.lost.values()),
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
+        "alerts": figures.alerts,
         "expectations": [asdict(e) for e in expectations],
         "lesson": drill.lesson + (UNTUNED_NOTE if settings.get("haproxy") == "untuned" else ""),
         "lesson_link": drill.lesson_link,
@@ -88,6 +89,11 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.line(f"acknowledged writes: {report['acknowledged_writes']}, lost: {report['acknowledged_writes_lost']}")
     if report["peak_replication_lag"]:
         console.line(f"replication lag:    up to {report['peak_replication_lag']} transactions behind")
+    if report.get("alerts"):
+        console.line("alerts fired (the monitoring):")
+        for a in report["alerts"]:
+            resolved = "still firing at the end" if a["resolved_at"] is None else f"resolved {a['resolved_at'] - a['fired_at']:.1f} s later"
+            console.line(f"  {a['alert']} ({a['node']}): {a['after_fault']:+.1f} s after the fault, {resolved}")
     console.line("what the design predicts:")
     for e in report["expectations"]:
         status = "ok" if e["ok"] else "failed"

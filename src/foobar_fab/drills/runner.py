@@ -90,7 +90,8 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
-        observer = Observer(health.stats, traffic.now, health.databases)
+        monitors = lab.with_role("monitor")
+        observer = Observer(health.stats, traffic.now, health.databases, live.prometheus(monitors[0]) if monitors else None)
         events: list[dict[str, Any]] = []
 
         def event(what: str, detail: str) -> float:
@@ -131,6 +132,16 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             events.sort(key=lambda e: e["t"])
         figures = measure(traffic, health.databases, lab.db_nodes, run_id, fault_at, restore_at, detected_at, recovered_at, detect_target)
         figures.peak_lag = observer.peak_lag()
+        figures.alerts = [
+            {"alert": a.name, "node": a.node, "summary": a.summary, "fired_at": round(a.fired_at, 2),
+             "after_fault": round(a.fired_at - fault_at, 2), "resolved_at": None if a.resolved_at is None else round(a.resolved_at, 2)}
+            for a in sorted(observer.alerts.values(), key=lambda a: a.fired_at)
+        ]
+        for alert in figures.alerts:
+            events.append({"t": alert["fired_at"], "what": "alert", "detail": f"{alert['alert']} ({alert['node']}) fired"})
+            if alert["resolved_at"] is not None:
+                events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
+        events.sort(key=lambda e: e["t"])
         settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "write_every": traffic.write_every}
         expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power")]
         report = build_report(drill, title, lab, settings, figures, events, expectations)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,10 @@ def refuses_old_tls(address: str, server_name: str, timeout: float = 3.0) -> str
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    context.minimum_version = ssl.TLSVersion.TLSv1
-    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    with warnings.catch_warnings():  # old versions on purpose: the server must refuse them
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
     try:
         with socket.create_connection((address, HTTPS_PORT), timeout=timeout) as raw, context.wrap_socket(raw, server_hostname=server_name) as tls:
             return tls.version()

@@ -27,3 +27,8 @@ class Service(Step):
         if enabled == "enabled" and active == "active":
             return ok("enabled and running")
         return change(f"enabled and started (was {enabled or 'unknown'}, {active or 'unknown'})", Run(f"systemctl enable --now {self.unit}"))
+
+
+def try_restart(unit: str) -> str:
+    """Restart a unit only if it exists and runs (a Service step starts it the first time)."""
+    return f"if systemctl cat {unit} >/dev/null 2>&1; then systemctl try-restart {unit}; fi"

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 
 from ..pki import Pki
 from ..topology import Lab, NodeSpec
-from . import app, base, database, firewall, loadbalancer, web
+from . import app, base, database, exporter, firewall, loadbalancer, monitor, web
 from .record import BuildOptions, Exposure, Role, RoleInputs
 
 #: Every role, in the order their rules are checked: from the data up, so a design is told first what
 #: is missing at the bottom (a replica without a primary) rather than what that breaks above it.
 ROLES: dict[str, Role] = {
     role.name: role
-    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE, firewall.ROLE)
+    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE, monitor.ROLE, exporter.ROLE, firewall.ROLE)
 }
 
 
@@ -48,7 +48,7 @@ def inputs_for(
     lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions(), tls: Pki | None = None
 ) -> RoleInputs:
     """A node's role inputs; its packages are those of all its roles, so apt runs once per node."""
-    packages = dict.fromkeys(p for role in roles_of(node) for p in role.packages)
+    packages = dict.fromkeys(p for role in roles_of(node) for p in role.packages + (role.node_packages(lab, node) if role.node_packages else ()))
     return RoleInputs(lab, node, secrets, tuple(packages), options, exposure(lab), tls)
 
 

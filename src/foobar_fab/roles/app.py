@@ -16,6 +16,7 @@ import foobar_app
 
 from ..constants import (
     APP_ENV,
+    APP_METRICS_PORT,
     APP_PORT,
     APP_ROOT,
     APP_SERVICE,
@@ -30,7 +31,7 @@ from ..expect import expect
 from ..observe.site import served_by
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
-from ..resources.services import Service
+from ..resources.services import Service, try_restart
 from ..steps import Plan, Put, Run, Step, change, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
@@ -39,14 +40,13 @@ from .record import Port, Role, RoleInputs, Rule, SiteCheck, problems_where
 if TYPE_CHECKING:
     from ..live import LiveLab
 
-PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql")
+PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql", "python3-prometheus-client")
 
 APP_SOURCE = Path(foobar_app.__file__).resolve().parent
 UNIT = f"/etc/systemd/system/{APP_SERVICE}.service"
 TLS_DIR = "/etc/foobar/tls"
 DB_CA = f"{TLS_DIR}/ca.pem"
-#: Restart the application server only if it exists and runs (the Service step starts it the first time).
-TRY_RESTART = f"if systemctl cat {APP_SERVICE} >/dev/null 2>&1; then systemctl try-restart {APP_SERVICE}; fi"
+TRY_RESTART = try_restart(APP_SERVICE)
 KEEP_RELEASES = 3
 
 
@@ -146,6 +146,7 @@ def environment(inputs: RoleInputs) -> str:
         app_user=APP_USER,
         app_password=inputs.secrets.get("db_app", ""),
         db_ca=DB_CA if inputs.tls is not None else None,
+        metrics_port=APP_METRICS_PORT if lab.has("monitoring") else None,
     )
 
 
@@ -159,7 +160,7 @@ def unit(inputs: RoleInputs) -> str:
         app_root=APP_ROOT,
         app_env=APP_ENV,
         app_workers=APP_WORKERS,
-        bind=f"{listen_address(inputs.lab, inputs.node)}:{APP_PORT}",
+        binds=[f"{listen_address(inputs.lab, inputs.node)}:{APP_PORT}"] + ([f"0.0.0.0:{APP_METRICS_PORT}"] if inputs.lab.has("monitoring") else []),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..constants import APP_USER, DATABASE, DB_PORT, REPLICATION_USER
+from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_USER
 from ..expect import eventually, expect
 from ..resources.files import Absent, ConfigFile
 from ..resources.mariadb import Database, Replica, Schema, User
@@ -30,6 +30,7 @@ CONFIG = "/etc/mysql/mariadb.conf.d/60-foobar.cnf"
 #: Parse the staged file with the server's own option parser before it goes live.
 VALIDATE = "mariadbd --defaults-file={path} --help --verbose > /dev/null"
 APP_GRANTS = (f"SELECT, INSERT ON `{DATABASE}`.*", "SLAVE MONITOR ON *.*")
+EXPORTER_GRANTS = ("SELECT, PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.*",)  # what the MariaDB exporter reads
 REPLICATION_GRANTS = ("REPLICATION SLAVE ON *.*",)
 TLS_DIR = "/etc/mysql/tls"
 TLS = {"ca": f"{TLS_DIR}/ca.pem", "cert": f"{TLS_DIR}/server.pem", "key": f"{TLS_DIR}/server.key"}
@@ -83,6 +84,8 @@ def primary_steps(inputs: RoleInputs) -> list[Step]:
         Database(DATABASE),
         User(APP_USER, tuple(str(n.address) for n in lab.app_nodes), inputs.secrets["db_app"], APP_GRANTS, lab.has("https")),
         User(REPLICATION_USER, tuple(str(n.address) for n in lab.replicas), inputs.secrets["db_replication"], REPLICATION_GRANTS, lab.has("https")),
+        # The exporters' account, on every database server through replication (none without monitoring).
+        User(EXPORTER_USER, ("localhost",) if lab.has("monitoring") else (), inputs.secrets.get("db_exporter", ""), EXPORTER_GRANTS),
         Schema(DATABASE, (APP_SOURCE / "schema.sql").read_text()),
     ]
 

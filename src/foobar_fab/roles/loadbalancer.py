@@ -6,7 +6,7 @@ import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..constants import HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
+from ..constants import HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..expect import eventually, expect
 from ..observe.haproxy import all_up, describe
 from ..observe.site import served_by
@@ -78,6 +78,7 @@ def config(inputs: RoleInputs) -> str:
         certificate=CERTIFICATE,
         hsts_max_age=HSTS_MAX_AGE,
         stats_port=STATS_PORT,
+        metrics_port=HAPROXY_METRICS_PORT if inputs.lab.has("monitoring") else None,
         health_path=HEALTH_PATH,
         haproxy=HAPROXY_PROFILES[inputs.options.haproxy_profile],
     )

@@ -42,6 +42,8 @@ class Port:
     what: str
     listen: Literal["any", "node", "loopback"]
     reach: tuple[str, ...]
+    metrics: str | None = None  # where Prometheus scrapes this port (a path), if it serves metrics
+    job: str = ""  # the scrape job's name for those metrics
 
     def socket(self, node: NodeSpec) -> str:
         """The socket as testinfra names it, e.g. tcp://0.0.0.0:80."""
@@ -135,6 +137,7 @@ class Role:
     checks: tuple[NodeCheck | SiteCheck, ...] = ()
     rules: tuple[Rule, ...] = ()
     retire: Callable[[RoleInputs], list[Step]] | None = None  # takes the role away from a node that no longer has it
+    node_packages: Callable[[Lab, NodeSpec], tuple[str, ...]] | None = None  # packages that depend on the node's other roles
 
 
 def roles_field(node: NodeSpec) -> str:

@@ -13,8 +13,12 @@ from invoke.exceptions import Exit
 from .. import build as building
 from .. import checks
 from .. import scan as scanning
+from .. import sniff as sniffing
+from ..constants import PROMETHEUS_PORT
 from ..drills import watch as watching
 from ..live import live
+from ..observe.prometheus import alert_log
+from ..providers import ProviderError
 from ..steps import Runner
 from .common import LAB_HELP, QUIET_HELP, friendly, session
 
@@ -117,6 +121,49 @@ def scan(c: Context, lab_file: str | None = None, provider: str | None = None, j
         print(row)
     differ = scanning.disagreements(result)
     print(f"saved: {path}" + ("" if not differ else f"\n{len(differ)} cells differ from the design's policy"))
+
+
+@task(help={**LAB_HELP, "json": "print what was captured as JSON"})
+@friendly
+def sniff(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
+    """Show what an eavesdropper on the lab's network reads while a message is posted and replicated."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=True)
+    with live(s) as lab:
+        captures = sniffing.sniff(lab, s.provider.bridge)
+    if json_:
+        print(json.dumps({"lab": s.lab.name, "design": s.lab.source.name, "captures": [c.as_dict() for c in captures]}, indent=2))
+        return
+    print(f"sniff on lab {s.lab.name} ({s.lab.source.name}): tcpdump on {s.provider.bridge} while one message is posted")
+    for capture in captures:
+        verdict = "the message is READABLE" if capture.marker_readable else "the message is not readable"
+        print(f"\n{capture.what}: {capture.packets} packets ({capture.filter}): {verdict}")
+        for line in capture.readable:
+            print(f"  | {line[:110]}")
+        if not capture.readable:
+            print("  (no readable text at all)")
+
+
+@task(help={**LAB_HELP, "log": "how many delivered alerts (fired and resolved) to show from the alert log; default 10"})
+@friendly
+def alerts(c: Context, log: int = 10, lab_file: str | None = None, provider: str | None = None) -> None:
+    """List the alerts firing now on a monitored design, and the last ones Alertmanager delivered."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=True)
+    monitors = s.lab.with_role("monitor")
+    if not monitors:
+        raise ProviderError(f"{s.lab.source.name} has no monitoring: build a design with features.monitoring (configs/secured.yml)")
+    with live(s) as lab:
+        now = lab.prometheus(monitors[0]).alerts()
+        delivered = alert_log(lab.shells, monitors[0], log)
+    print(f"alerts on lab {s.lab.name}, from Prometheus on {monitors[0].name} (http://{monitors[0].address}:{PROMETHEUS_PORT}/alerts)")
+    for alert in now:
+        print(f"  {alert.state:<8} {alert.key:<34} since {alert.active_at[:19]}  {alert.summary}")
+    if not now:
+        print("  none firing or pending")
+    print(f"last {log} delivered by Alertmanager (the receiver's log):")
+    for row in delivered:
+        print(f"  {row.get('received', '')[:19]}  {row.get('status', ''):<8} {row.get('alertname', '')} ({row.get('labels', {}).get('node', '?')})  {row.get('summary', '')}")
+    if not delivered:
+        print("  none yet")
 
 
 @task(help={**LAB_HELP, "seconds": "how long to watch (default 120)", "interval": "seconds between requests (default 0.25)"})

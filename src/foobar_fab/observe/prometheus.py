@@ -1,0 +1,82 @@
+"""The monitoring server as the admin host sees it: Prometheus's targets and alerts (its HTTP API),
+and the alert log Alertmanager's receiver writes (read over SSH)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ..constants import ALERT_LOG, PROMETHEUS_PORT
+from ..topology import NodeSpec
+from .shell import NodeShells
+from .site import LabGone
+
+
+@dataclass(frozen=True)
+class Target:
+    job: str
+    node: str
+    health: str  # up, down or unknown
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert Prometheus holds now: pending (its `for` not yet over) or firing."""
+
+    name: str
+    node: str
+    state: str
+    active_at: str
+    summary: str
+
+    @property
+    def key(self) -> str:
+        """What tells one alert from another: its name and node."""
+        return f"{self.name} ({self.node})"
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """Prometheus on the monitoring server."""
+
+    node: NodeSpec
+    network_present: Callable[[], bool]
+
+    def _get(self, path: str, timeout: float) -> Any:
+        if not self.network_present():
+            raise LabGone(f"the lab's network is gone: no request to {self.node.name}")
+        answer = requests.get(f"http://{self.node.address}:{PROMETHEUS_PORT}{path}", timeout=timeout)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def targets(self, timeout: float = 3.0) -> list[Target]:
+        active = self._get("/api/v1/targets?state=active", timeout)["activeTargets"]
+        return [Target(t["labels"].get("job", "?"), t["labels"].get("node", "?"), t["health"]) for t in active]
+
+    def alerts(self, timeout: float = 3.0) -> list[Alert]:
+        return [
+            Alert(
+                a["labels"].get("alertname", "?"),
+                a["labels"].get("node", a["labels"].get("instance", "?")),
+                a["state"],
+                a.get("activeAt", ""),
+                a.get("annotations", {}).get("summary", ""),
+            )
+            for a in self._get("/api/v1/alerts", timeout)["alerts"]
+        ]
+
+
+def alert_log(shells: NodeShells, node: NodeSpec, lines: int = 20) -> list[dict[str, Any]]:
+    """The last alerts Alertmanager delivered (fired and resolved), from the receiver's log."""
+    text = shells.run(node.name, f"tail -n {lines} {ALERT_LOG} 2>/dev/null; true", kind="probe", show=False).stdout
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
