@@ -25,6 +25,7 @@ from .constants import APP_ENV
 from .live import LiveLab, live
 from .observe.site import MESSAGES_PATH
 from .providers import ProviderError
+from .roles import BuildOptions
 from .session import LabSession, open_session
 from .settings import Settings
 from .steps import Runner
@@ -124,10 +125,11 @@ DELAY_SCRIPT = """
 import json, os, sys, time
 import pymysql
 env = os.environ
+tls = {"ssl": {"ca": env["FOOBAR_DB_CA"]}} if env.get("FOOBAR_DB_CA") else {}
 def connect(host):
     return pymysql.connect(host=host, port=int(env["FOOBAR_DB_PORT"]), user=env["FOOBAR_DB_USER"],
                            password=env["FOOBAR_DB_PASSWORD"], database=env["FOOBAR_DB_NAME"],
-                           autocommit=True, connect_timeout=2, read_timeout=5)
+                           autocommit=True, connect_timeout=2, read_timeout=5, **tls)
 writer, reader = connect(env["FOOBAR_WRITE_DB_HOST"]), connect(env["FOOBAR_READ_DB_HOST"])
 delays = []
 for number in range(int(sys.argv[1])):
@@ -159,25 +161,49 @@ def replication_delays(live: LiveLab, writes: int) -> list[float]:
 
 
 def site_benchmark(session: LabSession, seconds: int, connections: int, writes: int) -> list[Figure]:
-    """Rate through the entry address and straight to one web server (same client, same run), and replication delay."""
+    """Requests per second through the entry address, against plain HTTP in the same run, and the replication delay.
+
+    On a design without HTTPS the comparison is one web server straight (the load balancer's cost);
+    with HTTPS it is plain HTTP through the same load balancer (TLS's cost), served for the
+    measurement only, through the build's own steps, and redirected again afterwards.
+    """
     if shutil.which("wrk") is None:
         raise ProviderError("wrk is missing: apt-get install wrk (or run `make lab`, which installs it)")
+    lab = session.lab
     with live(session) as lab_live:
-        lab = session.lab
-        web = lab.web_nodes[0]
-        print(f"site benchmark on lab {lab.name}: {seconds} s per run, {connections} connections, GET /api/messages")
-        through_lb = wrk_rate(lab_live.site.url(MESSAGES_PATH), lab.domain, seconds, connections)
-        direct = wrk_rate(f"http://{web.address}{MESSAGES_PATH}", lab.domain, seconds, connections)
+        print(f"site benchmark on lab {lab.name} ({lab.source.name}): {seconds} s per run, {connections} connections, GET {MESSAGES_PATH}")
+        through = wrk_rate(lab_live.site.url(MESSAGES_PATH), lab.domain, seconds, connections)
+        if lab.has("https"):
+            figures = [Figure(f"HTTPS through {lab.entry_name}", f"{through:.0f} req/s")]
+            plain = plain_http_rate(session, lab_live, seconds, connections)
+            figures += [Figure(f"plain HTTP through {lab.entry_name}", f"{plain:.0f} req/s"), Figure("ratio (HTTPS / plain HTTP)", f"{through / plain:.2f}")]
+        else:
+            web = lab.web_nodes[0]
+            direct = wrk_rate(f"http://{web.address}{MESSAGES_PATH}", lab.domain, seconds, connections)
+            figures = [
+                Figure(f"through {lab.entry_name} (round robin)", f"{through:.0f} req/s"),
+                Figure(f"straight to {web.name}", f"{direct:.0f} req/s"),
+                Figure("ratio (load balancer / one node)", f"{through / direct:.2f}"),
+            ]
         delays = replication_delays(lab_live, writes)
-    figures = [
-        Figure(f"through {lab.entry_name} (round robin)", f"{through_lb:.0f} req/s"),
-        Figure(f"straight to {web.name}", f"{direct:.0f} req/s"),
-        Figure("ratio (load balancer / one node)", f"{through_lb / direct:.2f}"),
+    figures += [
         Figure(f"replication delay, median of {writes}", f"{statistics.median(delays) * 1000:.1f} ms"),
         Figure(f"replication delay, worst of {writes}", f"{max(delays) * 1000:.1f} ms"),
     ]
     print_figures(figures)
     return figures
+
+
+def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connections: int) -> float:
+    """Plain HTTP through the same load balancer: its redirect switched off for the run, then put back."""
+    print("  (plain HTTP served for the measurement: the balancers' redirect is off until it ends)")
+    try:
+        if not building.reconfigure(session, "loadbalancer", BuildOptions(plain_http=True)):
+            raise ProviderError("could not serve plain HTTP for the measurement (see the failed step above)")
+        return wrk_rate(lab_live.site.url(MESSAGES_PATH, scheme="http"), session.lab.domain, seconds, connections)
+    finally:
+        if not building.reconfigure(session, "loadbalancer", BuildOptions()):
+            print("  the redirect could not be put back: run `invoke build`")
 
 
 def print_figures(figures: list[Figure]) -> None:

@@ -94,7 +94,7 @@ class Observer:
         if prometheus is None:
             return
         try:
-            firing = {a.key: a for a in prometheus.alerts(timeout=1.0) if a.state == "firing"}
+            firing = prometheus.firing(timeout=1.0)
         except (requests.RequestException, LabGone, ValueError, KeyError):
             return  # the monitoring server did not answer this time: nothing is concluded
         now = self.clock()

@@ -11,10 +11,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from .. import build as building
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
+from ..observe.prometheus import Prometheus
+from ..observe.site import LabGone
 from ..roles import BuildOptions
 from ..topology import NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
@@ -28,15 +32,36 @@ WARMUP = 3.0  # seconds of traffic before the fault, to show the healthy round r
 TAIL = 3.0  # seconds of traffic after recovery
 RECOVERY_TIMEOUT = 120.0
 SETTLE = 10.0  # seconds a lab that is still coming up (a server rising in HAProxy) gets before a drill refuses
+QUIET = 60.0  # seconds, on a monitored design: for the last drill's alerts to resolve before, and this one's after
 
 
 @dataclass(frozen=True)
 class Health:
-    """What a drill watches to tell that the lab is whole: the nodes, HAProxy's view, the replicas."""
+    """What a drill watches to tell that the lab is whole: the nodes, HAProxy's view, the replicas
+    (and on a monitored design, that no alert is firing before a drill starts)."""
 
     live: LiveLab
     stats: HaproxyStats
     databases: Databases
+    prometheus: Prometheus | None = None
+
+    def firing(self) -> list[str]:
+        """The alerts firing now (none where there is no monitoring, or it does not answer)."""
+        if self.prometheus is None:
+            return []
+        try:
+            return list(self.prometheus.firing(timeout=2.0))
+        except (requests.RequestException, LabGone, ValueError, KeyError):
+            return []
+
+    def quiet(self, timeout: float) -> bool:
+        """Wait until no alert fires; True if none was left at the end."""
+        deadline = time.monotonic() + timeout
+        while self.firing():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
+        return True
 
     def problems(self) -> list[str]:
         """What keeps the lab from being healthy: stopped nodes, servers not UP, replicas behind."""
@@ -76,11 +101,15 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
     target = drill.target(live)
     balancer = entry_balancer(live)
     quiet_shells = live.more_shells()
-    health = Health(live, live.stats(balancer), Databases(lab, quiet_shells, show=False))
+    monitors = lab.with_role("monitor")
+    prometheus = live.prometheus(monitors[0]) if monitors else None
+    health = Health(live, live.stats(balancer), Databases(lab, quiet_shells, show=False), prometheus)
     try:
         problems = [] if health.wait(SETTLE) else health.problems()
         if problems:
             raise DrillRefused(f"the lab is not healthy ({'; '.join(problems)}): run `invoke build`, then the drill again")
+        if not health.quiet(QUIET):
+            raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
         title = drill.fault.title(target, live)
         expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.kind == "partition")
         detect_target = expected.web_out[0] if expected.web_out else None
@@ -90,8 +119,7 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
-        monitors = lab.with_role("monitor")
-        observer = Observer(health.stats, traffic.now, health.databases, live.prometheus(monitors[0]) if monitors else None)
+        observer = Observer(health.stats, traffic.now, health.databases, prometheus)
         events: list[dict[str, Any]] = []
 
         def event(what: str, detail: str) -> float:
@@ -122,6 +150,8 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
                     recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
                 time.sleep(TAIL)
                 traffic.stop()
+                if recovered_at is not None:
+                    health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
                 observer.stop()
                 if profile != "tuned":
                     use_haproxy_profile(live, "tuned")

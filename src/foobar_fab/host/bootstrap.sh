@@ -17,6 +17,7 @@ need nft nftables
 need dnsmasq dnsmasq-base
 need ssh openssh-client
 need wrk wrk
+need tcpdump tcpdump
 need python3 python3
 # Debian's own Python keeps venv's pip in a package of its own.
 if [ "$(command -v python3)" = /usr/bin/python3 ] && ! dpkg -s python3-venv >/dev/null 2>&1; then

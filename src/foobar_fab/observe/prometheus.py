@@ -69,6 +69,10 @@ class Prometheus:
             for a in self._get("/api/v1/alerts", timeout)["alerts"]
         ]
 
+    def firing(self, timeout: float = 3.0) -> dict[str, Alert]:
+        """The alerts firing now, by key (pending ones, still waiting out their `for`, left out)."""
+        return {a.key: a for a in self.alerts(timeout) if a.state == "firing"}
+
 
 def alert_log(shells: NodeShells, node: NodeSpec, lines: int = 20) -> list[dict[str, Any]]:
     """The last alerts Alertmanager delivered (fired and resolved), from the receiver's log."""

@@ -75,6 +75,7 @@ def config(inputs: RoleInputs) -> str:
         http_port=HTTP_PORT,
         https=inputs.lab.has("https"),
         https_port=HTTPS_PORT,
+        plain_http=inputs.options.plain_http,
         certificate=CERTIFICATE,
         hsts_max_age=HSTS_MAX_AGE,
         stats_port=STATS_PORT,

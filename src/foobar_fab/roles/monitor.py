@@ -95,7 +95,7 @@ def quiet(live: LiveLab, node: NodeSpec) -> str:
     prometheus = live.prometheus(node)
 
     def probe() -> str:
-        firing = [a.key for a in prometheus.alerts() if a.state == "firing"]
+        firing = list(prometheus.firing())
         return expect(not firing, "none firing" if not firing else "firing: " + ", ".join(firing))
 
     return eventually(probe, QUIET_WAIT)

@@ -24,9 +24,10 @@ ADMIN = "admin"  # the admin address: where the lab is run from (checks, drills,
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy)."""
+    """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy, a benchmark's plain HTTP)."""
 
     haproxy_profile: str = "tuned"
+    plain_http: bool = False  # with https: serve plain HTTP too instead of redirecting it (to compare the two)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,18 @@ from .common import LAB_HELP, friendly, session, settings
 DOCS = PROJECT_ROOT / "docs"
 
 
-@task(help={**LAB_HELP, "only": "capture only the blocks whose command contains this text, e.g. drill.kill-lb"})
+@task(
+    help={
+        **LAB_HELP,
+        "only": "capture only the blocks whose command contains this text, e.g. drill.kill-lb",
+        "document": "capture only in the documents whose path contains this text, e.g. 07-securing",
+    }
+)
 @friendly
-def capture(c: Context, only: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
+def capture(c: Context, only: str | None = None, document: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Run every command shown in docs/ on the built lab and put its real output under it."""
     session(c, lab_file=lab_file, provider=provider).provider.require_up()  # before the first command reaches a node
-    paths = sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"]
+    paths = [p for p in sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"] if document is None or document in str(p)]
     done = docs_capture.capture_docs(paths, only)
     print(f"{len(done)} outputs captured")
 
