@@ -62,8 +62,10 @@ def converge(
             work = [(n, s) for n, s in work if s and n.name not in failed]
             if not work:
                 continue
-            names = ", ".join(r.name for r in roles if any(n.has_role(r.name) for n, _ in work))
-            session.console.heading(f"wave {number}: {names} on {', '.join(n.name for n, _ in work)}")
+            present = [r.name for r in roles if any(n.has_role(r.name) for n, _ in work)]
+            retired = [r.name for r in roles if r.retire and any(not n.has_role(r.name) for n, _ in work)]
+            what = ", ".join(present + [f"{name} (where not in the design: taken away)" for name in retired])
+            session.console.heading(f"wave {number}: {what} on {', '.join(n.name for n, _ in work)}")
             parallel.each(work, lambda item: runner.apply(item[0].name, executors[item[0].name], item[1]))
             failed |= {f.who for f in runner.failures}
     finally:

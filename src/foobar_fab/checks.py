@@ -50,8 +50,9 @@ def service_checks(lab: Lab, node: NodeSpec) -> list[NodeCheck]:
             ports.setdefault(port.unit, []).append(port)
     checks = []
     for unit, listening in ports.items():
-        sockets = [p.socket(node) for p in listening]
-        checks.append(NodeCheck(f"service.{unit}", f"{unit} running, listening on {', '.join(sockets)}", partial(_service, unit, sockets)))
+        sockets = [socket for socket in (p.socket(node) for p in listening) if socket is not None]
+        what = f"{unit} running, listening on {', '.join(sockets)}" if sockets else f"{unit} running"
+        checks.append(NodeCheck(f"service.{unit}", what, partial(_service, unit, sockets)))
     return checks
 
 

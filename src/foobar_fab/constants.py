@@ -40,4 +40,5 @@ STAGING = "/var/tmp/foobar_fab"
 
 # The header each web server adds to every answer, naming itself: round robin made visible
 SERVED_BY = "X-Served-By"
+APP_NODE = "X-App-Node"  # the application adds it too: which application server answered
 HEALTH_PATH = "/api/health"

@@ -92,7 +92,7 @@ def expected(lab: Lab, row: Row, vantage: str, outside: str) -> str:
     if not node.has_role("firewall"):
         return "open"
     for exposed in exposure(lab):
-        if exposed.node == node and exposed.port.number == row.port:
+        if exposed.node == node and exposed.port.protocol == "tcp" and exposed.port.number == row.port:
             sources = exposed.sources(lab)
             address = {OUTSIDE: outside, ADMIN: str(lab.admin_address)}.get(vantage) or str(lab.node(vantage).address)
             return "open" if sources is None or address in sources else "closed"

@@ -218,11 +218,19 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
     if not isinstance(nodes_data, dict) or not nodes_data:
         fail("nodes", "missing: list the nodes, each with an address and roles")
     nodes = [_node(str(node_name), spec, subnet, gateway, seen, known_roles, fail) for node_name, spec in nodes_data.items()]
-    implied = tuple(role for feature, role in FEATURES.items() if role is not None and feature in features)
-    nodes = [replace(n, roles=n.roles + tuple(r for r in implied if r not in n.roles)) for n in nodes]
+    nodes = [replace(n, roles=n.roles + tuple(r for r in implied_roles(n, features, floating) if r not in n.roles)) for n in nodes]
     return Lab(
         name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features
     )
+
+
+def implied_roles(node: NodeSpec, features: frozenset[str], floating: ipaddress.IPv4Address | None) -> tuple[str, ...]:
+    """Roles a node gets from the design as a whole: each feature's, and keepalived on the load
+    balancers of a design with a floating address (they share it)."""
+    roles = [role for feature, role in FEATURES.items() if role is not None and feature in features]
+    if floating is not None and node.has_role("loadbalancer"):
+        roles.append("keepalived")
+    return tuple(roles)
 
 
 def _features(data: Any, fail: _Failer) -> frozenset[str]:
@@ -370,9 +378,11 @@ def to_yaml(lab: Lab) -> str:
     head: dict[str, Any] = {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain}
     if lab.floating_address is not None:
         head["floating_address"] = str(lab.floating_address)
-    implied = {role for feature, role in FEATURES.items() if role is not None and lab.has(feature)}
     data: dict[str, Any] = {"lab": head}
     if lab.features:
         data["features"] = {feature: lab.has(feature) for feature in FEATURES}
-    data["nodes"] = {n.name: {"address": str(n.address), "roles": [r for r in n.roles if r not in implied]} for n in lab.nodes}
+    data["nodes"] = {
+        n.name: {"address": str(n.address), "roles": [r for r in n.roles if r not in implied_roles(n, lab.features, lab.floating_address)]}
+        for n in lab.nodes
+    }
     return yaml.safe_dump(data, sort_keys=False)

@@ -123,7 +123,7 @@ def test_kill_web1_on_the_secured_design_alerts_within_15_s(secured: Settings) -
 
 
 def test_the_partition_raises_a_replication_alert(secured: Settings) -> None:
-    report = drill(secured, "partition-web2")
+    report = drill(secured, "partition-replica")
     replication = next(e for e in report["expectations"] if e["id"] == "alerts.ReplicationStopped")
     assert replication["ok"], report["alerts"]
 

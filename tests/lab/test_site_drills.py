@@ -61,7 +61,7 @@ def test_kill_lb_fails_every_request_during_the_outage(built_lab: FirstBuild) ->
     assert report["totals"]["reads"]["failed"] > 0 and report["totals"]["writes"]["failed"] > 0
 
 
-@pytest.mark.parametrize("name", ["stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2"])
+@pytest.mark.parametrize("name", ["stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-replica"])
 def test_service_and_network_drills_hold_their_predictions(built_lab: FirstBuild, name: str) -> None:
     report = drill(built_lab, name)
     assert all(e["ok"] for e in report["expectations"]), report["expectations"]

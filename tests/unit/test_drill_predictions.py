@@ -12,6 +12,7 @@ from foobar_fab.drills.catalog import DRILLS, by_name
 from foobar_fab.drills.figures import Figures
 from foobar_fab.drills.predictions import Consequences, consequences, predict
 from foobar_fab.drills.traffic import Request
+from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.topology import Lab
 
 from .conftest import DEFAULT_LAB_FILE
@@ -20,7 +21,7 @@ SEED = design.load(DEFAULT_LAB_FILE)
 
 TARGETS = {
     "kill-web1": "web-01", "kill-web2": "web-02", "kill-lb": "lb-01", "stop-nginx-web1": "web-01",
-    "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-web2": "web-02",
+    "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-replica": "web-02", "stop-haproxy": "lb-01",
 }
 
 #: The seed design's predictions, drill by drill, as expectation ids.
@@ -31,14 +32,28 @@ SEED_PREDICTIONS = {
     "stop-nginx-web1": ["haproxy.marks-down", "reads.none-failed", "writes.none-failed-once-out", "writes.none-lost"],
     "stop-app-web2": ["haproxy.marks-down", "reads.none-failed", "writes.none-failed-once-out", "writes.none-lost"],
     "kill-db-primary": ["haproxy.marks-down", "reads.none-failed", "writes.all-failed", "writes.none-lost"],
-    "partition-web2": ["reads.none-failed", "writes.all-failed-on-node", "replica.lag-grew", "writes.none-lost"],
+    "partition-replica": ["reads.none-failed", "writes.all-failed-on-node", "replica.lag-grew", "writes.none-lost"],
+    "stop-haproxy": ["reads.all-failed", "writes.all-failed", "writes.none-lost"],
+}
+
+SCALED = design.load(PROJECT_ROOT / "configs/scaled.yml")
+
+#: The same drills on the scaled design: the data is elsewhere, and the floating address moves.
+SCALED_PREDICTIONS = {
+    ("kill-web1", "web-01"): ["haproxy.marks-down", "reads.none-failed", "reads.none-slow", "writes.none-failed-once-out", "writes.none-lost"],
+    ("kill-lb", "lb-01"): ["requests.brief-outage", "vip.moved", "writes.none-lost"],
+    ("stop-haproxy", "lb-01"): ["requests.brief-outage", "vip.moved", "writes.none-lost"],
+    ("split-brain", "lb-02"): ["reads.none-failed", "writes.none-failed", "vip.split-brain", "writes.none-lost"],
+    ("kill-app1", "app-01"): ["reads.none-failed", "writes.none-failed", "writes.none-lost"],
+    ("kill-db-primary", "db-01"): ["reads.none-failed", "writes.all-failed", "writes.none-lost"],
+    ("partition-replica", "db-02"): ["reads.none-failed", "writes.none-failed", "replica.lag-grew", "writes.none-lost"],
 }
 
 
 def expected(lab: Lab, drill_name: str, target: str) -> Consequences:
     drill = by_name(drill_name)
     node = lab.node(target)
-    return consequences(lab, node, drill.fault.breaks(node), drill.fault.kind == "partition")
+    return consequences(lab, node, drill.fault.breaks(node), drill.fault.peers(lab, node))
 
 
 def predicted_ids(lab: Lab, drill_name: str, target: str) -> list[str]:
@@ -47,16 +62,31 @@ def predicted_ids(lab: Lab, drill_name: str, target: str) -> list[str]:
     return [p(figures).id for p in predict(expected(lab, drill_name, target), drill.fault.kind == "power")]
 
 
-@pytest.mark.parametrize("drill_name", [d.name for d in DRILLS])
+@pytest.mark.parametrize("drill_name", sorted(SEED_PREDICTIONS))
 def test_seed_design_predictions(drill_name: str) -> None:
     assert predicted_ids(SEED, drill_name, TARGETS[drill_name]) == SEED_PREDICTIONS[drill_name]
+
+
+@pytest.mark.parametrize(("drill_name", "target"), sorted(SCALED_PREDICTIONS))
+def test_scaled_design_predictions(drill_name: str, target: str) -> None:
+    assert predicted_ids(SCALED, drill_name, target) == SCALED_PREDICTIONS[(drill_name, target)]
+
+
+def test_every_drill_has_predictions_on_some_design() -> None:
+    assert {d.name for d in DRILLS} == set(SEED_PREDICTIONS) | {name for name, _ in SCALED_PREDICTIONS}
+
+
+def test_lessons_follow_the_design() -> None:
+    assert "nopreempt" in by_name("kill-lb").lesson_for(SCALED)
+    assert "single point" in by_name("kill-lb").lesson_for(SEED)
+    assert "Nginx only" in by_name("kill-web1").lesson_for(SCALED)
 
 
 def test_what_each_fault_takes_out_on_the_seed_design() -> None:
     assert expected(SEED, "kill-web1", "web-01") == Consequences(1, ("web-01",), 1, True, None, False)
     assert expected(SEED, "kill-db-primary", "web-01").web_out == ("web-01",)  # its application reads there
     assert expected(SEED, "stop-nginx-web1", "web-01").primary_down is False
-    assert expected(SEED, "partition-web2", "web-02") == Consequences(1, (), 2, False, "web-02", True)
+    assert expected(SEED, "partition-replica", "web-02") == Consequences(1, (), 2, False, "web-02", True)
     assert expected(SEED, "kill-lb", "lb-01").balancers_left == 0
 
 

@@ -142,10 +142,12 @@ NFT_TABLE = """\
 table ip foobar_fab_foobar {
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr 192.168.56.0/24 ip daddr != 192.168.56.0/24 masquerade
+\t\tip saddr 192.168.56.0/24 ip daddr != { 192.168.56.0/24, 224.0.0.0/4 } masquerade
 \t}
 }
 """
+
+FORGET_FLOWS = "run conntrack -D -s 192.168.56.0/24 -d 224.0.0.0/4 >/dev/null 2>&1 || true"
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ table ip foobar_fab_foobar {
         pytest.param(f"1\n{NFT_TABLE}", [], id="rule-and-forwarding"),
         pytest.param(
             "1\n",
-            ["put STATE/nat.nft", "run nft -c -f STATE/nat.nft && nft -f STATE/nat.nft"],
+            ["put STATE/nat.nft", "run nft -c -f STATE/nat.nft && nft -f STATE/nat.nft", FORGET_FLOWS],
             id="no-table",
         ),
         pytest.param(
@@ -164,7 +166,7 @@ table ip foobar_fab_foobar {
         ),
         pytest.param(
             f"1\n{NFT_TABLE.replace('192.168.56.0/24', '10.0.0.0/24')}",
-            ["put STATE/nat.nft", "run nft -c -f STATE/nat.nft && nft -f STATE/nat.nft"],
+            ["put STATE/nat.nft", "run nft -c -f STATE/nat.nft && nft -f STATE/nat.nft", FORGET_FLOWS],
             id="rule-for-another-subnet",
         ),
     ],
@@ -180,7 +182,7 @@ def test_nat_ruleset_replaces_only_the_labs_table(layout: LxcLayout) -> None:
     ruleset = Nat(layout).ruleset()
     assert ruleset.count("delete table ip foobar_fab_foobar\n") == 1
     assert ruleset.index("table ip foobar_fab_foobar\n") < ruleset.index("delete table")
-    assert "ip saddr 192.168.56.0/24 ip daddr != 192.168.56.0/24 masquerade" in ruleset
+    assert "ip saddr 192.168.56.0/24 ip daddr != { 192.168.56.0/24, 224.0.0.0/4 } masquerade" in ruleset  # multicast keeps its source
 
 
 # --- resolver --------------------------------------------------------------------------------------

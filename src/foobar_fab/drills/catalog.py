@@ -11,14 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..live import LiveLab
+from ..observe.vip import holders
 from ..providers import ProviderError
-from ..topology import NodeSpec
+from ..topology import Lab, NodeSpec
 
 PARTITION_TABLE = "foobar_drill"
 
 
 class DrillRefused(ProviderError):
     """The drill cannot run on this lab or design; the message says why and what to do."""
+
+
+class NotInThisDesign(DrillRefused):
+    """The design has no target for the drill (no app-01, one load balancer...): `drill.all` skips it."""
 
 
 Action = Callable[[LiveLab, NodeSpec], None]
@@ -33,6 +38,7 @@ class Fault:
     inject: Action
     restore: Action
     title: Callable[[NodeSpec, LiveLab], str]
+    peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]] = lambda lab, node: ()  # a partition's other side
 
 
 def power_cut() -> Fault:
@@ -57,17 +63,17 @@ def service_down(unit: str, role: str, label: str, how: str) -> Fault:
     )
 
 
-def partition_from_primary() -> Fault:
-    """A firewall table inside the node drops everything to and from the database primary."""
+def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str) -> Fault:
+    """A firewall table inside the node drops everything to and from its peers (a table of the drill's own)."""
 
     def inject(live: LiveLab, node: NodeSpec) -> None:
-        peer = live.lab.primary.address
+        addresses = ", ".join(str(p.address) for p in peers(live.lab, node))
         rules = (
             f"add table inet {PARTITION_TABLE}; "
             f"add chain inet {PARTITION_TABLE} input {{ type filter hook input priority 0; policy accept; }}; "
-            f"add rule inet {PARTITION_TABLE} input ip saddr {peer} drop; "
+            f"add rule inet {PARTITION_TABLE} input ip saddr {{ {addresses} }} drop; "
             f"add chain inet {PARTITION_TABLE} output {{ type filter hook output priority 0; policy accept; }}; "
-            f"add rule inet {PARTITION_TABLE} output ip daddr {peer} drop"
+            f"add rule inet {PARTITION_TABLE} output ip daddr {{ {addresses} }} drop"
         )
         _on(live, node, f"nft '{rules}'")
 
@@ -76,7 +82,8 @@ def partition_from_primary() -> Fault:
         breaks=lambda node: frozenset(),
         inject=inject,
         restore=lambda live, node: _on(live, node, f"nft delete table inet {PARTITION_TABLE}"),
-        title=lambda node, live: f"{node.name} loses its link to {live.lab.primary.name}",
+        title=lambda node, live: f"{node.name} loses its link to {what}",
+        peers=peers,
     )
 
 
@@ -92,10 +99,10 @@ def node_named(name: str, needs: str | None = None) -> Target:
 
     def find(live: LiveLab) -> NodeSpec:
         if not live.lab.has_node(name):
-            raise DrillRefused(f"this design ({live.lab.source.name}) has no node {name}")
+            raise NotInThisDesign(f"this design ({live.lab.source.name}) has no node {name}")
         node = live.lab.node(name)
         if needs is not None and not node.has_role(needs):
-            raise DrillRefused(f"{name} has no role {needs} in this design ({live.lab.source.name})")
+            raise NotInThisDesign(f"{name} has no role {needs} in this design ({live.lab.source.name})")
         return node
 
     return find
@@ -106,29 +113,42 @@ def the_primary(live: LiveLab) -> NodeSpec:
 
 
 def entry_balancer(live: LiveLab) -> NodeSpec:
-    """The load balancer that clients reach now (the one at the entry address)."""
-    for balancer in live.lab.balancers:
-        if balancer.address == live.lab.entry_address:
-            return balancer
-    raise DrillRefused("no load balancer holds the entry address in this design")
+    """The load balancer that clients reach now: the one at the entry address, or holding the floating one."""
+    lab = live.lab
+    if lab.floating_address is None:
+        return next(b for b in lab.balancers if b.address == lab.entry_address)
+    found = holders(live.shells, lab)
+    if len(found) != 1:
+        raise DrillRefused(f"the floating address {lab.floating_address} is held by {', '.join(found) or 'nobody'}: run `invoke check`")
+    return lab.node(found[0])
 
 
-def replica_named(name: str) -> Target:
-    """A node by name that is not the primary (it is cut off from it)."""
-    find = node_named(name)
+def second_balancer(live: LiveLab) -> NodeSpec:
+    """A load balancer that does not hold the floating address (it will claim it when cut off)."""
+    if len(live.lab.balancers) < 2:
+        raise NotInThisDesign(f"this design ({live.lab.source.name}) has one load balancer: nothing can split")
+    holder = entry_balancer(live)
+    return next(b for b in live.lab.balancers if b != holder)
 
-    def replica(live: LiveLab) -> NodeSpec:
-        node = find(live)
-        if node == live.lab.primary:
-            raise DrillRefused(f"{name} holds the primary in this design: it cannot be cut off from itself")
-        return node
 
-    return replica
+def the_replica(live: LiveLab) -> NodeSpec:
+    """The design's replica (the first, where there are several: cut off, it is as good as any)."""
+    if not live.lab.replicas:
+        raise NotInThisDesign(f"this design ({live.lab.source.name}) has no replica")
+    return live.lab.replicas[0]
+
+
+def other_balancers(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
+    return tuple(b for b in lab.balancers if b != node)
+
+
+def primary_of(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
+    return (lab.primary,)
 
 
 @dataclass(frozen=True)
 class Drill:
-    """One failure drill."""
+    """One failure drill. Its lesson is the seed design's, unless the design has a trait with a lesson of its own."""
 
     name: str
     target: Target
@@ -136,6 +156,23 @@ class Drill:
     lesson: str
     lesson_link: str
     summary: str  # for `invoke --list`: what breaks, in words that hold on every design
+    other_lessons: tuple[tuple[str, str], ...] = ()  # (trait, lesson): "floating" or "tiers"
+
+    def lesson_for(self, lab: Lab) -> str:
+        for trait, lesson in self.other_lessons:
+            if trait in traits(lab):
+                return lesson
+        return self.lesson
+
+
+def traits(lab: Lab) -> set[str]:
+    """What sets a design apart for a drill's lesson: a floating address, tiers on servers of their own."""
+    found = set()
+    if lab.floating_address is not None:
+        found.add("floating")
+    if any(not w.has_role("app") for w in lab.web_nodes) and not any(d in lab.web_nodes for d in lab.db_nodes):
+        found.add("tiers")
+    return found
 
 
 DRILLS: tuple[Drill, ...] = (
@@ -152,6 +189,14 @@ DRILLS: tuple[Drill, ...] = (
             "data tier active-active: web-01 is a single point of failure for writes."
         ),
         lesson_link="docs/lessons/04-primary-replica.md",
+        other_lessons=(
+            (
+                "tiers",
+                "Reads and writes went on: web-01 runs Nginx only, so losing it costs the web tier half its "
+                "capacity and nothing else. HAProxy took it out as on the seed design, and web-02 went on "
+                "proxying to both application servers, which write to the primary on a server of its own.",
+            ),
+        ),
     ),
     Drill(
         name="kill-web2",
@@ -178,6 +223,63 @@ DRILLS: tuple[Drill, ...] = (
             "DNS with several addresses."
         ),
         lesson_link="docs/lessons/05-single-points-of-failure.md",
+        other_lessons=(
+            (
+                "floating",
+                "The balancer that held the floating address lost power; the other stopped hearing its VRRP "
+                "advertisements (every 100 ms), took the address within a few of them, and announced it with "
+                "gratuitous ARP. Requests already sent to the dead balancer failed; new ones went to the new "
+                "holder. When the first balancer came back it did not take the address back (nopreempt): a "
+                "second move would cost clients a second outage.",
+            ),
+        ),
+    ),
+    Drill(
+        name="stop-haproxy",
+        summary="HAProxy stops on the load balancer clients reach",
+        target=entry_balancer,
+        fault=service_down("haproxy", "loadbalancer", "HAProxy stops", "stop"),
+        lesson=(
+            "The machine stayed up but HAProxy did not, and every request failed until it was started again: "
+            "with one load balancer, its software is as much a single point of failure as its power."
+        ),
+        lesson_link="docs/lessons/05-single-points-of-failure.md",
+        other_lessons=(
+            (
+                "floating",
+                "keepalived checks HAProxy itself every second (a request to its statistics page), not only that "
+                "the machine lives: the check failed, the balancer gave the floating address up, and the other "
+                "one took it. Without that check the address would have stayed on a balancer with nothing "
+                "behind it.",
+            ),
+        ),
+    ),
+    Drill(
+        name="split-brain",
+        summary="the load balancers lose sight of each other",
+        target=second_balancer,
+        fault=partition(other_balancers, "the other load balancers"),
+        lesson=(
+            "Cut off from the holder, the second balancer stopped hearing its advertisements and took the "
+            "floating address too: both held it (a split brain). Clients reached whichever answered their ARP "
+            "last, and since both balancers send to the same healthy web servers, requests kept working. When "
+            "the link healed, the balancer with the lower priority stepped back. With stateless balancers a "
+            "split brain is mostly harmless; with a database it would mean two primaries taking writes, which "
+            "is why database failover needs more than VRRP."
+        ),
+        lesson_link="docs/lessons/08-scaling-up.md",
+    ),
+    Drill(
+        name="kill-app1",
+        summary="app-01 loses power",
+        target=node_named("app-01", needs="app"),
+        fault=power_cut(),
+        lesson=(
+            "Each web server proxies to both application servers: Nginx's first connection to the dead one "
+            "timed out after 300 ms, the request went to app-02, and app-01 was left alone for a few seconds "
+            "at a time. The web tier never noticed, and neither did HAProxy: each tier fails on its own."
+        ),
+        lesson_link="docs/lessons/08-scaling-up.md",
     ),
     Drill(
         name="stop-nginx-web1",
@@ -220,10 +322,10 @@ DRILLS: tuple[Drill, ...] = (
         lesson_link="docs/lessons/04-primary-replica.md",
     ),
     Drill(
-        name="partition-web2",
-        summary="web-02 loses its link to the primary",
-        target=replica_named("web-02"),
-        fault=partition_from_primary(),
+        name="partition-replica",
+        summary="the replica loses its link to the primary",
+        target=the_replica,
+        fault=partition(primary_of, "the primary"),
         lesson=(
             "The site still answered every read: lb-01 reaches both web nodes, and web-02 reads from its own "
             "replica. But the replica stopped receiving the primary's changes, so web-02 served stale pages "
@@ -232,6 +334,15 @@ DRILLS: tuple[Drill, ...] = (
             "quieter than a dead node, and the design has no monitoring to notice it."
         ),
         lesson_link="docs/lessons/04-primary-replica.md",
+        other_lessons=(
+            (
+                "tiers",
+                "Every request still succeeded: the application servers write to the primary and read from the "
+                "replica, and only the replica lost its link. But it stopped receiving the primary's changes, so "
+                "every page showed stale messages while the lag grew; once the link healed it caught up. Nothing "
+                "failed, so only monitoring could have told anyone.",
+            ),
+        ),
     ),
 )
 

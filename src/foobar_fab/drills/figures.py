@@ -33,6 +33,8 @@ class Figures:
     lost: dict[str, list[str]] = field(default_factory=dict)  # database node -> acknowledged bodies missing
     peak_lag: int | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)  # what the monitoring fired: name, node, fired_at, resolved_at
+    takeovers: list[dict[str, Any]] = field(default_factory=list)  # who held the floating address from when: t, holders
+    interval: float = 0.05  # seconds between two requests (1 / rate)
 
     def during_outage(self, kind: str, start: float | None = None) -> list[Request]:
         begin = self.fault_at if start is None else start
@@ -127,6 +129,33 @@ class Figures:
             return Expectation(expectation_id, claim, False, "no alert fired")
         after = first["fired_at"] - self.fault_at
         return Expectation(expectation_id, claim, after <= limit, f"{first['alert']} ({first['node']}) {after:.1f} s after the fault")
+
+    def brief_outage(self, limit: float) -> Expectation:
+        """Failed requests (reads and writes) span at most `limit` seconds of sending: the outage clients saw."""
+        failed = [r for r in self.records if not r.ok and r.t >= self.fault_at - 0.5]
+        claim = f"at most {limit:g} s of failed requests"
+        if not failed:
+            return Expectation("requests.brief-outage", claim, True, "no request failed")
+        span = failed[-1].t - failed[0].t + self.interval
+        seen = f"{len(failed)} failed, sent over {span:.2f} s (from {failed[0].t - self.fault_at:+.2f} s after the fault)"
+        return Expectation("requests.brief-outage", claim, span <= limit, seen)
+
+    def address_moved(self, lost: str) -> Expectation:
+        """Another balancer took the floating address after the fault."""
+        claim = f"another balancer takes the floating address from {lost}"
+        for sample in self.takeovers:
+            others = [h for h in sample["holders"] if h != lost]
+            if sample["t"] >= self.fault_at and others:
+                return Expectation("vip.moved", claim, True, f"{', '.join(others)} from {sample['t'] - self.fault_at:+.2f} s after the fault")
+        return Expectation("vip.moved", claim, False, "no other balancer took it")
+
+    def split_brain(self) -> Expectation:
+        """Both balancers claimed the floating address while they could not see each other."""
+        both = [s for s in self.takeovers if self.fault_at <= s["t"] < self.restore_at and len(s["holders"]) > 1]
+        claim = "cut off from each other, both balancers claim the floating address"
+        if not both:
+            return Expectation("vip.split-brain", claim, False, "never both at once")
+        return Expectation("vip.split-brain", claim, True, f"{' and '.join(both[0]['holders'])} from {both[0]['t'] - self.fault_at:+.2f} s after the fault")
 
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"

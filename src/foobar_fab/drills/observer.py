@@ -6,17 +6,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import requests
 
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats
 from ..observe.prometheus import Prometheus
+from ..observe.shell import NodeShells
 from ..observe.site import LabGone
+from ..observe.vip import holds
+from ..topology import NodeSpec
 
 STATS_EVERY = 0.2
 LAG_EVERY = 1.0
 ALERTS_EVERY = 0.5
+HOLDER_EVERY = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,17 +51,38 @@ class AlertSeen:
     resolved_at: float | None = None
 
 
-class Observer:
-    """Polls HAProxy's statistics, the replication lag and (where there is one) Prometheus in background threads."""
+@dataclass(frozen=True)
+class Floating:
+    """What the observer needs to follow a floating address: the balancers, their shells, the address."""
 
-    def __init__(self, stats: HaproxyStats, clock: Callable[[], float], databases: Databases, prometheus: Prometheus | None = None) -> None:
+    shells: NodeShells
+    balancers: tuple[NodeSpec, ...]
+    address: str
+
+
+class Observer:
+    """Polls HAProxy's statistics, the replication lag and (where the design has them) Prometheus and the
+    floating address's holder, each in a background thread."""
+
+    def __init__(
+        self,
+        stats: HaproxyStats,
+        clock: Callable[[], float],
+        databases: Databases,
+        prometheus: Prometheus | None = None,
+        floating: Floating | None = None,
+    ) -> None:
         self.stats = stats
         self.clock = clock
         self.databases = databases
         self.prometheus = prometheus
+        self.floating = floating
         self.servers: list[ServerSample] = []
         self.lag: list[LagSample] = []
         self.alerts: dict[str, AlertSeen] = {}
+        self.holding: dict[str, bool] = {}  # balancer -> holds the floating address (last answer)
+        self.takeovers: list[dict[str, Any]] = []  # each change of holders: t, holders
+        self._holding_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, args=(self._sample_servers, STATS_EVERY), daemon=True),
@@ -63,6 +90,8 @@ class Observer:
         ]
         if prometheus is not None:
             self._threads.append(threading.Thread(target=self._loop, args=(self._sample_alerts, ALERTS_EVERY), daemon=True))
+        for balancer in floating.balancers if floating else ():
+            self._threads.append(threading.Thread(target=self._loop, args=(partial(self._sample_holder, balancer), HOLDER_EVERY), daemon=True))
 
     def start(self) -> None:
         for thread in self._threads:
@@ -87,6 +116,22 @@ class Observer:
 
     def _sample_lag(self) -> None:
         self.lag.append(LagSample(self.clock(), self.databases.transactions_behind()))
+
+    def _sample_holder(self, balancer: NodeSpec) -> None:
+        """Ask one balancer whether it holds the address; note every change of who holds it."""
+        floating = self.floating
+        if floating is None:
+            return
+        held = holds(floating.shells, balancer, floating.address, timeout=1.0, show=False)
+        with self._holding_lock:
+            if held is None:
+                held = False  # a balancer that cannot be asked serves nobody
+            if self.holding.get(balancer.name) == held:
+                return
+            self.holding[balancer.name] = held
+            now = sorted(name for name, has in self.holding.items() if has)
+            if not self.takeovers or self.takeovers[-1]["holders"] != now:
+                self.takeovers.append({"t": round(self.clock(), 2), "holders": now})
 
     def _sample_alerts(self) -> None:
         """Note each alert's first firing, and its resolution (firing no longer) once it had fired."""

@@ -15,6 +15,8 @@ from .figures import Expectation, Figures
 DETECTION_LIMIT = 2.0  # seconds: HAProxy's tuned checks (every 500 ms, down after 2) plus observe layer4
 SLOW_LIMIT = 1.0
 ALERT_LIMIT = 15.0  # seconds: scrapes and evaluations every 5 s, a 2 s scrape timeout
+FLOATING_POWER_LIMIT = 1.0  # seconds of failed requests when the holder loses power (VRRP 3, adverts every 100 ms)
+FLOATING_SERVICE_LIMIT = 2.0  # when HAProxy stops on the holder (keepalived's check runs every second)
 
 Prediction = Callable[[Figures], Expectation]
 
@@ -30,10 +32,12 @@ class Consequences:
     cut_off: str | None  # a node whose application can no longer reach the primary
     replica_cut: bool  # a replica that stops receiving the primary's changes
     monitored: bool = False  # the design has monitoring: something must alert
+    balancer_lost: str | None = None  # a balancer taken out, on a design whose floating address moves
+    split_brain: bool = False  # balancers cut off from each other each claim the floating address
 
 
-def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], partition: bool) -> Consequences:
-    """Follow the design from the broken roles of the target to what clients lose."""
+def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = ()) -> Consequences:
+    """Follow the design from the broken roles of the target (or its partition from peers) to what clients lose."""
 
     def down(node: NodeSpec, role: str) -> bool:
         return node == target and role in broken
@@ -45,15 +49,18 @@ def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], partition: 
     web_out = tuple(
         w.name for w in lab.web_nodes if down(w, "web") or all(app_out(a) for a in lab.upstream_apps(w))
     )
-    cut_off = target.name if partition and target.has_role("app") else None
+    from_primary = lab.primary in peers
+    lost = target.name if down(target, "loadbalancer") and lab.floating_address is not None else None
     return Consequences(
         balancers_left=sum(not down(b, "loadbalancer") for b in lab.balancers),
         web_out=web_out,
         web_left=len(lab.web_nodes) - len(web_out),
         primary_down=down(lab.primary, "db_primary"),
-        cut_off=cut_off,
-        replica_cut=partition and target.has_role("db_replica"),
+        cut_off=target.name if from_primary and target.has_role("app") else None,
+        replica_cut=from_primary and target.has_role("db_replica"),
         monitored=lab.has("monitoring"),
+        balancer_lost=lost,
+        split_brain=target.has_role("loadbalancer") and any(p.has_role("loadbalancer") for p in peers),
     )
 
 
@@ -63,6 +70,10 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
     if c.balancers_left == 0:
         why = "no load balancer: every request fails"
         rows += [lambda f: f.all_failed("read", why), lambda f: f.all_failed("write", why)]
+    elif c.balancer_lost is not None:
+        lost = c.balancer_lost
+        rows.append(lambda f: f.brief_outage(FLOATING_POWER_LIMIT if power_cut else FLOATING_SERVICE_LIMIT))
+        rows.append(lambda f: f.address_moved(lost))
     else:
         if c.web_out:
             rows.append(lambda f: f.detected_within(DETECTION_LIMIT))
@@ -78,6 +89,8 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
         else:
             once_out = bool(c.web_out)
             rows.append(lambda f: f.none_failed("write", after_detection=once_out))
+    if c.split_brain:
+        rows.append(lambda f: f.split_brain())
     if c.replica_cut:
         rows.append(lambda f: f.lag_grew())
     if c.monitored:

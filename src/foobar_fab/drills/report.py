@@ -49,8 +49,9 @@ def build_report(
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
         "alerts": figures.alerts,
+        "floating_address_holders": figures.takeovers,
         "expectations": [asdict(e) for e in expectations],
-        "lesson": drill.lesson + (UNTUNED_NOTE if settings.get("haproxy") == "untuned" else ""),
+        "lesson": drill.lesson_for(lab) + (UNTUNED_NOTE if settings.get("haproxy") == "untuned" else ""),
         "lesson_link": drill.lesson_link,
     }
 

@@ -6,6 +6,7 @@ injected. Drills break and observe; switching HAProxy to another profile goes th
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from ..roles import BuildOptions
 from ..topology import NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
-from .observer import Observer
+from .observer import Floating, Observer
 from .predictions import consequences, predict
 from .report import build_report, print_report, save
 from .traffic import Traffic
@@ -111,7 +112,7 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         if not health.quiet(QUIET):
             raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
         title = drill.fault.title(target, live)
-        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.kind == "partition")
+        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target))
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}")
         if profile != "tuned":
@@ -119,7 +120,8 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
-        observer = Observer(health.stats, traffic.now, health.databases, prometheus)
+        floating = Floating(quiet_shells, lab.balancers, str(lab.floating_address)) if lab.floating_address else None
+        observer = Observer(health.stats, traffic.now, health.databases, prometheus, floating)
         events: list[dict[str, Any]] = []
 
         def event(what: str, detail: str) -> float:
@@ -162,6 +164,13 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             events.sort(key=lambda e: e["t"])
         figures = measure(traffic, health.databases, lab.db_nodes, run_id, fault_at, restore_at, detected_at, recovered_at, detect_target)
         figures.peak_lag = observer.peak_lag()
+        figures.interval = 1.0 / rate
+        figures.takeovers = list(observer.takeovers)
+        for before, after in itertools.pairwise(figures.takeovers):
+            if after["t"] < fault_at:
+                continue  # the first answers of each balancer, not a move
+            for taker in sorted(set(after["holders"]) - set(before["holders"])):
+                events.append({"t": after["t"], "what": "address", "detail": f"{taker} takes {lab.floating_address}"})
         figures.alerts = [
             {"alert": a.name, "node": a.node, "summary": a.summary, "fired_at": round(a.fired_at, 2),
              "after_fault": round(a.fired_at - fault_at, 2), "resolved_at": None if a.resolved_at is None else round(a.resolved_at, 2)}

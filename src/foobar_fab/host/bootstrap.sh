@@ -15,6 +15,7 @@ need lxc-start lxc
 need debootstrap debootstrap
 need nft nftables
 need dnsmasq dnsmasq-base
+need conntrack conntrack
 need ssh openssh-client
 need wrk wrk
 need tcpdump tcpdump

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 
 from ..pki import Pki
 from ..topology import Lab, NodeSpec
-from . import app, base, database, exporter, firewall, loadbalancer, monitor, web
+from . import app, base, database, exporter, firewall, keepalived, loadbalancer, monitor, web
 from .record import BuildOptions, Exposure, Role, RoleInputs
 
 #: Every role, in the order their rules are checked: from the data up, so a design is told first what
 #: is missing at the bottom (a replica without a primary) rather than what that breaks above it.
 ROLES: dict[str, Role] = {
     role.name: role
-    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE, monitor.ROLE, exporter.ROLE, firewall.ROLE)
+    for role in (base.ROLE, database.PRIMARY, database.REPLICA, app.ROLE, web.ROLE, loadbalancer.ROLE, keepalived.ROLE, monitor.ROLE, exporter.ROLE, firewall.ROLE)
 }
 
 

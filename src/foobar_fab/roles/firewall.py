@@ -43,9 +43,10 @@ class Allow:
 
     @property
     def nft(self) -> str:
-        """The rule in nftables' language."""
+        """The rule in nftables' language (protocols by number: the nodes have no /etc/protocols)."""
         source = f"ip saddr {{ {', '.join(self.sources)} }} " if self.sources else ""
-        return f'{source}{self.protocol} dport {self.port} accept comment "{self.what}"'
+        match = f"{self.protocol} dport {self.port}" if self.protocol == "tcp" else f"ip protocol {self.port}"
+        return f'{source}{match} accept comment "{self.what}"'
 
 
 def allowed(inputs: RoleInputs) -> list[Allow]:
@@ -57,7 +58,7 @@ def allowed(inputs: RoleInputs) -> list[Allow]:
         sources = exposed.sources(inputs.lab)
         if sources == ():
             continue  # nobody needs it: it stays closed
-        rules.append(Allow(exposed.port.number, sources, f"{exposed.port.unit}: {exposed.port.what}"))
+        rules.append(Allow(exposed.port.number, sources, f"{exposed.port.unit}: {exposed.port.what}", exposed.port.protocol))
     return rules
 
 

@@ -6,7 +6,7 @@ import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from ..constants import HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
+from ..constants import APP_NODE, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..expect import eventually, expect
 from ..observe.haproxy import all_up, describe
 from ..observe.site import served_by
@@ -121,13 +121,19 @@ def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
 
 
 def round_robin(live: LiveLab) -> str:
-    """Requests through the entry address are answered in turn by every web server."""
-    web = [n.name for n in live.lab.web_nodes]
+    """Requests through the entry address are answered in turn by every web server (and, where the
+    application servers are servers of their own, by every one of those too)."""
+    lab = live.lab
+    web = [n.name for n in lab.web_nodes]
+    apps = [n.name for n in lab.app_nodes] if any(not w.has_role("app") for w in lab.web_nodes) else []
 
     def probe() -> str:
-        served = [served_by(live.site.get(HEALTH_PATH, HTTP_TIMEOUT)) or "?" for _ in range(2 * len(web))]
+        answers = [live.site.get(HEALTH_PATH, HTTP_TIMEOUT) for _ in range(2 * max(len(web), len(apps)))]
+        served = [served_by(a) or "?" for a in answers]
+        by_app = [a.headers.get(APP_NODE) or "?" for a in answers]
         in_turn = len(web) == 1 or all(a != b for a, b in itertools.pairwise(served))
-        return expect(in_turn and set(web) <= set(served), " -> ".join(served))
+        seen = " -> ".join(served) + (f"; applications: {' '.join(by_app)}" if apps else "")
+        return expect(in_turn and set(web) <= set(served) and set(apps) <= set(by_app), seen)
 
     return eventually(probe)
 

@@ -45,9 +45,12 @@ class Port:
     reach: tuple[str, ...]
     metrics: str | None = None  # where Prometheus scrapes this port (a path), if it serves metrics
     job: str = ""  # the scrape job's name for those metrics
+    protocol: Literal["tcp", "vrrp"] = "tcp"  # vrrp: IP protocol 112 (number is then the protocol's)
 
-    def socket(self, node: NodeSpec) -> str:
-        """The socket as testinfra names it, e.g. tcp://0.0.0.0:80."""
+    def socket(self, node: NodeSpec) -> str | None:
+        """The socket as testinfra names it, e.g. tcp://0.0.0.0:80 (None for what is not a TCP port)."""
+        if self.protocol != "tcp":
+            return None
         host = {"any": "0.0.0.0", "node": str(node.address), "loopback": "127.0.0.1"}[self.listen]
         return f"tcp://{host}:{self.number}"
 

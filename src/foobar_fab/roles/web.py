@@ -40,6 +40,8 @@ def config(inputs: RoleInputs) -> str:
         http_port=HTTP_PORT,
         served_by=SERVED_BY,
         upstreams=upstreams(inputs.lab, inputs.node),
+        remote=not inputs.node.has_role("app"),
+        connect_timeout="1s" if inputs.node.has_role("app") else "300ms",  # a LAN connection takes milliseconds
     )
 
 

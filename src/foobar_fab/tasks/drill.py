@@ -8,7 +8,7 @@ from typing import Any
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from ..drills.catalog import DRILLS, Drill
+from ..drills.catalog import DRILLS, Drill, NotInThisDesign
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
 from ..live import live
@@ -46,7 +46,13 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         reports: list[dict[str, Any]] = []
         with live(s) as lab:
             for d in drills:
-                reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned"))
+                try:
+                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned"))
+                except NotInThisDesign as err:
+                    if len(drills) == 1:
+                        raise
+                    s.console.note("drill", f"{d.name} skipped: {err}")
+                    continue
                 if reports[-1].get("interrupted"):
                     break
         if len(reports) > 1:

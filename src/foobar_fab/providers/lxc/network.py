@@ -67,6 +67,15 @@ class Bridge(Step):
                 )
 
 
+MULTICAST = "224.0.0.0/4"
+
+
+def masquerade_rule(subnet: ipaddress.IPv4Network) -> str:
+    """What leaves the lab for elsewhere gets the host's address; multicast is left alone: with bridge
+    netfilter on, frames between the nodes pass these hooks too, and VRRP's checksum covers its source."""
+    return f"ip saddr {subnet} ip daddr != {{ {subnet}, {MULTICAST} }} masquerade"
+
+
 @dataclass
 class Nat(Step):
     """Nodes reach Debian's mirror through the host: IP forwarding and a masquerade rule of the lab's own."""
@@ -83,7 +92,7 @@ class Nat(Step):
             f"table ip {table} {{\n"
             f"  chain postrouting {{\n"
             f"    type nat hook postrouting priority srcnat; policy accept;\n"
-            f"    ip saddr {subnet} ip daddr != {subnet} masquerade\n"
+            f"    {masquerade_rule(subnet)}\n"
             f"  }}\n"
             f"}}\n"
         )
@@ -94,7 +103,7 @@ class Nat(Step):
     def decide(self, probe: Outcome) -> Plan:
         found = lines(probe.stdout)
         forwarding = bool(found) and found[0] == "1"
-        wanted_rule = f"ip saddr {self.layout.lab.subnet} ip daddr != {self.layout.lab.subnet} masquerade"
+        wanted_rule = masquerade_rule(self.layout.lab.subnet)
         has_rule = wanted_rule in found
         if forwarding and has_rule:
             return ok(f"table {self.layout.nft_table} masquerades {self.layout.lab.subnet}")
@@ -102,6 +111,8 @@ class Nat(Step):
         if not has_rule:
             rules = self.layout.state_dir / "nat.nft"
             actions += [Put(str(rules), self.ruleset(), "0600"), Run(f"nft -c -f {rules} && nft -f {rules}")]
+            # Flows the old rules translated keep their translation while packets flow: forget them.
+            actions.append(Run(f"conntrack -D -s {self.layout.lab.subnet} -d {MULTICAST} >/dev/null 2>&1 || true"))
         if not forwarding:
             note = self.layout.forward_note
             actions.append(Run(f"sysctl -qw net.ipv4.ip_forward=1 && touch {note}"))

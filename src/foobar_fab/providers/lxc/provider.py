@@ -31,6 +31,7 @@ HOST_COMMANDS = {
     "debootstrap": "debootstrap",
     "nft": "nftables",
     "dnsmasq": "dnsmasq-base",
+    "conntrack": "conntrack",
     "ssh-keygen": "openssh-client",
 }
 
