@@ -9,7 +9,7 @@ import pytest
 from foobar_fab.providers.lxc.image import BaseImage
 from foobar_fab.providers.lxc.layout import LxcLayout
 from foobar_fab.providers.lxc.mirror import REACHABLE, UNREACHABLE, reach_probe, unreachable
-from foobar_fab.providers.lxc.package_cache import PackageCache, PackageCacheEmpty
+from foobar_fab.providers.lxc.package_cache import OldPackages, PackageCache, PackageCacheEmpty
 from foobar_fab.providers.lxc.role_images import (
     MAX_AGE,
     ImageRecipe,
@@ -180,13 +180,7 @@ def test_clearing_removes_every_image_no_container_uses(layout: LxcLayout) -> No
     ("stdout", "reason", "command"),
     [
         pytest.param(f"{NOW}\nabsent\n", "CACHE made (empty)", "mkdir -p CACHE", id="absent"),
-        pytest.param(f"{NOW}\n1000 {NOW - 86400}.5\n2048000 {NOW - 60}.0\n", "2 package files, 2 MiB in CACHE", None, id="in-use"),
-        pytest.param(
-            f"{NOW}\n1048576 {NOW - 31 * 86400}.0\n2048 {NOW}.0\n",
-            "1 package files, 1 MiB unused for 30 days removed from CACHE",
-            "find CACHE -maxdepth 1 -name '*.deb' -mtime +30 -delete",
-            id="a-month-unused",
-        ),
+        pytest.param(f"{NOW}\n1000 {NOW - 86400}.5\n2048000 {NOW - 60}.0\n", "2 package files, 2 MiB in CACHE", None, id="present"),
     ],
 )
 def test_package_cache(layout: LxcLayout, stdout: str, reason: str, command: str | None) -> None:
@@ -194,6 +188,13 @@ def test_package_cache(layout: LxcLayout, stdout: str, reason: str, command: str
     folder = str(layout.package_cache)
     assert plan.reason == reason.replace("CACHE", folder)
     assert commands(plan) == ([command.replace("CACHE", folder)] if command else [])
+
+
+def test_package_files_unused_for_a_month_go(layout: LxcLayout) -> None:
+    plan = OldPackages(layout).decide(probed(f"{NOW}\n1048576 {NOW - 31 * 86400}.0\n2048 {NOW}.0\n"))
+    assert plan.reason == f"1 package files, 1 MiB unused for 30 days removed from {layout.package_cache}"
+    assert commands(plan) == [f"find {layout.package_cache} -maxdepth 1 -name '*.deb' -mtime +30 -delete"]
+    assert not OldPackages(layout).decide(probed(f"{NOW}\n2048 {NOW - 86400}.0\n")).changes
 
 
 def test_clearing_the_package_cache_keeps_its_folder(layout: LxcLayout) -> None:

@@ -38,7 +38,7 @@ def size(files: list[tuple[int, float]]) -> str:
 
 @dataclass
 class PackageCache(Step):
-    """The host's package cache exists; files unused for a month are removed."""
+    """The host's package cache exists (every node mounts it)."""
 
     layout: LxcLayout
     name: str = "package cache"
@@ -51,13 +51,29 @@ class PackageCache(Step):
         folder = self.layout.package_cache
         if not present:
             return change(f"{folder} made (empty)", Run(f"mkdir -p {folder}"))
-        old = [f for f in files if f[1] > UNUSED_DAYS * 86400]
-        if old:
-            return change(
-                f"{size(old)} unused for {UNUSED_DAYS} days removed from {folder}",
-                Run(f"find {folder} -maxdepth 1 -name '*.deb' -mtime +{UNUSED_DAYS} -delete"),
-            )
         return ok(f"{size(files)} in {folder}")
+
+
+@dataclass
+class OldPackages(Step):
+    """Package files no build has used for a month are removed: Debian's updates have replaced them."""
+
+    layout: LxcLayout
+    name: str = "old package files"
+
+    def probe(self) -> str:
+        return _files(self.layout)
+
+    def decide(self, probe: Outcome) -> Plan:
+        _, files = _parse(probe.stdout)
+        folder = self.layout.package_cache
+        old = [f for f in files if f[1] > UNUSED_DAYS * 86400]
+        if not old:
+            return ok(f"none unused for {UNUSED_DAYS} days")
+        return change(
+            f"{size(old)} unused for {UNUSED_DAYS} days removed from {folder}",
+            Run(f"find {folder} -maxdepth 1 -name '*.deb' -mtime +{UNUSED_DAYS} -delete"),
+        )
 
 
 @dataclass

@@ -27,7 +27,7 @@ from .containers import (
 from .image import BaseImage, OldImages
 from .layout import BASE_MARKER, MARKER, LxcLayout
 from .network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
-from .package_cache import PackageCache
+from .package_cache import OldPackages, PackageCache
 from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
 
 HOST_COMMANDS = {
@@ -71,7 +71,8 @@ class LxcProvider(Provider):
         host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), Bridge(layout), Nat(layout), Resolver(layout)]
         if not runner.apply("host", self.host, host_steps):
             return False
-        images = self._role_images(runner)
+        new_nodes = [n.name for n in layout.lab.nodes if self._needs_container(n.name)]
+        images = self._role_images(runner, new_nodes)
         if images is None:
             return False
         public_key = (layout.key_file.with_suffix(".pub")).read_text()
@@ -86,16 +87,17 @@ class LxcProvider(Provider):
         for gone in sorted(set(self._leftover_nodes()) - {n.name for n in layout.lab.nodes}):
             if not runner.apply(gone, LocalExecutor(gone, self.console), [ContainerGone(layout, gone, why="not in this design")]):
                 return False
-        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), OldRoleImages(layout)])
+        # What builds keep is tidied by builds that make nodes, so a re-run stays a run with nothing to change.
+        tidy: list[Step] = [OldRoleImages(layout), OldPackages(layout)] if new_nodes else []
+        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), *tidy])
 
-    def _role_images(self, runner: Runner) -> dict[str, Path | None] | None:
+    def _role_images(self, runner: Runner, new_nodes: list[str]) -> dict[str, Path | None] | None:
         """The role image each node about to be created starts from, checked or made first; None if one failed."""
         if not self.role_images:
             return {}
         recipes: dict[tuple[str, ...], list[str]] = {}
-        for node in self.lab.nodes:
-            if self._needs_container(node.name):
-                recipes.setdefault(tuple(sorted(set(packages_of(node)))), []).append(node.name)
+        for name in new_nodes:
+            recipes.setdefault(tuple(sorted(set(packages_of(self.lab.node(name))))), []).append(name)
         wanted = [ImageRecipe(self.layout, packages, tuple(nodes)) for packages, nodes in recipes.items()]
         if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
             return None
