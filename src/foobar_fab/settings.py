@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "vagrant_provider": "virtualbox",
     "cache_dir": "/var/cache/foobar_fab",
     "mirror": "http://deb.debian.org/debian",
+    "fresh": False,
     "quiet": False,
 }
 
@@ -32,6 +33,7 @@ class Settings:
     vagrant_provider: str
     cache_dir: Path
     mirror: str
+    fresh: bool = False  # new nodes install every package themselves instead of starting from role images
     quiet: bool = False
 
     @classmethod
@@ -46,6 +48,7 @@ class Settings:
             vagrant_provider=str(merged["vagrant_provider"]),
             cache_dir=_path(merged["cache_dir"], root),
             mirror=str(merged["mirror"]),
+            fresh=_flag(merged["fresh"]),
             quiet=bool(merged["quiet"]),
         )
 
@@ -60,6 +63,13 @@ class Settings:
     def state_dir(self, lab_name: str) -> Path:
         """The lab's own state folder: keys, known_hosts, secrets and reports (0700)."""
         return self.state_root / lab_name
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no setting, from YAML (a bool) or an environment variable (a string such as 'false')."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
 
 
 def _path(value: str | Path, root: Path) -> Path:

@@ -18,9 +18,14 @@ from .executors import Executor, Outcome
 
 @dataclass(frozen=True)
 class Run:
-    """Run a shell command; a non-zero exit fails the step."""
+    """Run a shell command; a non-zero exit fails the step.
+
+    A command that `reports` prints one line saying what it found or did (e.g. where packages came
+    from), added to the step's reason; when it fails, its last line on stderr says why, on its own.
+    """
 
     command: str
+    reports: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,14 +119,18 @@ class Runner:
         if not plan.changes:
             self.console.result(who, step.name, "ok", plan.reason)
             return None
+        said = []
         for action in plan.actions:
             try:
                 outcome = _perform(executor, action)
             except Exception as err:
                 return f"{type(err).__name__}: {err}"
             if not outcome.ok:
-                return outcome.error()
-        self.console.result(who, step.name, "changed", plan.reason)
+                explained = isinstance(action, Run) and action.reports and lines(outcome.stderr)
+                return lines(outcome.stderr)[-1] if explained else outcome.error()
+            if isinstance(action, Run) and action.reports and lines(outcome.stdout):
+                said.append(lines(outcome.stdout)[-1])
+        self.console.result(who, step.name, "changed", plan.reason + (f" ({'; '.join(said)})" if said else ""))
         return None
 
 
@@ -134,3 +143,14 @@ def _perform(executor: Executor, action: Action) -> Outcome:
 def lines(text: str) -> list[str]:
     """Non-empty stripped lines of probe output."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+SECTION = "@@"
+
+
+def sections(stdout: str, count: int) -> list[str]:
+    """Split probe output made of `count` parts separated by '@@' lines."""
+    parts = stdout.split(f"{SECTION}\n")
+    if len(parts) != count:
+        raise StepError(f"unexpected probe output ({len(parts)} parts, wanted {count}): {stdout[:200]!r}")
+    return parts

@@ -1,7 +1,8 @@
 """Fixtures for lab tests: a real LXC lab of the tests' own (name fftest, its own subnet and state).
 
 A user's lab (configs/lab.yml, .lab/) is never touched. The lab is built once per test session and
-destroyed at the end.
+destroyed at the end. FOOBAR_TEST_LAB, FOOBAR_TEST_SUBNET and FOOBAR_TEST_CACHE_DIR put the tests
+that do not name the default addresses on another lab and cache (e.g. to run them beside the suite).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from foobar_fab.session import LabSession, open_session
 from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.steps import Runner
 
-TEST_LAB = "fftest"
-TEST_SUBNET = "10.181.57.0/24"
+TEST_LAB = os.environ.get("FOOBAR_TEST_LAB", "fftest")
+TEST_SUBNET = os.environ.get("FOOBAR_TEST_SUBNET", "10.181.57.0/24")
+TEST_CACHE_DIR = os.environ.get("FOOBAR_TEST_CACHE_DIR")  # default: the setting's (shared by every lab on the host)
 
 
 #: Lab test files share one lab and run in this order: built, used, hardened and back, destroyed.
@@ -57,7 +59,7 @@ def lab_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     default = design.load(PROJECT_ROOT / "configs/lab.yml")
     lab_file = folder / "lab.yml"
     lab_file.write_text(topology.to_yaml(topology.relocate(default, TEST_LAB, TEST_SUBNET)))
-    return Settings.from_mapping({"lab_file": str(lab_file), "state_dir": str(folder / "state")})
+    return Settings.from_mapping({"lab_file": str(lab_file), "state_dir": str(folder / "state"), "cache_dir": TEST_CACHE_DIR})
 
 
 def quiet_session(settings: Settings) -> tuple[LabSession, io.StringIO]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from foobar_fab.resources.packages import CACHE_HELPER, image_marker
 from foobar_fab.roles import RoleInputs, base, inputs_for
 from foobar_fab.roles.base import (
     APT_GET,
@@ -15,7 +16,7 @@ from foobar_fab.roles.base import (
     Timezone,
     hosts_file,
 )
-from foobar_fab.steps import Plan, Put, Run, StepError
+from foobar_fab.steps import SECTION, Plan, Put, Run, StepError
 from foobar_fab.topology import Lab
 
 from .fakes import probed
@@ -102,6 +103,20 @@ def test_apt_lists(stdout: str, reason: str | None) -> None:
     assert commands(plan) == [f"{APT_GET} update && {TOUCH_UPDATE_STAMP}"]
 
 
+@pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        pytest.param("curl ii \npython3 ii \ntzdata ii \n", "not needed: every package is installed (lists refreshed 120 min ago)", id="all-installed"),
+        pytest.param("curl ii \ntzdata ii \n", "refreshed (120 min old)", id="one-to-install"),
+    ],
+)
+def test_apt_lists_are_refreshed_only_for_an_install(rows: str, reason: str) -> None:
+    """Old lists on a node with nothing to install (one made from a role image) stay: no network needed."""
+    plan = AptLists(PACKAGES).decide(probed(f"{NOW}\n{NOW - 7200}\n{SECTION}\n{rows}"))
+    assert plan.reason == reason
+    assert plan.changes is reason.startswith("refreshed")
+
+
 @pytest.mark.parametrize("stdout", ["", "sh: date: not found\n", f"{NOW}\nyesterday\n"])
 def test_apt_lists_refuses_garbage(stdout: str) -> None:
     """Output that is not two timestamps is a StepError quoting it, not a guess."""
@@ -109,8 +124,13 @@ def test_apt_lists_refuses_garbage(stdout: str) -> None:
         AptLists().decide(probed(stdout))
 
 
+def packages_output(rows: str, cache: bool = False, marker: str = "") -> str:
+    """What the Packages probe prints: dpkg-query's rows, whether the host's cache is mounted, the image marker."""
+    return f"{rows}{SECTION}\n{'cache' if cache else ''}\n{SECTION}\n{marker}"
+
+
 @pytest.mark.parametrize(
-    ("stdout", "missing"),
+    ("rows", "missing"),
     [
         pytest.param("curl ii \npython3 ii \ntzdata ii \n", [], id="all-installed"),
         pytest.param("curl:amd64 ii \npython3 ii \ntzdata ii \n", [], id="arch-qualified"),
@@ -119,10 +139,37 @@ def test_apt_lists_refuses_garbage(stdout: str) -> None:
         pytest.param("", list(PACKAGES), id="none"),
     ],
 )
-def test_packages_installs_exactly_the_missing_ones(stdout: str, missing: list[str]) -> None:
+def test_packages_installs_exactly_the_missing_ones(rows: str, missing: list[str]) -> None:
     """Only 'ii' counts as installed; the others are installed in one apt-get call, in the wanted order."""
-    plan = Packages(PACKAGES).decide(probed(stdout))
+    plan = Packages(PACKAGES).decide(probed(packages_output(rows)))
     assert commands(plan) == ([f"{INSTALL} {' '.join(missing)}"] if missing else [])
+
+
+def test_packages_come_from_the_hosts_cache_where_it_is_mounted() -> None:
+    """With the host's cache in the node, apt gets the cached files linked first and keeps what it fetched."""
+    plan = Packages(PACKAGES).decide(probed(packages_output("curl ii \n", cache=True)))
+    assert put_paths(plan) == [CACHE_HELPER]
+    assert commands(plan) == [
+        f"{CACHE_HELPER} seed install --no-install-recommends python3 tzdata",
+        f"{INSTALL} python3 tzdata",
+        f"{CACHE_HELPER} keep",
+    ]
+    assert [a.reports for a in plan.actions if isinstance(a, Run)] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("marker", "origin"),
+    [
+        pytest.param(image_marker("5c902147 of 2026-11-27 10:34 UTC", ("curl", "python3", "tzdata", "haproxy")), " (from role image 5c902147 of 2026-11-27 10:34 UTC)", id="image-holds-them"),
+        pytest.param(image_marker("5c902147 of 2026-11-27 10:34 UTC", ("curl",)), "", id="installed-after-the-image"),
+        pytest.param("", "", id="no-image"),
+    ],
+)
+def test_packages_say_where_they_came_from(marker: str, origin: str) -> None:
+    """A node made from a role image says so, when the image holds every package of the step."""
+    plan = Packages(PACKAGES).decide(probed(packages_output("curl ii \npython3 ii \ntzdata ii \n", marker=marker)))
+    assert not plan.changes
+    assert plan.reason == f"3 installed: curl, python3, tzdata{origin}"
 
 
 @pytest.mark.parametrize(

@@ -227,8 +227,10 @@ def container_output(container: Container, **changes: str) -> str:
         "base": STAMP,
         "config": container.layout.container_config(container.node),
         "key": PUBLIC_KEY,
+        "made_from": "",
         "stamp": STAMP,
         "exists": "exists\n",
+        "image_present": "",
         **changes,
     }
     return sections(*parts.values())
@@ -282,10 +284,34 @@ def test_container_as_wanted_is_ok(container: Container) -> None:
     assert not container.decide(probed(container_output(container))).changes
 
 
-def test_container_probe_output_must_have_six_parts(container: Container) -> None:
+def test_container_probe_output_must_have_eight_parts(container: Container) -> None:
     """Truncated probe output is a StepError, not a wrong decision."""
-    with pytest.raises(StepError, match="wanted 6"):
+    with pytest.raises(StepError, match="wanted 8"):
         container.decide(probed("foobar\n"))
+
+
+def test_container_starts_from_its_role_image(layout: LxcLayout, lab: Lab) -> None:
+    """A new container's root is its role image's layer over the base image, and it records which image."""
+    image = layout.images_dir / "bookworm-amd64-c90d6b83-e6e94b7e" / "20261127T103420Z-7b6e"
+    container = Container(layout, lab.node("web-01"), PUBLIC_KEY, image)
+    plan = container.decide(probed(container_output(container, lab="", base="", config="", key="", exists="")))
+    assert plan.reason == "foobar-web-01 created from role image bookworm-amd64-c90d6b83-e6e94b7e/20261127T103420Z-7b6e"
+    d = layout.container_dir("web-01")
+    assert Put(str(d / "foobar_fab.image"), f"{image}\n") in plan.actions
+    config = next(a for a in plan.actions if isinstance(a, Put) and a.path == str(d / "config"))
+    assert f"lxc.rootfs.path = overlay:{image}/layer:{layout.base_rootfs}:{layout.delta('web-01')}" in config.content
+    assert f"lxc.mount.entry = {layout.package_cache} var/cache/foobar_fab/packages none bind,create=dir 0 0" in config.content
+
+
+def test_container_keeps_the_image_it_was_made_from(layout: LxcLayout, lab: Lab) -> None:
+    """A container made from an older image keeps it (and its config) while that image is on the host."""
+    old = layout.images_dir / "bookworm-amd64-c90d6b83-e6e94b7e" / "20261120T080000Z-0001"
+    container = Container(layout, lab.node("web-01"), PUBLIC_KEY, old.with_name("20261127T103420Z-7b6e"))
+    made = {"made_from": f"{old}\n", "config": layout.container_config(lab.node("web-01"), old)}
+    assert not container.decide(probed(container_output(container, **made, image_present="present\n"))).changes
+    plan = container.decide(probed(container_output(container, **made)))
+    assert plan.reason == f"foobar-web-01 replaced: its role image {old} is gone"
+    assert kinds(plan)[0] == f"run {layout.lxc('destroy', 'web-01', '-f')}"
 
 
 # --- running, known_hosts, container gone ---------------------------------------------------------

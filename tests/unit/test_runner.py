@@ -159,3 +159,20 @@ def test_console_has_no_colour_off_a_terminal(console: Console) -> None:
     """A StringIO is not a terminal: no escape codes in the output."""
     console.result("web-01", "step", "failed", "why")
     assert "\033[" not in output(console)
+
+
+def test_a_reporting_command_completes_the_reason(console: Console) -> None:
+    """A command that reports adds its last line of output to the step's reason."""
+    step = Scripted("packages", change("installed nginx", Run("seed"), Run("keep", reports=True)))
+    executor = FakeExecutor(console, {"keep": probed("copied\npackage files: 3 from the host's cache\n", command="keep")})
+    assert Runner(console).apply("web-01", executor, [step])
+    assert "web-01   changed  packages: installed nginx (package files: 3 from the host's cache)" in output(console)
+
+
+def test_a_reporting_command_that_fails_says_why_on_its_own(console: Console) -> None:
+    """Its last line on stderr is the whole failure: no command line in front of it."""
+    step = Scripted("role image", change("built", Run("seed --offline", reports=True)))
+    failed = probed("", exited=1, stderr="2 package files are not in the host's package cache\n", command="seed --offline")
+    runner = Runner(console)
+    assert not runner.apply("host", FakeExecutor(console, {"seed --offline": failed}), [step])
+    assert runner.failures == [Failure("host", "role image", "2 package files are not in the host's package cache")]

@@ -34,6 +34,7 @@ class NodeShells:
         self.console = console
         self.network_present = network_present
         self._executors: dict[str, RemoteExecutor] = {}
+        self._hosts: dict[str, Host] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -72,10 +73,22 @@ class NodeShells:
 
     @contextmanager
     def host(self, node: str) -> Iterator[Host]:
-        """A testinfra Host on the node's connection, printing each command it runs."""
+        """A testinfra Host on the node's connection, printing each command it runs.
+
+        One per connection: what testinfra learns about the node (its system, where commands are) is
+        learnt once, not again for every check.
+        """
         with self._lock(node):
             executor = self._executor(node)
             params = executor.params
+            host = self._hosts.get(node)
+        if host is None:
+            host = self._testinfra_host(node, executor, params)
+            with self._lock(node):
+                self._hosts[node] = host
+        yield host
+
+    def _testinfra_host(self, node: str, executor: RemoteExecutor, params: SshParams) -> Host:
         backend = testinfra.backend.get_backend(f"paramiko://{params.user}@{params.host}:{params.port}", sudo=params.sudo)
         backend.__dict__["client"] = executor.connection.client  # testinfra's cached_property, filled with ours
         plain_run = backend.run
@@ -86,9 +99,10 @@ class NodeShells:
                 return plain_run(command, *args, **kwargs)
 
         backend.run = visible_run
-        yield Host(backend)
+        return Host(backend)
 
     def _drop(self, node: str) -> None:
+        self._hosts.pop(node, None)
         executor = self._executors.pop(node, None)
         if executor is not None:
             try:

@@ -16,7 +16,7 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
         from .lxc import LxcLayout, LxcProvider
 
         layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
-        return lab, LxcProvider(layout, console)
+        return lab, LxcProvider(layout, console, role_images=not settings.fresh)
     if settings.provider == "vagrant":
         from .lxc import LxcLayout
         from .vagrant import VagrantProvider

@@ -23,6 +23,7 @@ from .base import NodeStatus, Provider, ProviderError, misrouted, must
 from .lxc.containers import StateGone
 from .lxc.layout import LxcLayout
 from .lxc.network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
+from .lxc.package_cache import PackageCache
 from .vagrant_box import BOX_NAME, LxcBox, gem_file
 
 STATES = {"running": "running", "poweroff": "stopped", "stopped": "stopped", "shutoff": "stopped", "not_created": "missing"}
@@ -76,6 +77,7 @@ class VagrantProvider(Provider):
             "VAGRANT_DEFAULT_PROVIDER": self.backend,
             "FOOBAR_LAB_FILE": str(self.lab.source),
             "FOOBAR_LXC_BOX": BOX_NAME,
+            "FOOBAR_PACKAGE_CACHE": str(self.layout.package_cache),
         }
 
     def vagrant(self, *words: str) -> str:
@@ -103,7 +105,7 @@ class VagrantProvider(Provider):
         self.console.heading(f"host: lab {self.lab.name} on Vagrant ({self.backend})")
         steps: list[Step] = []
         if self.backend == "lxc":
-            steps += [StateFolder(self.layout.state_dir), LxcBox(self.layout), Bridge(self.layout), Nat(self.layout), Resolver(self.layout)]
+            steps += [StateFolder(self.layout.state_dir), LxcBox(self.layout), PackageCache(self.layout), Bridge(self.layout), Nat(self.layout), Resolver(self.layout)]
         steps.append(Machines(self))
         ok_ = runner.apply("host", self.host, steps)
         self._ssh = None

@@ -44,12 +44,16 @@ def exposure(lab: Lab) -> tuple[Exposure, ...]:
     return tuple(Exposure(node, port) for node in lab.nodes for role in roles_of(node) for port in role.ports(lab, node))
 
 
+def packages_of(lab: Lab, node: NodeSpec) -> tuple[str, ...]:
+    """Every package of the node's roles (those that depend on its other roles included), once each, in the roles' order."""
+    return tuple(dict.fromkeys(p for role in roles_of(node) for p in role.packages + (role.node_packages(lab, node) if role.node_packages else ())))
+
+
 def inputs_for(
     lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions(), tls: Pki | None = None
 ) -> RoleInputs:
     """A node's role inputs; its packages are those of all its roles, so apt runs once per node."""
-    packages = dict.fromkeys(p for role in roles_of(node) for p in role.packages + (role.node_packages(lab, node) if role.node_packages else ()))
-    return RoleInputs(lab, node, secrets, tuple(packages), options, exposure(lab), tls)
+    return RoleInputs(lab, node, secrets, packages_of(lab, node), options, exposure(lab), tls)
 
 
-__all__ = ["ROLES", "BuildOptions", "Exposure", "Role", "RoleInputs", "exposure", "inputs_for", "roles_in", "roles_of", "waves"]
+__all__ = ["ROLES", "BuildOptions", "Exposure", "Role", "RoleInputs", "exposure", "inputs_for", "packages_of", "roles_in", "roles_of", "waves"]

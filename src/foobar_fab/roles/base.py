@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from ..constants import SSH_PORT
 from ..executors import Outcome
 from ..expect import expect
-from ..resources.packages import APT_GET, Packages
-from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from ..resources.packages import APT_GET, Packages, installed, query_command
+from ..steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, NodeCheck, Port, Role, RoleInputs, Rule, problems_where
 
@@ -82,24 +82,34 @@ def hosts_file(lab: Lab) -> str:
 
 @dataclass
 class AptLists(Step):
-    """apt's package lists are younger than an hour."""
+    """apt's package lists are younger than an hour when the node has packages to install.
 
+    A node with every package of its roles installed (one made from a role image) installs nothing
+    from them, so its lists are kept as they are: no refresh, and no network, is needed.
+    """
+
+    packages: tuple[str, ...] = ()
     max_age: int = APT_LISTS_MAX_AGE
     name: str = "apt lists"
 
     def probe(self) -> str:
         # apt dates each list by the mirror's Last-Modified, not by when it was fetched: a stamp says when.
-        return f"date +%s; stat -c %Y {UPDATE_STAMP} 2>/dev/null || echo 0"
+        stamp = f"date +%s; stat -c %Y {UPDATE_STAMP} 2>/dev/null || echo 0"
+        return f"{stamp}; echo {SECTION}; {query_command(self.packages)}" if self.packages else stamp
 
     def decide(self, probe: Outcome) -> Plan:
-        found = lines(probe.stdout)
+        ages, rows = sections(probe.stdout, 2) if self.packages else (probe.stdout, "")
+        found = lines(ages)
         try:
             now = int(found[0])
             newest = int(found[1]) if len(found) > 1 and found[1] != "0" else None
         except (ValueError, IndexError):
             raise StepError(f"unexpected probe output: {probe.stdout!r}") from None
+        age = "never refreshed" if newest is None else f"refreshed {_age(now - newest)} ago"
+        if self.packages and set(self.packages) <= installed(rows):
+            return ok(f"not needed: every package is installed (lists {age})")
         if newest is not None and now - newest <= self.max_age:
-            return ok(f"refreshed {_age(now - newest)} ago")
+            return ok(age)
         why = "never refreshed" if newest is None else f"{_age(now - newest)} old"
         return change(f"refreshed ({why})", Run(f"{APT_GET} update && {TOUCH_UPDATE_STAMP}"))
 
@@ -138,7 +148,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
     return [
         Hostname(node.name),
         HostsFile(hosts_file(lab)),
-        AptLists(),
+        AptLists(inputs.packages or PACKAGES),
         Packages(inputs.packages or PACKAGES, name="packages (every role's, one transaction)"),
         Timezone(),
     ]

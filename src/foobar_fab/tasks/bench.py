@@ -12,12 +12,12 @@ from .common import LAB_HELP, friendly, session, settings
     help={
         "lab-name": "the benchmark's own lab name (a user's lab is left alone)",
         "subnet": "the benchmark lab's subnet",
-        "cold": "also time a cold build, with an empty base-image cache of its own (adds about a minute)",
+        "cold": "also time a cold build, with an empty cache of its own: base image, role images, package files (adds about 90 s)",
     }
 )
 @friendly
 def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True) -> None:
-    """Time cold, warm and repeated builds and measure the idle nodes' memory."""
+    """Time cold, warm (from role images, and --fresh), repeated and offline builds, and the idle nodes' memory."""
     benchmarks.build_benchmark(settings(c), lab_name, subnet, cold=cold)
 
 

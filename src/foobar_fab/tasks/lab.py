@@ -23,11 +23,11 @@ from ..steps import Runner
 from .common import LAB_HELP, QUIET_HELP, friendly, session
 
 
-@task(help=QUIET_HELP)
+@task(help={**QUIET_HELP, "fresh": "new nodes install their packages themselves, ignoring the role images (to watch a real install)"})
 @friendly
-def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, fresh: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
     result = building.build(s)
     if not result.ok:
         reasons = "; ".join(str(f) for f in result.failures) or "see the failed steps above"
@@ -99,7 +99,7 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
     ok = s.provider.destroy(Runner(s.console))
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
-    s.console.line(f"\nlab {s.lab.name} is gone (the cached base image stays in {s.settings.cache_dir}).")
+    s.console.line(f"\nlab {s.lab.name} is gone (the base image, role images and package cache stay in {s.settings.cache_dir}: `invoke cache.clear`).")
 
 
 @task(help={**LAB_HELP, "json": "print the measurements as JSON instead of the table"})

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from ...executors import Outcome
-from ...steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from ...topology import NodeSpec
-from .layout import BASE_MARKER, MARKER, LxcLayout
+from .layout import BASE_MARKER, IMAGE_MARKER, MARKER, LxcLayout
 
-SECTION = "@@"
 BOOT_TIMEOUT = 90
-
-
-def sections(stdout: str, count: int) -> list[str]:
-    """Split probe output made of `count` parts separated by '@@' lines."""
-    parts = stdout.split(f"{SECTION}\n")
-    if len(parts) != count:
-        raise StepError(f"unexpected probe output ({len(parts)} parts, wanted {count}): {stdout[:200]!r}")
-    return parts
 
 
 @dataclass
@@ -46,35 +38,46 @@ class KeyPair(Step):
 
 @dataclass
 class Container(Step):
-    """The node's container exists, made by this lab from the current base image, with this lab's key."""
+    """The node's container exists, made by this lab from the current base image, with this lab's key.
+
+    A new container starts from `image`, the role image of its packages, when there is one; an
+    existing one keeps the image it was made from while that image is on the host.
+    """
 
     layout: LxcLayout
     node: NodeSpec
     public_key: str
+    image: Path | None = None
     name: str = "container"
 
     def probe(self) -> str:
         d = self.layout.container_dir(self.node.name)
-        files = [d / MARKER, d / BASE_MARKER, d / "config", self.layout.delta(self.node.name) / "root/.ssh/authorized_keys"]
+        files = [d / MARKER, d / BASE_MARKER, d / "config", self.layout.delta(self.node.name) / "root/.ssh/authorized_keys", d / IMAGE_MARKER]
         reads = "".join(f"cat {f} 2>/dev/null; echo {SECTION}; " for f in files)
-        return f"{reads}cat {self.layout.base_stamp} 2>/dev/null; echo {SECTION}; test -d {d} && echo exists; true"
+        image = f'i=$(cat {d / IMAGE_MARKER} 2>/dev/null); [ -n "$i" ] && test -f "$i/stamp" && echo present'
+        return f"{reads}cat {self.layout.base_stamp} 2>/dev/null; echo {SECTION}; test -d {d} && echo exists; echo {SECTION}; {image}; true"
 
     def decide(self, probe: Outcome) -> Plan:
-        lab, base, config, key, stamp, exists = sections(probe.stdout, 6)
+        lab, base, config, key, made_from, stamp, exists, image_present = sections(probe.stdout, 8)
         name = self.layout.container(self.node.name)
         if not exists.strip():
-            return change(f"{name} created as an overlay clone of the base image", *self.create())
+            origin = f"from role image {self.image.parent.name}/{self.image.name}" if self.image else "as an overlay clone of the base image"
+            return change(f"{name} created {origin}", *self.create())
         if lab.strip() != self.layout.lab.name:
             raise StepError(f"{self.layout.container_dir(self.node.name)} was not made by this lab: remove it or rename the lab")
         if base.strip() != stamp.strip():
             return change(f"{name} replaced: it was cloned from another base image", *self.replace())
+        image = Path(made_from.strip()) if made_from.strip() else None
+        if image is not None and not image_present.strip():
+            return change(f"{name} replaced: its role image {image} is gone", *self.replace())
         if key.strip() != self.public_key.strip():
             return change(f"{name} replaced: it does not hold this lab's SSH key", *self.replace())
-        if config != self.layout.container_config(self.node):
+        wanted = self.layout.container_config(self.node, image)
+        if config != wanted:
             return change(
                 f"{name} config updated (stopped to apply it)",
                 Run(f"{self.layout.lxc('stop', self.node.name, '-t', '10')} || true"),
-                Put(str(self.layout.container_dir(self.node.name) / "config"), self.layout.container_config(self.node)),
+                Put(str(self.layout.container_dir(self.node.name) / "config"), wanted),
             )
         return ok(f"{name} exists")
 
@@ -88,9 +91,10 @@ class Container(Step):
         host_key = delta / "etc/ssh/ssh_host_ed25519_key"
         return [
             Run(f"mkdir -p -m 0755 {delta}/etc/ssh && mkdir -p -m 0700 {delta}/root/.ssh && chmod 0700 {d} {delta}/root"),
-            Put(str(d / "config"), self.layout.container_config(self.node)),
+            Put(str(d / "config"), self.layout.container_config(self.node, self.image)),
             Put(str(d / MARKER), f"{self.layout.lab.name}\n"),
             Run(f"cp {self.layout.base_stamp} {d / BASE_MARKER}"),
+            Put(str(d / IMAGE_MARKER), f"{self.image or ''}\n"),
             Put(str(delta / "etc/machine-id"), uuid.uuid4().hex + "\n", "0444"),
             Put(str(delta / "etc/resolv.conf"), f"nameserver {self.layout.lab.gateway}\n"),
             Put(str(delta / "root/.ssh/authorized_keys"), self.public_key.strip() + "\n", "0600"),

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from ...executors import Outcome
 from ...roles.base import TOUCH_UPDATE_STAMP
-from ...steps import Plan, Put, Run, Step, change, lines, ok
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import LxcLayout
+from .mirror import reach_probe, unreachable
 from .recipe import (
     APT_CONFIG,
     BASE_PACKAGES,
@@ -27,12 +28,16 @@ class BaseImage(Step):
     name: str = "base image"
 
     def probe(self) -> str:
-        return f"cat {self.layout.base_stamp} 2>/dev/null || true"
+        stamp = self.layout.base_stamp
+        return f"cat {stamp} 2>/dev/null; echo {SECTION}; test -f {stamp} || {reach_probe(self.layout.mirror)}"
 
     def decide(self, probe: Outcome) -> Plan:
-        stamp = lines(probe.stdout)
-        if stamp:
-            return ok(f"cached in {self.layout.base_dir} ({stamp[0]})")
+        stamp, reach = sections(probe.stdout, 2)
+        if lines(stamp):
+            return ok(f"cached in {self.layout.base_dir} ({lines(stamp)[0]})")
+        offline = unreachable(reach, self.layout.mirror)
+        if offline:
+            raise StepError(f"no base image is cached in {self.layout.cache_dir} and {offline}: connect the host to the network")
         return change(f"built in {self.layout.base_dir} with debootstrap", *self.build_actions())
 
     def build_actions(self) -> list[Run | Put]:

@@ -12,11 +12,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...resources.packages import PACKAGE_CACHE
 from ...topology import Lab, NodeSpec
 from .recipe import DEBIAN_SUITE, recipe_id
 
 MARKER = "foobar_fab.lab"
 BASE_MARKER = "foobar_fab.base"
+IMAGE_MARKER = "foobar_fab.image"  # the role image a container was made from (empty: the base image alone)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ class LxcLayout:
         return self.base_dir / "stamp"
 
     @property
+    def images_dir(self) -> Path:
+        """Role images: a node's package set installed once over the base image, one folder per recipe."""
+        return self.cache_dir / "images"
+
+    @property
+    def package_cache(self) -> Path:
+        """Package files fetched once for every node of every lab on the host, kept across builds."""
+        return self.cache_dir / "packages"
+
+    @property
     def key_file(self) -> Path:
         return self.state_dir / "id_ed25519"
 
@@ -86,8 +98,13 @@ class LxcLayout:
         words = [f"lxc-{command}", "-P", str(self.lxcpath), "-n", self.container(node), *args]
         return " ".join(shlex.quote(w) if w != "--" else w for w in words)
 
-    def container_config(self, node: NodeSpec) -> str:
-        """The container's LXC config: Debian with systemd, on the lab's bridge, a static address."""
+    def container_config(self, node: NodeSpec, image: Path | None = None) -> str:
+        """The container's LXC config: Debian with systemd, on the lab's bridge, a static address.
+
+        Its root is the base image, with the layer of the role image it was made from (if any) on top,
+        and the node's own changes over both. The host's package cache is mounted in every node.
+        """
+        lower = f"{image / 'layer'}:{self.base_rootfs}" if image else str(self.base_rootfs)
         return "\n".join(
             [
                 f"# Managed by foobar_fab: node {node.name} of lab {self.lab.name}.",
@@ -95,7 +112,8 @@ class LxcLayout:
                 "lxc.tty.dir =",
                 "lxc.arch = linux64",
                 f"lxc.uts.name = {node.name}",
-                f"lxc.rootfs.path = overlay:{self.base_rootfs}:{self.delta(node.name)}",
+                f"lxc.rootfs.path = overlay:{lower}:{self.delta(node.name)}",
+                f"lxc.mount.entry = {self.package_cache} {PACKAGE_CACHE.lstrip('/')} none bind,create=dir 0 0",
                 "lxc.start.auto = 0",
                 "lxc.net.0.type = veth",
                 f"lxc.net.0.link = {self.bridge}",

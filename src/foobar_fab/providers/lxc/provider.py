@@ -6,10 +6,12 @@ import os
 import platform
 import shutil
 import subprocess
+from pathlib import Path
 
 from ... import parallel
 from ...console import Console
 from ...executors import LocalExecutor, SshParams
+from ...roles import packages_of
 from ...steps import Runner, Step
 from ..base import NodeStatus, Provider, ProviderError, misrouted, must
 from .containers import (
@@ -23,8 +25,10 @@ from .containers import (
     wait_for_boot,
 )
 from .image import BaseImage, OldImages
-from .layout import MARKER, LxcLayout
+from .layout import BASE_MARKER, MARKER, LxcLayout
 from .network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
+from .package_cache import OldPackages, PackageCache
+from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
 
 HOST_COMMANDS = {
     "lxc-start": "lxc",
@@ -33,18 +37,24 @@ HOST_COMMANDS = {
     "dnsmasq": "dnsmasq-base",
     "conntrack": "conntrack",
     "ssh-keygen": "openssh-client",
+    "unshare": "util-linux",
 }
 
 
 class LxcProvider(Provider):
-    """Containers, bridge, NAT and resolver on this Linux host, all named after the lab."""
+    """Containers, bridge, NAT and resolver on this Linux host, all named after the lab.
+
+    New nodes start from role images (their packages installed already) unless `role_images` is
+    off (`invoke build --fresh`), when they install their packages themselves.
+    """
 
     name = "lxc"
 
-    def __init__(self, layout: LxcLayout, console: Console) -> None:
+    def __init__(self, layout: LxcLayout, console: Console, role_images: bool = True) -> None:
         self.layout = layout
         self.lab = layout.lab
         self.console = console
+        self.role_images = role_images
         self.host = LocalExecutor("host", console)
 
     def preflight(self) -> None:
@@ -59,14 +69,18 @@ class LxcProvider(Provider):
     def up(self, runner: Runner) -> bool:
         self.console.heading(f"host: lab {self.layout.lab.name} on LXC")
         layout = self.layout
-        host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), Bridge(layout), Nat(layout), Resolver(layout)]
+        host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), Bridge(layout), Nat(layout), Resolver(layout)]
         if not runner.apply("host", self.host, host_steps):
+            return False
+        new_nodes = [n.name for n in layout.lab.nodes if self._needs_container(n.name)]
+        images = self._role_images(runner, new_nodes)
+        if images is None:
             return False
         public_key = (layout.key_file.with_suffix(".pub")).read_text()
 
         def bring_up(node_name: str) -> bool:
             node = layout.lab.node(node_name)
-            steps = [Container(layout, node, public_key), Running(layout, node.name), Booted(layout, node.name)]
+            steps = [Container(layout, node, public_key, images.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
             return runner.apply(node.name, LocalExecutor(node.name, self.console), steps)
 
         if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
@@ -74,7 +88,29 @@ class LxcProvider(Provider):
         for gone in sorted(set(self._leftover_nodes()) - {n.name for n in layout.lab.nodes}):
             if not runner.apply(gone, LocalExecutor(gone, self.console), [ContainerGone(layout, gone, why="not in this design")]):
                 return False
-        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout)])
+        # What builds keep is tidied by builds that make nodes, so a re-run stays a run with nothing to change.
+        tidy: list[Step] = [OldRoleImages(layout), OldPackages(layout)] if new_nodes else []
+        return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), *tidy])
+
+    def _role_images(self, runner: Runner, new_nodes: list[str]) -> dict[str, Path | None] | None:
+        """The role image each node about to be created starts from, checked or made first; None if one failed."""
+        if not self.role_images:
+            return {}
+        recipes: dict[tuple[str, ...], list[str]] = {}
+        for name in new_nodes:
+            recipes.setdefault(tuple(sorted(set(packages_of(self.lab, self.lab.node(name))))), []).append(name)
+        wanted = [ImageRecipe(self.layout, packages, tuple(nodes)) for packages, nodes in recipes.items()]
+        if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
+            return None
+        return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
+
+    def _needs_container(self, node: str) -> bool:
+        """No container of this lab for the node, or one made from another base image: it is about to be made."""
+        folder = self.layout.container_dir(node)
+        made = [folder / MARKER, folder / BASE_MARKER]
+        if not all(f.is_file() for f in made) or not self.layout.base_stamp.is_file():
+            return True
+        return made[1].read_text() != self.layout.base_stamp.read_text()
 
     def stop_hard(self, node: str) -> None:
         must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))

@@ -1,0 +1,44 @@
+"""What builds keep on the host for the next ones: the base image, role images and the package cache."""
+
+from __future__ import annotations
+
+from invoke import Context, task
+from invoke.exceptions import Exit
+
+from .. import design
+from ..console import Console
+from ..executors import LocalExecutor
+from ..providers.lxc.cache_report import report
+from ..providers.lxc.layout import LxcLayout
+from ..providers.lxc.package_cache import PackageCacheEmpty
+from ..providers.lxc.role_images import RoleImagesGone
+from ..steps import Runner
+from .common import friendly, settings
+
+HELP = {"lab-file": "the lab's topology file (default: configs/lab.yml)"}
+
+
+def layout(c: Context, lab_file: str | None) -> LxcLayout:
+    s = settings(c, lab_file=lab_file)
+    lab = design.load(s.lab_file)
+    return LxcLayout(lab, s.state_dir(lab.name), s.cache_dir, s.mirror)
+
+
+@task(help=HELP)
+@friendly
+def show(c: Context, lab_file: str | None = None) -> None:
+    """List the cached base images, role images (and the containers made from them) and package files."""
+    for row in report(layout(c, lab_file)):
+        print(row)
+
+
+@task(help={**HELP, "quiet": "hide the commands; show only results"})
+@friendly
+def clear(c: Context, lab_file: str | None = None, quiet: bool = False) -> None:
+    """Remove every role image no container uses, and every cached package file (the base image stays)."""
+    where = layout(c, lab_file)
+    console = Console(quiet=quiet)
+    console.heading(f"host: the cache in {where.cache_dir}")
+    ok = Runner(console).apply("host", LocalExecutor("host", console), [RoleImagesGone(where), PackageCacheEmpty(where)])
+    if not console.recap() or not ok:
+        raise Exit("clearing the cache failed: see the failed step above", code=1)
