@@ -8,6 +8,7 @@ to compare.
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import re
@@ -33,6 +34,8 @@ from .roles import BuildOptions
 from .session import LabSession, open_session
 from .settings import PROJECT_ROOT, Settings
 from .steps import Runner
+
+SEED_DESIGN = PROJECT_ROOT / "configs/lab.yml"
 
 
 @dataclass(frozen=True)
@@ -104,15 +107,33 @@ def node_memory(session: LabSession) -> list[Figure]:
     return figures
 
 
+def warm_builds(settings: Settings) -> tuple[float, float]:
+    """Seconds of a build from no nodes with role images, then with --fresh (a first build fills the caches)."""
+    timed_build(settings)
+    destroy_quietly(settings)
+    images, _ = timed_build(settings)
+    destroy_quietly(settings)
+    fresh, _ = timed_build(settings.but(fresh=True))
+    return images, fresh
+
+
+def bench_settings(base: Settings, lab: topology.Lab, folder: Path) -> Settings:
+    """Settings for a benchmark lab whose design file and state live in a folder of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lab_file = folder / "lab.yml"
+    lab_file.write_text(topology.to_yaml(lab))
+    return base.but(lab_file=lab_file, state_root=folder / "state", quiet=True, fresh=False)
+
+
 def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = True) -> list[Figure]:
-    """Run the build benchmark on a lab of its own and print the figures."""
-    lab = topology.relocate(design.load(base.lab_file), lab_name, subnet)
+    """Run the build benchmark on a lab of its own and print the figures; a design other than the seed's is
+    timed beside the seed's, in the same run."""
+    chosen = design.load(base.lab_file)
+    lab = topology.relocate(chosen, lab_name, subnet)
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="foobar_fab-bench-") as tmp:
-        lab_file = Path(tmp) / "lab.yml"
-        lab_file.write_text(topology.to_yaml(lab))
-        settings = base.but(lab_file=lab_file, state_root=Path(tmp) / "state", quiet=True, fresh=False)
-        print(f"benchmark lab {lab_name} on {subnet} (state in {tmp})")
+        settings = bench_settings(base, lab, Path(tmp) / "design")
+        print(f"benchmark lab {lab_name} on {subnet}, design {chosen.source.name} (state in {tmp})")
         try:
             destroy_quietly(settings)
             if cold:
@@ -120,12 +141,8 @@ def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = Tru
                 seconds, _ = timed_build(cold_settings)
                 figures.append(Figure("cold build (empty cache: base image, role images, nodes)", f"{seconds:.1f} s", "<= 90 s"))
                 destroy_quietly(cold_settings)
-            timed_build(settings)  # makes sure the host's base image and role images are cached before the warm runs
-            destroy_quietly(settings)
-            images, _ = timed_build(settings)
+            images, fresh = warm_builds(settings)
             figures.append(Figure("warm build from role images (no nodes)", f"{images:.1f} s"))
-            destroy_quietly(settings)
-            fresh, _ = timed_build(settings.but(fresh=True))
             figures.append(Figure("warm build with --fresh (every node installs)", f"{fresh:.1f} s"))
             figures.append(Figure("role images / --fresh", f"{images / fresh:.2f}", "<= 0.33"))
             seconds, changed = timed_build(settings)
@@ -137,8 +154,30 @@ def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = Tru
             figures.append(Figure("offline rebuild (destroyed, then `invoke build` with no network)", f"{seconds:.1f} s"))
         finally:
             destroy_quietly(settings)
+        if chosen.source.resolve() != SEED_DESIGN.resolve():
+            figures += beside_the_seed(base, lab_name, subnet, Path(tmp) / "seed", images, fresh)
     print_figures(figures)
     return figures
+
+
+def beside_the_seed(base: Settings, lab_name: str, subnet: str, folder: Path, images: float, fresh: float) -> list[Figure]:
+    """The seed design's warm builds in the same run, on the next subnet, and the chosen design's against them."""
+    network = ipaddress.IPv4Network(subnet)
+    seed_subnet = ipaddress.IPv4Network((int(network.network_address) + network.num_addresses, network.prefixlen))
+    seed = topology.relocate(design.load(SEED_DESIGN), f"{lab_name[:10]}s", str(seed_subnet))
+    settings = bench_settings(base, seed, folder)
+    print(f"the seed design beside it: lab {seed.name} on {seed_subnet}")
+    try:
+        destroy_quietly(settings)
+        seed_images, seed_fresh = warm_builds(settings)
+    finally:
+        destroy_quietly(settings)
+    return [
+        Figure("seed design: warm build from role images", f"{seed_images:.1f} s"),
+        Figure("seed design: warm build with --fresh", f"{seed_fresh:.1f} s"),
+        Figure("this design / seed, from role images", f"{images / seed_images:.2f}", "<= 2"),
+        Figure("this design / seed, with --fresh", f"{fresh / seed_fresh:.2f}", "<= 2"),
+    ]
 
 
 def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> float:

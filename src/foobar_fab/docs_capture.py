@@ -40,7 +40,7 @@ def fill(text: str, run: Callable[[str], str]) -> str:
     return BLOCK.sub(replace, text)
 
 
-def run_command(command: str, root: Path = PROJECT_ROOT, timeout: float = 180) -> str:
+def run_command(command: str, root: Path = PROJECT_ROOT, timeout: float = 900) -> str:
     """Run a docs command from the repository root, with the project's tools first on PATH; output without colour."""
     env = {**os.environ, "PATH": f"{root / '.venv/bin'}:{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
     proc = subprocess.run(

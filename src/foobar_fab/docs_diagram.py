@@ -20,7 +20,7 @@ def _label(node: NodeSpec) -> str:
 def dot_source(lab: Lab) -> str:
     """The Graphviz source of the lab's diagram (deterministic: the same lab.yml gives the same text)."""
     rows = [
-        "// Drawn from configs/lab.yml by `invoke docs.diagram`: edit lab.yml, not this file.",
+        f"// Drawn from configs/{lab.source.name} by `invoke docs.diagram`: edit {lab.source.name}, not this file.",
         "digraph lab {",
         '  rankdir=LR; fontname="Helvetica"; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
@@ -30,8 +30,13 @@ def dot_source(lab: Lab) -> str:
     ]
     rows += [f'    "{n.name}" [label="{_label(n)}"];' for n in lab.nodes]
     rows.append("  }")
+    if lab.floating_address is not None:
+        rows.append(f'  floating [label="{lab.floating_address}\\nfloating address (VRRP)", shape=ellipse, fillcolor="#fff4d6"];')
+        rows.append('  clients -> floating [label="HTTP :80"];')
+        rows += [f'  floating -> "{b.name}" [style=dashed, label="held by one"];' for b in lab.balancers]
+    else:
+        rows += [f'  clients -> "{b.name}" [label="HTTP :80"];' for b in lab.balancers]
     for balancer in lab.balancers:
-        rows.append(f'  clients -> "{balancer.name}" [label="HTTP :80"];')
         rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.web_nodes]
     for web in lab.web_nodes:
         rows += [f'  "{web.name}" -> "{a.name}" [label="proxy"];' for a in lab.upstream_apps(web) if a != web]
@@ -40,16 +45,19 @@ def dot_source(lab: Lab) -> str:
     for app in lab.app_nodes:
         if app != lab.primary:
             rows.append(f'  "{app.name}" -> "{lab.primary.name}" [label="writes", style=dotted];')
+        reads = lab.read_database(app)
+        if reads not in (app, lab.primary):
+            rows.append(f'  "{app.name}" -> "{reads.name}" [label="reads", style=dotted];')
     rows.append("}")
     return "\n".join(rows) + "\n"
 
 
 def draw(lab: Lab, folder: Path) -> Path:
-    """Write lab.dot and render lab.svg beside it; returns the SVG's path."""
+    """Write <design>.dot and render <design>.svg beside it (lab.svg for configs/lab.yml); returns the SVG's path."""
     if shutil.which("dot") is None:
         raise ProviderError("Graphviz is missing: apt-get install graphviz, then run `invoke docs.diagram` again")
-    source = folder / "lab.dot"
+    source = folder / f"{lab.source.stem}.dot"
     source.write_text(dot_source(lab))
-    svg = folder / "lab.svg"
+    svg = source.with_suffix(".svg")
     subprocess.run(["dot", "-Tsvg", str(source), "-o", str(svg)], check=True)
     return svg

@@ -81,10 +81,12 @@ def test_captured_output_is_filled_in(document: Path) -> None:
     assert docs_capture.PLACEHOLDER not in document.read_text(), f"run `invoke docs.capture` for {document.name}"
 
 
-def test_the_diagram_matches_lab_yml() -> None:
-    lab = design.load(PROJECT_ROOT / "configs/lab.yml")
-    assert (PROJECT_ROOT / "docs/lab.dot").read_text() == docs_diagram.dot_source(lab), "run `invoke docs.diagram`"
-    assert (PROJECT_ROOT / "docs/lab.svg").read_text().lstrip().startswith("<?xml")
+@pytest.mark.parametrize("design_file", ["lab", "scaled"])
+def test_each_diagram_matches_its_design(design_file: str) -> None:
+    lab = design.load(PROJECT_ROOT / f"configs/{design_file}.yml")
+    drawn = PROJECT_ROOT / f"docs/{design_file}.dot"
+    assert drawn.read_text() == docs_diagram.dot_source(lab), f"run `invoke docs.diagram --lab-file configs/{design_file}.yml`"
+    assert drawn.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
 
 
 def test_capture_fills_only_the_blocks() -> None:

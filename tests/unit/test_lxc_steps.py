@@ -376,3 +376,19 @@ def test_container_gone(layout: LxcLayout, stdout: str, destroyed: bool) -> None
     """Only a container marked as this lab's is destroyed; anything else is left alone."""
     plan = ContainerGone(layout, "web-02").decide(probed(stdout))
     assert kinds(plan) == ([f"run {layout.lxc('destroy', 'web-02', '-f')}"] if destroyed else [])
+
+
+# --- inotify instances -----------------------------------------------------------------------------
+
+
+def test_inotify_instances_are_raised_once_and_the_hosts_value_kept(layout: LxcLayout) -> None:
+    from foobar_fab.providers.lxc.network import InotifyLimit, InotifyLimitGone
+
+    assert not InotifyLimit(layout).decide(probed("1024\n")).changes
+    plan = InotifyLimit(layout).decide(probed("128\n"))
+    assert kinds(plan)[-1] == "run sysctl -qw fs.inotify.max_user_instances=1024"
+    assert "echo 128 >" in kinds(plan)[0]
+    other_lab = "@@\ntable ip foobar_fab_foobar\ntable ip foobar_fab_other\n"
+    assert not InotifyLimitGone(layout).decide(probed("128\n" + other_lab)).changes  # another lab still runs
+    plan = InotifyLimitGone(layout).decide(probed("128\n@@\ntable ip foobar_fab_foobar\n"))
+    assert kinds(plan)[0].startswith("run sysctl -qw fs.inotify.max_user_instances=128")

@@ -118,11 +118,11 @@ def _seconds(value: float | None, otherwise: str) -> str:
 
 def summary_rows(reports: list[dict[str, Any]]) -> list[str]:
     """One line per drill, for `drill.all`."""
-    rows = [f"{'drill':<16}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'recover s':>10}{'lost':>6}  predictions"]
+    rows = [f"{'drill':<18}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'recover s':>10}{'lost':>6}  predictions"]
     for r in reports:
         held = sum(e["ok"] for e in r["expectations"])
         rows.append(
-            f"{r['drill']:<16}{r['totals']['reads']['failed']:>13}{r['totals']['writes']['failed']:>14}"
+            f"{r['drill']:<18}{r['totals']['reads']['failed']:>13}{r['totals']['writes']['failed']:>14}"
             f"{_short(r['detection_seconds']):>9}{_short(r['recovery_seconds']):>10}{r['acknowledged_writes_lost']:>6}"
             f"  {held}/{len(r['expectations'])} held"
         )

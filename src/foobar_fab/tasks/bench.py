@@ -13,12 +13,13 @@ from .common import LAB_HELP, friendly, session, settings
         "lab-name": "the benchmark's own lab name (a user's lab is left alone)",
         "subnet": "the benchmark lab's subnet",
         "cold": "also time a cold build, with an empty cache of its own: base image, role images, package files (adds about 90 s)",
+        "lab-file": "the design to time (default: configs/lab.yml); another design is timed beside the seed's, in the same run",
     }
 )
 @friendly
-def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True) -> None:
+def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True, lab_file: str | None = None) -> None:
     """Time cold, warm (from role images, and --fresh), repeated and offline builds, and the idle nodes' memory."""
-    benchmarks.build_benchmark(settings(c), lab_name, subnet, cold=cold)
+    benchmarks.build_benchmark(settings(c, lab_file=lab_file), lab_name, subnet, cold=cold)
 
 
 @task(

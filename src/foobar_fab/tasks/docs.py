@@ -30,6 +30,6 @@ def capture(c: Context, only: str | None = None, document: str | None = None, la
 @task(help={"lab-file": "the design to draw (default: configs/lab.yml)"})
 @friendly
 def diagram(c: Context, lab_file: str | None = None) -> None:
-    """Redraw docs/lab.svg from the design (configs/lab.yml) with Graphviz."""
+    """Redraw the design's diagram with Graphviz: docs/lab.svg from configs/lab.yml, docs/<name>.svg from another."""
     lab = design.load(settings(c, lab_file=lab_file).lab_file)
     print(f"drawn: {docs_diagram.draw(lab, DOCS)}")

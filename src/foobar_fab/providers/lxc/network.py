@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from ...executors import Outcome
-from ...steps import Plan, Put, Run, Step, StepError, change, lines, ok
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import LxcLayout
 
 
@@ -206,3 +206,52 @@ class BridgeGone(Step):
         if "present" not in probe.stdout:
             return ok(f"no bridge {self.layout.bridge}")
         return change(f"{self.layout.bridge} removed", Run(f"ip link delete {self.layout.bridge}"))
+
+
+INOTIFY = "fs.inotify.max_user_instances"
+INOTIFY_WANTED = 1024  # systemd in every container takes several; the kernel's default, 128, runs out near twenty
+
+
+@dataclass
+class InotifyLimit(Step):
+    """Enough inotify instances for every container's systemd; the host's own value is kept to be put back."""
+
+    layout: LxcLayout
+    name: str = "inotify instances"
+
+    @property
+    def note(self) -> str:
+        return str(self.layout.cache_dir / "inotify-instances.was")
+
+    def probe(self) -> str:
+        return f"sysctl -n {INOTIFY}"
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = lines(probe.stdout)
+        if not found or not found[0].isdigit():
+            raise StepError(f"cannot read {INOTIFY}: {probe.stdout!r}")
+        if int(found[0]) >= INOTIFY_WANTED:
+            return ok(f"{INOTIFY} = {found[0]}")
+        return change(
+            f"{INOTIFY} raised from {found[0]} to {INOTIFY_WANTED} (put back when the last lab goes)",
+            Run(f"mkdir -p {self.layout.cache_dir} && test -f {self.note} || echo {found[0]} > {self.note}"),
+            Run(f"sysctl -qw {INOTIFY}={INOTIFY_WANTED}"),
+        )
+
+
+@dataclass
+class InotifyLimitGone(Step):
+    """The host's own inotify limit is back once no lab of this project is left."""
+
+    layout: LxcLayout
+    name: str = "inotify instances"
+
+    def probe(self) -> str:
+        return f"cat {InotifyLimit(self.layout).note} 2>/dev/null; echo {SECTION}; nft list tables ip"
+
+    def decide(self, probe: Outcome) -> Plan:
+        was, tables = sections(probe.stdout, 2)
+        others = [t for t in lines(tables) if t.startswith("table ip foobar_fab_") and t != f"table ip {self.layout.nft_table}"]
+        if not was.strip().isdigit() or others:
+            return ok("left as it is" + (" (other labs run)" if others and was.strip() else ""))
+        return change(f"{INOTIFY} put back to {was.strip()}", Run(f"sysctl -qw {INOTIFY}={was.strip()} && rm -f {InotifyLimit(self.layout).note}"))

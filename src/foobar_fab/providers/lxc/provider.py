@@ -26,7 +26,7 @@ from .containers import (
 )
 from .image import BaseImage, OldImages
 from .layout import BASE_MARKER, MARKER, LxcLayout
-from .network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
+from .network import Bridge, BridgeGone, InotifyLimit, InotifyLimitGone, Nat, NatGone, Resolver, ResolverGone
 from .package_cache import OldPackages, PackageCache
 from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
 
@@ -69,7 +69,7 @@ class LxcProvider(Provider):
     def up(self, runner: Runner) -> bool:
         self.console.heading(f"host: lab {self.layout.lab.name} on LXC")
         layout = self.layout
-        host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), Bridge(layout), Nat(layout), Resolver(layout)]
+        host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), InotifyLimit(layout), Bridge(layout), Nat(layout), Resolver(layout)]
         if not runner.apply("host", self.host, host_steps):
             return False
         new_nodes = [n.name for n in layout.lab.nodes if self._needs_container(n.name)]
@@ -126,7 +126,7 @@ class LxcProvider(Provider):
         results = parallel.each(
             nodes, lambda n: runner.apply(n, LocalExecutor(n, self.console), [ContainerGone(self.layout, n)])
         )
-        network: list[Step] = [ResolverGone(self.layout), NatGone(self.layout), BridgeGone(self.layout), StateGone(self.layout)]
+        network: list[Step] = [ResolverGone(self.layout), InotifyLimitGone(self.layout), NatGone(self.layout), BridgeGone(self.layout), StateGone(self.layout)]
         return all(results) and runner.apply("host", self.host, network)
 
     def status(self) -> list[NodeStatus]:
