@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from foobar_app import __version__
 from foobar_app.config import Settings
 from foobar_app.metrics import instrument
-from foobar_app.storage import Message, Replication, Storage, StorageError
+from foobar_app.storage import NOT_REPLICATING, Message, Replication, Storage, StorageError
 
 MAX_BODY = 500  # characters, the width of messages.body in schema.sql
 
@@ -159,16 +159,19 @@ def create_app(settings: Settings, storage: Storage) -> Flask:
         readable = passes(storage.check_readable, errors)
         writable = passes(storage.check_writable, errors)
         replication = None
-        if settings.db_role == "replica":
+        role = settings.db_role
+        if role != "primary":
             try:
                 state = storage.replication_status()
             except StorageError as exc:
                 errors.append(f"cannot read replication status: {exc}")
                 state = Replication.unknown(str(exc))
-            replication = asdict(state)
+            if role == "auto":  # the read database replicates (a replica) or not (the primary)
+                role = "primary" if state.last_error == NOT_REPLICATING else "replica"
+            replication = asdict(state) if role == "replica" else None
         return jsonify(
             node=settings.node,
-            role=settings.db_role,
+            role=role,
             version=__version__,
             database={"readable": readable, "writable": writable, "error": "; ".join(errors) or None},
             replication=replication,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-ROLES = ("primary", "replica")
+ROLES = ("primary", "replica", "auto")  # auto: the read database says, by replicating or not
 MAX_NODE_LENGTH = 64  # the width of messages.node in schema.sql
 
 # Each setting and the environment variable it comes from, in the order the errors list them.
@@ -24,6 +24,9 @@ VARIABLES = {
 }
 
 
+#: Optional: a file holding the primary's address, read at every write (a failover rewrites it, and no
+#: restart is needed); FOOBAR_WRITE_DB_HOST may then be left out.
+PRIMARY_FILE_VARIABLE = "FOOBAR_PRIMARY_FILE"
 #: Optional: the CA file that signs the databases' certificates; when set, connections use TLS and check them.
 DB_CA_VARIABLE = "FOOBAR_DB_CA"
 #: Optional: the port on which the application answers /metrics (and nothing else) for the monitoring server.
@@ -47,18 +50,23 @@ class Settings:
     db_user: str
     db_password: str = field(repr=False)
     db_ca: str | None = None  # connect over TLS, checking the server's certificate against this CA
+    primary_file: str | None = None  # where the primary's address is read at every write, if set
     metrics_port: int | None = None  # where /metrics is answered, for the monitoring server
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read the settings from `environ`; raise ConfigError naming any missing or bad variable."""
-        missing = [name for name in VARIABLES.values() if not environ.get(name, "").strip()]
+        primary_file = environ.get(PRIMARY_FILE_VARIABLE, "").strip() or None
+        missing = [
+            name for key, name in VARIABLES.items()
+            if not environ.get(name, "").strip() and not (key == "write_db_host" and primary_file)
+        ]
         if missing:
             raise ConfigError(
                 f"missing environment variable{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
                 " (foobar_app reads its settings from FOOBAR_* variables, see foobar_app/config.py)"
             )
-        value = {key: environ[name].strip() for key, name in VARIABLES.items()}
+        value = {key: environ.get(name, "").strip() for key, name in VARIABLES.items()}
         if value["db_role"] not in ROLES:
             raise ConfigError(f"FOOBAR_DB_ROLE must be one of {', '.join(ROLES)}, not {value['db_role']!r}")
         if len(value["node"]) > MAX_NODE_LENGTH:
@@ -73,6 +81,7 @@ class Settings:
             db_user=value["db_user"],
             db_password=environ["FOOBAR_DB_PASSWORD"],  # used exactly as given, spaces included
             db_ca=environ.get(DB_CA_VARIABLE, "").strip() or None,
+            primary_file=primary_file,
             metrics_port=_port(environ[METRICS_PORT_VARIABLE].strip(), METRICS_PORT_VARIABLE) if environ.get(METRICS_PORT_VARIABLE, "").strip() else None,
         )
 

@@ -35,6 +35,7 @@ PROBE_TIMEOUT = 0.3  # seconds to connect, then to be answered, when the health 
 LATEST = 50  # how many messages the board shows
 
 Side = Literal["read", "write"]
+NOT_REPLICATING = "replication is not configured on this server"
 
 
 class StorageError(Exception):
@@ -70,7 +71,7 @@ class Replication:
     def from_status(cls, row: Mapping[str, Any] | None) -> Replication:
         """Read one row of SHOW REPLICA STATUS (MariaDB still names its columns Slave_*)."""
         if row is None:
-            return cls.unknown("replication is not configured on this server")
+            return cls.unknown(NOT_REPLICATING)
         errors = [
             f"{thread} thread: {row[f'Last_{thread}_Error']} (error {row.get(f'Last_{thread}_Errno')})"
             for thread in ("IO", "SQL")
@@ -147,9 +148,21 @@ class MySQLStorage:
             cursor.execute("SHOW REPLICA STATUS")
             return Replication.from_status(cursor.fetchone())
 
+    def _host(self, side: Side) -> str:
+        """The read database's host, or the primary's: read from the primary file at every write, if there is one."""
+        settings = self._settings
+        if side == "read":
+            return settings.read_db_host
+        if settings.primary_file is None:
+            return settings.write_db_host
+        try:
+            with open(settings.primary_file) as handle:
+                return handle.read().strip() or settings.write_db_host
+        except OSError as exc:
+            raise StorageError(f"write database: cannot read {settings.primary_file}: {exc.strerror}") from exc
+
     def _address(self, side: Side) -> str:
-        host = self._settings.write_db_host if side == "write" else self._settings.read_db_host
-        return f"{host}:{self._settings.db_port}"
+        return f"{self._host(side)}:{self._settings.db_port}"
 
     @contextlib.contextmanager
     def _cursor(
@@ -160,9 +173,10 @@ class MySQLStorage:
         Any database or network error becomes a StorageError naming the database.
         """
         settings = self._settings
+        host = self._host(side)
         try:
             connection = self._connect(
-                host=settings.write_db_host if side == "write" else settings.read_db_host,
+                host=host,
                 port=settings.db_port,
                 user=settings.db_user,
                 password=settings.db_password,
@@ -184,7 +198,7 @@ class MySQLStorage:
                 with contextlib.suppress(pymysql.MySQLError, OSError):
                     connection.close()
         except (pymysql.MySQLError, OSError) as exc:
-            raise StorageError(f"{side} database {self._address(side)}: {_reason(exc)}") from exc
+            raise StorageError(f"{side} database {host}:{settings.db_port}: {_reason(exc)}") from exc
 
 
 def _tls(settings: Settings) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from .roles import BuildOptions
 from .session import LabSession, open_session
 from .settings import PROJECT_ROOT, Settings
 from .steps import Runner
+from .topology import DB_ROLES, REPLICATION_MODES
 
 SEED_DESIGN = PROJECT_ROOT / "configs/lab.yml"
 
@@ -204,24 +205,28 @@ def connect(host):
     return pymysql.connect(host=host, port=int(env["FOOBAR_DB_PORT"]), user=env["FOOBAR_DB_USER"],
                            password=env["FOOBAR_DB_PASSWORD"], database=env["FOOBAR_DB_NAME"],
                            autocommit=True, connect_timeout=2, read_timeout=5, **tls)
-writer, reader = connect(env["FOOBAR_WRITE_DB_HOST"]), connect(env["FOOBAR_READ_DB_HOST"])
-delays = []
+primary = open(env["FOOBAR_PRIMARY_FILE"]).read().strip() if env.get("FOOBAR_PRIMARY_FILE") else env["FOOBAR_WRITE_DB_HOST"]
+writer, reader = connect(primary), connect(env["FOOBAR_READ_DB_HOST"])
+commits, delays = [], []
 for number in range(int(sys.argv[1])):
+    started = time.monotonic()
     with writer.cursor() as cursor:
         cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (f"bench {number}", "bench"))
         row = cursor.lastrowid
-    started = time.monotonic()
+    committed = time.monotonic()
+    commits.append(committed - started)
     with reader.cursor() as cursor:
         while not cursor.execute("SELECT id FROM messages WHERE id = %s", (row,)):
-            if time.monotonic() - started > 10:
+            if time.monotonic() - committed > 10:
                 sys.exit(f"row {row} not on the replica after 10 s: is replication running?")
-    delays.append(time.monotonic() - started)
-print(json.dumps(delays))
+    delays.append(time.monotonic() - committed)
+print(json.dumps({"commits": commits, "delays": delays}))
 """
 
 
-def replication_delays(live: LiveLab, writes: int) -> list[float]:
-    """Seconds from a committed insert on the primary until a replica returns the row, timed on an application node."""
+def timed_writes(live: LiveLab, writes: int) -> tuple[list[float], list[float]]:
+    """Seconds each insert took to commit on the primary, and from then until a replica returned the row,
+    timed on an application node."""
     readers = [a for a in live.lab.app_nodes if live.lab.read_database(a) in live.lab.replicas]
     if not readers:
         raise ProviderError("no application server reads from a replica in this design: no replication delay to time")
@@ -231,7 +236,38 @@ def replication_delays(live: LiveLab, writes: int) -> list[float]:
     outcome = live.shells.run(node, command, show=False, timeout=30 + writes * 10)
     if not outcome.ok:
         raise ProviderError(f"timing replication on {node} failed: {outcome.error()}")
-    return [float(d) for d in json.loads(outcome.stdout)]
+    found = json.loads(outcome.stdout)
+    return [float(c) for c in found["commits"]], [float(d) for d in found["delays"]]
+
+
+def write_figures(session: LabSession, live: LiveLab, writes: int) -> list[Figure]:
+    """Write latency with asynchronous and with semi-synchronous replication (the design's mode put back
+    after), and how far the replica trails with the design's own mode."""
+    figures: list[Figure] = []
+    lab = session.lab
+    for mode in REPLICATION_MODES:
+        switched = mode != lab.replication
+        if switched:
+            print(f"  ({mode} replication for the measurement, through the build's own steps; {lab.replication} put back after)")
+            with session.console.briefly():
+                reconfigured = building.reconfigure(session, DB_ROLES, BuildOptions(replication=mode))
+            if not reconfigured:
+                raise ProviderError(f"could not switch to {mode} replication for the measurement (see the failed step above)")
+        try:
+            commits, delays = timed_writes(live, writes)
+        finally:
+            if switched and not put_back(session, DB_ROLES):
+                print(f"  {lab.replication} replication could not be put back: run `invoke build`")
+        figures += [
+            Figure(f"write latency, {mode}, median of {writes}", f"{statistics.median(commits) * 1000:.1f} ms"),
+            Figure(f"write latency, {mode}, worst of {writes}", f"{max(commits) * 1000:.1f} ms"),
+        ]
+        if not switched:
+            figures += [
+                Figure(f"replication delay, {mode}, median of {writes}", f"{statistics.median(delays) * 1000:.1f} ms"),
+                Figure(f"replication delay, {mode}, worst of {writes}", f"{max(delays) * 1000:.1f} ms"),
+            ]
+    return figures
 
 
 def site_benchmark(session: LabSession, seconds: int, connections: int, writes: int) -> list[Figure]:
@@ -259,11 +295,7 @@ def site_benchmark(session: LabSession, seconds: int, connections: int, writes: 
                 Figure(f"straight to {web.name}", f"{direct:.0f} req/s"),
                 Figure("ratio (load balancer / one node)", f"{through / direct:.2f}"),
             ]
-        delays = replication_delays(lab_live, writes)
-    figures += [
-        Figure(f"replication delay, median of {writes}", f"{statistics.median(delays) * 1000:.1f} ms"),
-        Figure(f"replication delay, worst of {writes}", f"{max(delays) * 1000:.1f} ms"),
-    ]
+        figures += write_figures(session, lab_live, writes)
     print_figures(figures)
     return figures
 
@@ -272,12 +304,18 @@ def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connec
     """Plain HTTP through the same load balancer: its redirect switched off for the run, then put back."""
     print("  (plain HTTP served for the measurement: the balancers' redirect is off until it ends)")
     try:
-        if not building.reconfigure(session, "loadbalancer", BuildOptions(plain_http=True)):
+        if not building.reconfigure(session, ["loadbalancer"], BuildOptions(plain_http=True)):
             raise ProviderError("could not serve plain HTTP for the measurement (see the failed step above)")
         return wrk_rate(lab_live.site.url(MESSAGES_PATH, scheme="http"), session.lab.domain, seconds, connections)
     finally:
-        if not building.reconfigure(session, "loadbalancer", BuildOptions()):
+        if not building.reconfigure(session, ["loadbalancer"], BuildOptions()):
             print("  the redirect could not be put back: run `invoke build`")
+
+
+def put_back(session: LabSession, roles: tuple[str, ...]) -> bool:
+    """The design's own settings for these roles again, after a measurement that changed them."""
+    with session.console.briefly():
+        return building.reconfigure(session, roles, BuildOptions())
 
 
 def print_figures(figures: list[Figure]) -> None:

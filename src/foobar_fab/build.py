@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import checks, lab_secrets, parallel, pki
+from . import checks, dbstate, design, lab_secrets, parallel, pki
 from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
@@ -49,10 +49,12 @@ def converge(
     options: BuildOptions = BuildOptions(),
     only: Collection[str] | None = None,
     tls: Pki | None = None,
+    skip: Collection[str] = (),
 ) -> bool:
-    """Apply the roles in waves (only those named, if given) on every node that has them; True when nothing failed."""
+    """Apply the roles in waves (only those named, if given) on every node that has them (but the nodes to
+    skip, such as a fenced primary without power); True when nothing failed."""
     lab = session.lab
-    nodes = [n for n in lab.nodes if only is None or any(n.has_role(r) for r in only)]
+    nodes = [n for n in lab.nodes if (only is None or any(n.has_role(r) for r in only)) and n.name not in skip]
     executors = _connect(session, runner, nodes)
     failed: set[str] = {f.who for f in runner.failures}
     try:
@@ -115,12 +117,12 @@ def certificates(session: LabSession) -> Pki | None:
     return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.state_dir, report)
 
 
-def reconfigure(session: LabSession, role: str, options: BuildOptions) -> bool:
-    """Apply one role again with other build options (a drill's untuned HAProxy), through the build's own steps."""
+def reconfigure(session: LabSession, roles: Collection[str], options: BuildOptions = BuildOptions(), skip: Collection[str] = ()) -> bool:
+    """Apply some roles again (with other build options: a drill's untuned HAProxy), through the build's own steps."""
     session.provider.require_up()
     runner = Runner(session.console)
     secrets = lab_secrets.load(session.state_dir)
-    return converge(session, runner, secrets, options, only={role}, tls=certificates(session)) and not runner.failures
+    return converge(session, runner, secrets, options, only=set(roles), tls=certificates(session), skip=skip) and not runner.failures
 
 
 def summary(session: LabSession) -> list[str]:
@@ -141,4 +143,12 @@ def summary(session: LabSession) -> list[str]:
         rows.append(f"Prometheus:             http://{monitor.address}:{PROMETHEUS_PORT}/   (alerts: invoke alerts)")
         rows.append(f"Alertmanager:           http://{monitor.address}:{ALERTMANAGER_PORT}/")
     rows += [f"{n.name:<8} {n.address!s:<15} invoke ssh {n.name}" for n in lab.nodes]
-    return rows
+    return rows + primary_line(session)
+
+
+def primary_line(session: LabSession) -> list[str]:
+    """Which database server takes writes now, where a promotion moved it away from the design's."""
+    if not session.lab.with_role("db_primary"):
+        return []
+    designed = design.load(session.settings.lab_file)
+    return [dbstate.describe(session.lab, designed, dbstate.load(session.state_dir))]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -34,9 +36,11 @@ class Tally:
 
 @dataclass
 class Console:
-    """Prints lines prefixed with the node they concern; ``quiet`` hides the commands."""
+    """Prints lines prefixed with the node they concern; ``quiet`` hides the commands, ``brief`` also the
+    steps that found nothing to do (a drill's failover shows only what it changed)."""
 
     quiet: bool = False
+    brief: bool = False
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     tallies: dict[str, Tally] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
@@ -56,7 +60,18 @@ class Console:
         with self._lock:
             print(text, file=self.stream, flush=True)
 
+    @contextmanager
+    def briefly(self) -> Iterator[None]:
+        """Show only what changes or fails while the block runs (a reconfiguration inside a drill or a benchmark)."""
+        before, self.brief = self.brief, True
+        try:
+            yield
+        finally:
+            self.brief = before
+
     def heading(self, text: str) -> None:
+        if self.brief:
+            return
         self.line(self.paint("head", f"== {text}"))
 
     def note(self, who: str, text: str) -> None:
@@ -64,11 +79,13 @@ class Console:
 
     def command(self, who: str, kind: str, command: str) -> None:
         """A command about to run on a node: kind is 'probe', 'run' or 'put'."""
-        if not self.quiet:
+        if not (self.quiet or self.brief):
             self.line(self.paint("cmd", f"{who:<8} {kind:<8} {command}"))
 
     def result(self, who: str, step: str, status: str, reason: str) -> None:
         self.tallies.setdefault(who, Tally()).count(status)
+        if self.brief and status == "ok":
+            return
         self.line(f"{who:<8} {self.paint(status, f'{status:<8}')} {step}: {reason}")
 
     def recap(self) -> bool:

@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-NAMES = ("db_app", "db_replication", "db_exporter")
+NAMES = ("db_app", "db_replication", "db_exporter", "db_guard")
 FILE = "secrets.json"
 
 

@@ -61,6 +61,11 @@ class LiveLab:
     def network_present(self) -> bool:
         return self.site.network_present()
 
+    def follow(self, session: LabSession) -> None:
+        """Go on with the lab as a promotion left it (another primary): the same connections, the new design."""
+        self.session = session
+        self.databases.lab = session.lab
+
     def close(self) -> None:
         self.shells.close()
 

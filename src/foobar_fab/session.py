@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import design, lab_secrets, providers
+from . import dbstate, design, lab_secrets, providers
 from .console import Console
 from .providers import Provider
 from .settings import Settings
@@ -28,11 +28,14 @@ class LabSession:
 
 
 def open_session(settings: Settings, console: Console | None = None) -> LabSession:
-    """Load and check the design, then choose the provider; raises TopologyError or ProviderError.
+    """Load and check the design, apply the lab's recorded primary (after a promotion), then choose the
+    provider; raises TopologyError or ProviderError.
 
     The lab's passwords, where a build made them, are masked in everything the session prints.
     """
     console = console or Console(quiet=settings.quiet)
-    lab, provider = providers.make(settings, design.load(settings.lab_file), console)
+    designed = design.load(settings.lab_file)
+    current = dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
+    lab, provider = providers.make(settings, current, console)
     console.secrets = list(lab_secrets.load(settings.state_dir(lab.name)).values())
     return LabSession(settings, lab, console, provider)

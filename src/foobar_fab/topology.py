@@ -26,7 +26,9 @@ NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 TOP_KEYS = ("lab", "features", "nodes")
-LAB_KEYS = ("name", "subnet", "domain", "floating_address")
+LAB_KEYS = ("name", "subnet", "domain", "floating_address", "replication", "semi_sync_timeout_ms")
+DB_ROLES = ("db_primary", "db_replica")  # the database roles, which a promotion moves between servers
+REPLICATION_MODES = ("async", "semi-sync")  # asynchronous (MariaDB's default) or semi-synchronous
 NODE_KEYS = ("address", "roles")
 
 #: What a design may switch on as a whole, and the role each feature gives every node (if any).
@@ -65,6 +67,9 @@ class Lab:
     floating_address: ipaddress.IPv4Address | None = None
     admin: ipaddress.IPv4Address | None = None  # where the lab is run from; the gateway unless a provider says
     features: frozenset[str] = frozenset()
+    replication: str = "async"  # or semi-sync: the primary acknowledges a write once a replica has it
+    semi_sync_timeout_ms: int = 1000  # how long a semi-sync primary waits for a replica before going on alone
+    out: tuple[str, ...] = ()  # former primaries, fenced after a failover until they rejoin (no database role meanwhile)
 
     def has(self, feature: str) -> bool:
         """Whether the design switches a feature on (firewall, https, monitoring)."""
@@ -150,6 +155,25 @@ class Lab:
         """What stands at the entry address, for people: the balancer's name or 'the floating address'."""
         return "the floating address" if self.floating_address is not None else self.balancers[0].name
 
+    def with_primary(self, name: str, out: tuple[str, ...] = ()) -> Lab:
+        """The same design after a promotion: `name` is the primary, the former primary a replica (or, while
+        it is `out`, fenced after a failover, no database at all until it rejoins)."""
+        if not self.has_node(name) or not (self.node(name).has_role("db_replica") or self.node(name).has_role("db_primary")):
+            raise TopologyError(f"{self.source}: {name} holds no database: it cannot be the primary")
+        db_roles = DB_ROLES
+
+        def recast(node: NodeSpec) -> NodeSpec:
+            if not any(node.has_role(r) for r in db_roles):
+                return node
+            kept = [r for r in node.roles if r not in db_roles]
+            if node.name in out:
+                return replace(node, roles=tuple(kept))
+            db_role = "db_primary" if node.name == name else "db_replica"
+            position = next(i for i, r in enumerate(node.roles) if r in db_roles)
+            return replace(node, roles=tuple(kept[:position] + [db_role] + kept[position:]))
+
+        return replace(self, nodes=tuple(recast(n) for n in self.nodes), out=out)
+
     def upstream_apps(self, web: NodeSpec) -> tuple[NodeSpec, ...]:
         """The application servers a web server proxies to: its own, else every application node."""
         return (web,) if web.has_role("app") else self.app_nodes
@@ -208,6 +232,12 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
 
     gateway = next(subnet.hosts())
     seen: dict[ipaddress.IPv4Address, str] = {}
+    replication = lab.get("replication", "async")
+    if replication not in REPLICATION_MODES:
+        fail("lab.replication", f"{replication!r} is not one of {', '.join(REPLICATION_MODES)}")
+    timeout = lab.get("semi_sync_timeout_ms", 1000)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3_600_000:
+        fail("lab.semi_sync_timeout_ms", f"{timeout!r} is not a number of milliseconds (1 to 3600000)")
     floating = None
     if lab.get("floating_address") is not None:
         floating = _address(lab, "lab.floating_address", subnet, gateway, seen, fail)
@@ -220,7 +250,8 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
     nodes = [_node(str(node_name), spec, subnet, gateway, seen, known_roles, fail) for node_name, spec in nodes_data.items()]
     nodes = [replace(n, roles=n.roles + tuple(r for r in implied_roles(n, features, floating) if r not in n.roles)) for n in nodes]
     return Lab(
-        name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features
+        name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features,
+        replication=replication, semi_sync_timeout_ms=timeout,
     )
 
 
@@ -376,6 +407,8 @@ def relocate(lab: Lab, name: str, subnet: str) -> Lab:
 def to_yaml(lab: Lab) -> str:
     """Design file text for a Lab; load(to_yaml(lab)) gives the same lab back."""
     head: dict[str, Any] = {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain}
+    if lab.replication != "async":
+        head.update(replication=lab.replication, semi_sync_timeout_ms=lab.semi_sync_timeout_ms)
     if lab.floating_address is not None:
         head["floating_address"] = str(lab.floating_address)
     data: dict[str, Any] = {"lab": head}

@@ -22,7 +22,9 @@ SEED = design.load(DEFAULT_LAB_FILE)
 TARGETS = {
     "kill-web1": "web-01", "kill-web2": "web-02", "kill-lb": "lb-01", "stop-nginx-web1": "web-01",
     "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-replica": "web-02", "stop-haproxy": "lb-01",
+    "failover": "web-01",
 }
+FAILOVER = ["primary.seen-dead", "writes.outage", "primary.fenced", "primary.follows"]
 
 #: The seed design's predictions, drill by drill, as expectation ids.
 SEED_PREDICTIONS = {
@@ -34,6 +36,8 @@ SEED_PREDICTIONS = {
     "kill-db-primary": ["haproxy.marks-down", "reads.none-failed", "writes.all-failed", "writes.none-lost"],
     "partition-replica": ["reads.none-failed", "writes.all-failed-on-node", "replica.lag-grew", "writes.none-lost"],
     "stop-haproxy": ["reads.all-failed", "writes.all-failed", "writes.none-lost"],
+    # Asynchronous replication (the seed's): what a failover loses is measured, not predicted.
+    "failover": ["haproxy.marks-down", "reads.none-failed", "reads.none-slow", *FAILOVER],
 }
 
 SCALED = design.load(PROJECT_ROOT / "configs/scaled.yml")
@@ -47,19 +51,29 @@ SCALED_PREDICTIONS = {
     ("kill-app1", "app-01"): ["reads.none-failed", "writes.none-failed", "writes.none-lost"],
     ("kill-db-primary", "db-01"): ["reads.none-failed", "writes.all-failed", "writes.none-lost"],
     ("partition-replica", "db-02"): ["reads.none-failed", "writes.none-failed", "replica.lag-grew", "writes.none-lost"],
+    ("failover", "db-01"): ["reads.none-failed", *FAILOVER],
 }
 
 
-def expected(lab: Lab, drill_name: str, target: str) -> Consequences:
+def expected(lab: Lab, drill_name: str, target: str, replication: str | None = None) -> Consequences:
     drill = by_name(drill_name)
     node = lab.node(target)
-    return consequences(lab, node, drill.fault.breaks(node), drill.fault.peers(lab, node))
+    return consequences(lab, node, drill.fault.breaks(node), drill.fault.peers(lab, node), drill.response is not None, replication)
 
 
-def predicted_ids(lab: Lab, drill_name: str, target: str) -> list[str]:
+def predicted_ids(lab: Lab, drill_name: str, target: str, replication: str | None = None) -> list[str]:
     drill = by_name(drill_name)
     figures = Figures(records=[], fault_at=0.0, restore_at=1.0)
-    return [p(figures).id for p in predict(expected(lab, drill_name, target), drill.fault.kind == "power")]
+    return [p(figures).id for p in predict(expected(lab, drill_name, target, replication), drill.fault.kind == "power")]
+
+
+def test_semi_sync_failover_predicts_no_loss() -> None:
+    """With semi-synchronous replication a replica holds every acknowledged write: none may be lost."""
+    assert predicted_ids(SEED, "failover", "web-01", "semi-sync") == [*SEED_PREDICTIONS["failover"], "writes.none-lost"]
+
+
+def test_the_same_fault_without_failover_predicts_failed_writes() -> None:
+    assert "writes.all-failed" in predicted_ids(SEED, "kill-web1", "web-01", "semi-sync")
 
 
 @pytest.mark.parametrize("drill_name", sorted(SEED_PREDICTIONS))
@@ -141,3 +155,29 @@ def test_a_lost_write_or_an_unread_database_breaks_the_promise() -> None:
     assert not f.no_acknowledged_write_lost().ok
     f.lost = {}
     assert not f.no_acknowledged_write_lost().ok  # nothing was verified
+
+
+@pytest.mark.parametrize(
+    ("records", "limit", "held", "seen"),
+    [
+        pytest.param([request(3.5, "write", ok=False), request(5.0, "write", latency=0.2), request(6.0, "write")], 5.0, True, "the first 2.2 s", id="back-in-time"),
+        pytest.param([request(3.5, "write", ok=False), request(9.0, "write")], 5.0, False, "the first 6.0 s", id="back-late"),
+        pytest.param([request(2.0, "write"), request(4.0, "write", ok=False)], 5.0, False, "no write was acknowledged", id="never-back"),
+    ],
+)
+def test_write_outage_counts_from_the_fault_to_the_first_acknowledgement(records: list[Request], limit: float, held: bool, seen: str) -> None:
+    result = figures(records).write_outage_within(limit)
+    assert (result.ok, result.id) == (held, "writes.outage")
+    assert result.seen.startswith(seen)
+
+
+def test_the_failover_findings_are_judged() -> None:
+    f = figures([])
+    assert [f.primary_seen_dead_within(3.0).ok, f.fenced_on_return().ok, f.follows_again().ok] == [False, False, False]
+    f.failover = {"detected_at": 5.1, "fenced_on_return": True, "rejoined": "rebuild", "errant": ["0-11-7"]}
+    assert f.primary_seen_dead_within(3.0).ok and f.primary_seen_dead_within(3.0).seen == "2.1 s after the fault"
+    assert not f.primary_seen_dead_within(2.0).ok
+    assert f.fenced_on_return().ok
+    assert f.follows_again().seen == "rebuilt: it held 1 transaction(s) of its own"
+    f.failover["fenced_on_return"] = False
+    assert not f.fenced_on_return().ok

@@ -67,7 +67,7 @@ def test_user_as_wanted_is_left_alone() -> None:
 
 def test_changed_password_is_altered_on_every_account() -> None:
     commands = run_commands(app_user("new-one").decide(probed(shown(dict.fromkeys(HOSTS, "s3cret")))))
-    assert len(commands) == 2 and all(c.startswith("mariadb -N -B -e 'ALTER USER") for c in commands)
+    assert len(commands) == 2 and all(c.startswith("mariadb -N -B -e 'ALTER USER IF EXISTS") for c in commands)
 
 
 def test_extra_grant_is_revoked_and_wanted_ones_given_again() -> None:
@@ -80,13 +80,13 @@ def test_an_account_for_a_whole_network_is_dropped() -> None:
     """An older build granted the lab's subnet; only the nodes that use the account may log in now."""
     accounts = {**dict.fromkeys(HOSTS, "s3cret"), "192.168.56.0/255.255.255.0": "s3cret"}
     plan = app_user().decide(probed(shown(accounts)))
-    assert run_commands(plan) == ["mariadb -N -B -e 'DROP USER '\"'\"'foobar_app'\"'\"'@'\"'\"'192.168.56.0/255.255.255.0'\"'\"''"]
+    assert run_commands(plan) == ["mariadb -N -B -e 'DROP USER IF EXISTS '\"'\"'foobar_app'\"'\"'@'\"'\"'192.168.56.0/255.255.255.0'\"'\"''"]
     assert "'foobar_app'@'192.168.56.0/255.255.255.0' dropped" in plan.reason
 
 
 def test_a_node_that_left_the_design_loses_its_account() -> None:
     plan = app_user(hosts=HOSTS[:1]).decide(probed(shown(dict.fromkeys(HOSTS, "s3cret"))))
-    assert run_commands(plan) == [sql("DROP USER 'foobar_app'@'192.168.56.12'")]
+    assert run_commands(plan) == [sql("DROP USER IF EXISTS 'foobar_app'@'192.168.56.12'")]
 
 
 def test_parse_accounts_reads_hashes_grants_and_tls() -> None:
@@ -100,7 +100,7 @@ def test_parse_accounts_reads_hashes_grants_and_tls() -> None:
 def test_tls_requirement_is_brought_in_line(required: bool, shown_tls: str, command: str) -> None:
     user = User("foobar_app", HOSTS[:1], "s3cret", GRANTS, require_ssl=required)
     commands = run_commands(user.decide(probed(shown({HOSTS[0]: "s3cret"}, tls=shown_tls))))
-    assert commands == [sql(f"ALTER USER 'foobar_app'@'{HOSTS[0]}' {command}")]
+    assert commands == [sql(f"ALTER USER IF EXISTS 'foobar_app'@'{HOSTS[0]}' {command}")]
     assert not user.decide(probed(shown({HOSTS[0]: "s3cret"}, tls="ANY" if required else ""))).changes
 
 
@@ -124,7 +124,7 @@ STATUS = """*************************** 1. row ***************************
               Slave_IO_Running: {io}
              Slave_SQL_Running: Yes
          Seconds_Behind_Master: 0
-                    Using_Gtid: Slave_Pos
+                    Using_Gtid: Current_Pos
 """
 
 
@@ -153,14 +153,14 @@ def test_unconfigured_replica_gets_gtid_replication_with_quick_retry_from_a_priv
     plan = replica().decide(probed("@@\n"))
     staged, load = plan.actions[0], plan.actions[1]
     assert isinstance(staged, Put) and isinstance(load, Run)
-    assert staged.mode == "0600" and "MASTER_USE_GTID=slave_pos" in staged.content and "MASTER_CONNECT_RETRY=1" in staged.content
+    assert staged.mode == "0600" and "MASTER_USE_GTID=current_pos" in staged.content and "MASTER_CONNECT_RETRY=1" in staged.content
     assert load.command == f"mariadb < {staged.path}; status=$?; rm -f {staged.path}; exit $status"
     assert not any("r3pl" in a.command for a in plan.actions if isinstance(a, Run))  # never on a command line
 
 
 def test_parse_replica_status() -> None:
     status = parse_replica_status(STATUS.format(io="Yes"))
-    assert status["Master_Host"] == "192.168.56.11" and status["Using_Gtid"] == "Slave_Pos"
+    assert status["Master_Host"] == "192.168.56.11" and status["Using_Gtid"] == "Current_Pos"
     assert parse_replica_status("") == {}
 
 

@@ -15,8 +15,8 @@ from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
-DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-replica", "all"]
-TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "cache.show", "cache.clear", "docs.capture", "docs.diagram"] + [
+DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "failover", "partition-replica", "all"]
+TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "bench.build", "bench.site", "cache.show", "cache.clear", "docs.capture", "docs.diagram"] + [
     f"drill.{d}" for d in DRILLS
 ]
 

@@ -39,18 +39,23 @@ def test_nginx_names_the_node_and_the_site_and_proxies_to_its_own_application() 
     assert "server 127.0.0.1:8000;" in site
 
 
-@pytest.mark.parametrize(("node", "read_only"), [("web-01", False), ("web-02", True)])
-def test_mariadb_primary_and_replica(node: str, read_only: bool) -> None:
-    config = database.config(inputs(node))
-    assert f"bind-address      = {LAB.node(node).address}" in config
-    assert ("read-only         = ON" in config) is read_only
+def test_mariadb_primary_and_replica_share_one_config_read_only_at_start() -> None:
+    """A promotion restarts nothing: the two configs differ only by the node's address and id, and both start
+    read-only (the lab makes the primary writable)."""
+    primary, replica = database.config(inputs("web-01")), database.config(inputs("web-02"))
+    assert "bind-address      = 192.168.56.11" in primary and "read-only         = ON" in primary
+    assert "log-slave-updates = ON" in replica
+    assert primary.replace("192.168.56.11", "X").replace("server-id         = 14347", "") == replica.replace(
+        "192.168.56.12", "X").replace("server-id         = 14348", "").replace("web-02", "web-01")
 
 
 def test_app_env_points_writes_at_the_primary_and_reads_at_home() -> None:
     env = app.environment(inputs("web-02"))
-    assert "FOOBAR_WRITE_DB_HOST=192.168.56.11" in env
+    assert "FOOBAR_PRIMARY_FILE=/etc/foobar/primary" in env and "WRITE_DB_HOST" not in env
     assert "FOOBAR_READ_DB_HOST=192.168.56.12" in env
-    assert "FOOBAR_DB_ROLE=replica" in env
+    assert "FOOBAR_DB_ROLE=auto" in env
+    written = next(s for s in app.steps(inputs("web-02")) if getattr(s, "path", "") == "/etc/foobar/primary")
+    assert written.content == "192.168.56.11\n"  # type: ignore[attr-defined]
     assert "FOOBAR_DB_PASSWORD=app-secret" in env
 
 

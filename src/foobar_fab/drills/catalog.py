@@ -14,6 +14,8 @@ from ..live import LiveLab
 from ..observe.vip import holders
 from ..providers import ProviderError
 from ..topology import Lab, NodeSpec
+from .failover import FAILOVER
+from .response import Response
 
 PARTITION_TABLE = "foobar_drill"
 
@@ -112,6 +114,13 @@ def the_primary(live: LiveLab) -> NodeSpec:
     return live.lab.primary
 
 
+def primary_with_replica(live: LiveLab) -> NodeSpec:
+    """The primary, on a design with a replica to take over from it."""
+    if not live.lab.replicas:
+        raise NotInThisDesign(f"this design ({live.lab.source.name}) has no replica to fail over to")
+    return live.lab.primary
+
+
 def entry_balancer(live: LiveLab) -> NodeSpec:
     """The load balancer that clients reach now: the one at the entry address, or holding the floating one."""
     lab = live.lab
@@ -157,6 +166,7 @@ class Drill:
     lesson_link: str
     summary: str  # for `invoke --list`: what breaks, in words that hold on every design
     other_lessons: tuple[tuple[str, str], ...] = ()  # (trait, lesson): "floating" or "tiers"
+    response: Response | None = None  # what the operator does about the fault (a failover), if anything
 
     def lesson_for(self, lab: Lab) -> str:
         for trait, lesson in self.other_lessons:
@@ -320,6 +330,25 @@ DRILLS: tuple[Drill, ...] = (
             "design has no monitoring to watch the write path."
         ),
         lesson_link="docs/lessons/04-primary-replica.md",
+    ),
+    Drill(
+        name="failover",
+        summary="the primary loses power and the replica is promoted",
+        target=primary_with_replica,
+        fault=power_cut(),
+        response=FAILOVER,
+        lesson=(
+            "Writes failed from the power cut until the replica was promoted: the time to notice (three "
+            "missed probes), to promote, and to tell every application server where the primary is now. "
+            "When the old primary came back, it started read-only and its guard saw that another server "
+            "took writes, so it stayed fenced until it rejoined as a replica. With asynchronous replication "
+            "the primary acknowledges a write before any replica has it: a write acknowledged in the last "
+            "moments before the power cut can exist only on the dead server, and the failover loses it. "
+            "With semi-synchronous replication the primary waits for a replica to have each write first, so "
+            "none is lost; the price is a little latency on every write, and, with no replica left to answer, "
+            "a wait of the timeout before the primary goes on alone."
+        ),
+        lesson_link="docs/lessons/09-when-the-primary-dies.md",
     ),
     Drill(
         name="partition-replica",

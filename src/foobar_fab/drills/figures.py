@@ -35,6 +35,7 @@ class Figures:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # what the monitoring fired: name, node, fired_at, resolved_at
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # who held the floating address from when: t, holders
     interval: float = 0.05  # seconds between two requests (1 / rate)
+    failover: dict[str, Any] = field(default_factory=dict)  # what a failover drill's operator saw and did (drills/failover.py)
 
     def during_outage(self, kind: str, start: float | None = None) -> list[Request]:
         begin = self.fault_at if start is None else start
@@ -43,6 +44,12 @@ class Figures:
     @property
     def detection_seconds(self) -> float | None:
         return None if self.detected_at is None else self.detected_at - self.fault_at
+
+    @property
+    def write_outage_seconds(self) -> float | None:
+        """From the fault to the first acknowledgement of a write sent after it (None: none was)."""
+        acknowledged = [r.t + r.latency for r in self.records if r.kind == "write" and r.ok and r.t >= self.fault_at]
+        return min(acknowledged) - self.fault_at if acknowledged else None
 
     @property
     def recovery_seconds(self) -> float | None:
@@ -83,10 +90,7 @@ class Figures:
 
     def detected_within(self, limit: float) -> Expectation:
         what = f"HAProxy marks {self.target} DOWN within {limit:g} s"
-        seconds = self.detection_seconds
-        if seconds is None:
-            return Expectation("haproxy.marks-down", what, False, "never marked down")
-        return Expectation("haproxy.marks-down", what, seconds <= limit, f"{seconds:.1f} s after the fault")
+        return _within("haproxy.marks-down", what, self.detection_seconds, limit, "never marked down")
 
     def none_failed(self, kind: str, after_detection: bool = False) -> Expectation:
         start = self.detected_at if after_detection and self.detected_at is not None else None
@@ -157,9 +161,39 @@ class Figures:
             return Expectation("vip.split-brain", claim, False, "never both at once")
         return Expectation("vip.split-brain", claim, True, f"{' and '.join(both[0]['holders'])} from {both[0]['t'] - self.fault_at:+.2f} s after the fault")
 
+    def primary_seen_dead_within(self, limit: float) -> Expectation:
+        seen_at = self.failover.get("detected_at")
+        seconds = None if seen_at is None else seen_at - self.fault_at
+        return _within("primary.seen-dead", f"the primary is seen dead within {limit:g} s", seconds, limit, "never seen dead")
+
+    def write_outage_within(self, limit: float) -> Expectation:
+        what = f"writes are acknowledged again within {limit:g} s of the fault (by the new primary)"
+        never = "no write was acknowledged after the fault"
+        return _within("writes.outage", what, self.write_outage_seconds, limit, never, "the first {:.1f} s after the fault")
+
+    def fenced_on_return(self) -> Expectation:
+        what = "the old primary comes back read-only (fenced)"
+        fenced = self.failover.get("fenced_on_return")
+        seen = "it did not come back" if fenced is None else ("read-only" if fenced else "it took writes")
+        return Expectation("primary.fenced", what, fenced is True, seen)
+
+    def follows_again(self) -> Expectation:
+        what = "the old primary follows the new one again (rejoined, or rebuilt if it held writes of its own)"
+        how = self.failover.get("rejoined")
+        errant = self.failover.get("errant", [])
+        seen = {"rejoin": "rejoined", "rebuild": f"rebuilt: it held {len(errant)} transaction(s) of its own"}.get(how or "", "neither")
+        return Expectation("primary.follows", what, how is not None, seen)
+
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"
         return Expectation("replica.lag-grew", "the replica falls behind while cut off", bool(self.peak_lag), seen)
+
+
+def _within(expectation_id: str, what: str, seconds: float | None, limit: float, never: str, seen: str = "{:.1f} s after the fault") -> Expectation:
+    """A moment the design predicts within a limit (None: it never came)."""
+    if seconds is None:
+        return Expectation(expectation_id, what, False, never)
+    return Expectation(expectation_id, what, seconds <= limit, seen.format(seconds))
 
 
 def _count(failed: list[Request], window: list[Request], kind: str) -> str:

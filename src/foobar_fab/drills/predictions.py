@@ -17,6 +17,8 @@ SLOW_LIMIT = 1.0
 ALERT_LIMIT = 15.0  # seconds: scrapes and evaluations every 5 s, a 2 s scrape timeout
 FLOATING_POWER_LIMIT = 1.0  # seconds of failed requests when the holder loses power (VRRP 3, adverts every 100 ms)
 FLOATING_SERVICE_LIMIT = 2.0  # when HAProxy stops on the holder (keepalived's check runs every second)
+PRIMARY_DEAD_LIMIT = 3.0  # seconds: three missed probes of the primary, 100 ms apart, 400 ms each at most
+WRITE_OUTAGE_LIMIT = 5.0  # seconds from the power cut to the first write the new primary acknowledges
 
 Prediction = Callable[[Figures], Expectation]
 
@@ -34,10 +36,15 @@ class Consequences:
     monitored: bool = False  # the design has monitoring: something must alert
     balancer_lost: str | None = None  # a balancer taken out, on a design whose floating address moves
     split_brain: bool = False  # balancers cut off from each other each claim the floating address
+    failover: bool = False  # the drill promotes the replica when the primary is seen dead
+    semi_sync: bool = False  # the replication is semi-synchronous: a replica has every acknowledged write
 
 
-def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = ()) -> Consequences:
-    """Follow the design from the broken roles of the target (or its partition from peers) to what clients lose."""
+def consequences(
+    lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = (), failover: bool = False, replication: str | None = None
+) -> Consequences:
+    """Follow the design from the broken roles of the target (or its partition from peers) to what clients
+    lose; `failover`: the drill promotes the replica, with this replication mode (else the design's)."""
 
     def down(node: NodeSpec, role: str) -> bool:
         return node == target and role in broken
@@ -61,6 +68,8 @@ def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tupl
         monitored=lab.has("monitoring"),
         balancer_lost=lost,
         split_brain=target.has_role("loadbalancer") and any(p.has_role("loadbalancer") for p in peers),
+        failover=failover,
+        semi_sync=(replication or lab.replication) == "semi-sync",
     )
 
 
@@ -81,7 +90,14 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
             rows.append(lambda f: f.none_failed("read"))
         if power_cut and c.web_out:
             rows.append(lambda f: f.none_slower_than(SLOW_LIMIT, "read"))
-        if c.primary_down:
+        if c.primary_down and c.failover:
+            rows += [
+                lambda f: f.primary_seen_dead_within(PRIMARY_DEAD_LIMIT),
+                lambda f: f.write_outage_within(WRITE_OUTAGE_LIMIT),
+                lambda f: f.fenced_on_return(),
+                lambda f: f.follows_again(),
+            ]
+        elif c.primary_down:
             rows.append(lambda f: f.all_failed("write", "no primary: every write fails until it is back"))
         elif c.cut_off:
             node = c.cut_off
@@ -97,5 +113,6 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
         rows.append(lambda f: f.alert_within(ALERT_LIMIT))
         if c.replica_cut:
             rows.append(lambda f: f.alert_within(ALERT_LIMIT, ("ReplicationStopped", "ReplicationLagging"), "a replication alert"))
-    rows.append(lambda f: f.no_acknowledged_write_lost())
+    if not (c.failover and not c.semi_sync):  # asynchronous failover: the loss is measured, not predicted
+        rows.append(lambda f: f.no_acknowledged_write_lost())
     return rows

@@ -48,6 +48,8 @@ def build_report(
         "acknowledged_writes_lost": sum(len(b) for b in figures.lost.values()),
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
+        "write_outage_seconds": _rounded(figures.write_outage_seconds),
+        "failover": {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.failover.items()},
         "alerts": figures.alerts,
         "floating_address_holders": figures.takeovers,
         "expectations": [asdict(e) for e in expectations],
@@ -87,7 +89,11 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.line("")
     console.line(f"time to detection:  {_seconds(report['detection_seconds'], 'not detected by HAProxy')}")
     console.line(f"time to recovery:   {_seconds(report['recovery_seconds'], 'did not recover')}")
+    print_failover(report, console)
     console.line(f"acknowledged writes: {report['acknowledged_writes']}, lost: {report['acknowledged_writes_lost']}")
+    for node, bodies in report["lost_writes"].items():
+        if bodies:
+            console.line(f"  missing on {node}: {', '.join(b.rsplit(' ', 1)[-1] for b in bodies[:20])}" + (" ..." if len(bodies) > 20 else ""))
     if report["peak_replication_lag"]:
         console.line(f"replication lag:    up to {report['peak_replication_lag']} transactions behind")
     if report.get("alerts"):
@@ -104,6 +110,21 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.line(f"read more: {report['lesson_link']}")
 
 
+def print_failover(report: dict[str, Any], console: Console) -> None:
+    """What the failover drill's operator saw, in the order it happened."""
+    found = report.get("failover") or {}
+    if not found:
+        return
+    fault = next((e["t"] for e in report["events"] if e["what"] == "fault"), 0.0)
+    if "detected_at" in found:
+        console.line(f"primary seen dead:  {found['detected_at'] - fault:.1f} s after the fault")
+    if "writable_at" in found:
+        console.line(f"new primary:        {found.get('new_primary')} took writes {found['writable_at'] - fault:.1f} s after the fault")
+    console.line(f"write outage:       {_seconds(report['write_outage_seconds'], 'no write was acknowledged after the fault')}")
+    if found.get("errant"):
+        console.line(f"old primary's own transactions (never replicated, dropped by the rebuild): {', '.join(found['errant'])}")
+
+
 def _event_marks(events: list[dict[str, Any]]) -> dict[int, str]:
     marks: dict[int, str] = {}
     for event in events:
@@ -118,13 +139,13 @@ def _seconds(value: float | None, otherwise: str) -> str:
 
 def summary_rows(reports: list[dict[str, Any]]) -> list[str]:
     """One line per drill, for `drill.all`."""
-    rows = [f"{'drill':<18}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'recover s':>10}{'lost':>6}  predictions"]
+    rows = [f"{'drill':<18}{'replication':<12}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'writes back s':>14}{'recover s':>10}{'lost':>6}  predictions"]
     for r in reports:
         held = sum(e["ok"] for e in r["expectations"])
         rows.append(
-            f"{r['drill']:<18}{r['totals']['reads']['failed']:>13}{r['totals']['writes']['failed']:>14}"
-            f"{_short(r['detection_seconds']):>9}{_short(r['recovery_seconds']):>10}{r['acknowledged_writes_lost']:>6}"
-            f"  {held}/{len(r['expectations'])} held"
+            f"{r['drill']:<18}{r['settings'].get('replication', '-'):<12}{r['totals']['reads']['failed']:>13}{r['totals']['writes']['failed']:>14}"
+            f"{_short(r['detection_seconds']):>9}{_short(r.get('write_outage_seconds')):>14}{_short(r['recovery_seconds']):>10}"
+            f"{r['acknowledged_writes_lost']:>6}  {held}/{len(r['expectations'])} held"
         )
     return rows
 

@@ -7,6 +7,7 @@ injected. Drills break and observe; switching HAProxy to another profile goes th
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,14 +20,17 @@ from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
 from ..observe.prometheus import Prometheus
+from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
+from ..providers import ProviderError
 from ..roles import BuildOptions
-from ..topology import NodeSpec
+from ..topology import DB_ROLES, Lab, NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
 from .observer import Floating, Observer
 from .predictions import consequences, predict
 from .report import build_report, print_report, save
+from .response import Act, DrillRun
 from .traffic import Traffic
 
 WARMUP = 3.0  # seconds of traffic before the fault, to show the healthy round robin
@@ -81,6 +85,10 @@ class Health:
             problems.append("a replica cannot be read" if behind is None else f"the replicas are {behind} transactions behind")
         return problems
 
+    def follow(self) -> None:
+        """After a promotion: watch the replicas of the new primary."""
+        self.databases.lab = self.live.lab
+
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -90,15 +98,29 @@ class Health:
         return False
 
 
-def use_haproxy_profile(live: LiveLab, profile: str) -> None:
-    """Make HAProxy's config of another tuning profile live, through the build's own steps."""
-    if not building.reconfigure(live.session, "loadbalancer", BuildOptions(haproxy_profile=profile)):
-        raise DrillRefused(f"could not switch HAProxy to the {profile} profile (see the failed step above)")
+def use_options(live: LiveLab, roles: list[str], options: BuildOptions) -> None:
+    """Make another HAProxy profile or replication mode live, through the build's own steps."""
+    if not building.reconfigure(live.session, roles, options):
+        raise DrillRefused(f"could not reconfigure {', '.join(roles)} for the drill (see the failed step above)")
 
 
-def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned") -> dict[str, Any]:
-    """Run one drill and return its report (also printed and saved); report['interrupted'] tells a Ctrl-C."""
+def changed_roles(lab: Lab, options: BuildOptions) -> list[str]:
+    """The roles a drill's options change from the design's: HAProxy's profile, the replication mode."""
+    roles = ["loadbalancer"] if options.haproxy_profile != "tuned" else []
+    if options.replication not in (None, lab.replication):
+        roles += DB_ROLES
+    return roles
+
+
+def run_drill(
+    live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned", replication: str | None = None
+) -> dict[str, Any]:
+    """Run one drill and return its report (also printed and saved); report['interrupted'] tells a Ctrl-C.
+    `replication` runs it with another replication mode than the design's (put back afterwards)."""
     console, lab = live.console, live.lab
+    options = BuildOptions(haproxy_profile=profile, replication=replication)
+    mode = replication or lab.replication
+    switched: list[str] = []  # the roles reconfigured for the drill, put back at the end
     target = drill.target(live)
     balancer = entry_balancer(live)
     quiet_shells = live.more_shells()
@@ -112,11 +134,12 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         if not health.quiet(QUIET):
             raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
         title = drill.fault.title(target, live)
-        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target))
+        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target), drill.response is not None, mode)
         detect_target = expected.web_out[0] if expected.web_out else None
-        console.heading(f"drill {drill.name}: {title}")
-        if profile != "tuned":
-            use_haproxy_profile(live, profile)
+        console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
+        if changed_roles(lab, options):
+            switched = changed_roles(lab, options)
+            use_options(live, switched, options)
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
@@ -124,11 +147,16 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         observer = Observer(health.stats, traffic.now, health.databases, prometheus, floating)
         events: list[dict[str, Any]] = []
 
-        def event(what: str, detail: str) -> float:
-            t = traffic.now()
+        def event(what: str, detail: str, at: float | None = None) -> float:
+            t = traffic.now() if at is None else at
             events.append({"t": round(t, 2), "what": what, "detail": detail})
             console.note("drill", f"{t:6.1f} s  {what}: {detail}")
             return t
+
+        run = DrillRun(live, target, event, traffic.now, options, duration)
+        operator = None
+        if drill.response is not None:
+            operator = threading.Thread(target=respond, args=(drill.response.during, run, health), name="operator", daemon=True)
 
         traffic.start()
         observer.start()
@@ -137,6 +165,8 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         fault_at = traffic.now() + WARMUP
         try:
             time.sleep(WARMUP)
+            if operator is not None:
+                operator.start()  # it watches from before the fault, as a real one would
             fault_at = event("fault", title)
             drill.fault.inject(live, target)
             time.sleep(max(0.0, fault_at + duration - traffic.now()))
@@ -144,9 +174,13 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             interrupted = True
             event("interrupted", "Ctrl-C: restoring the lab now")
         finally:
+            if operator is not None and operator.is_alive():
+                operator.join(RECOVERY_TIMEOUT)  # a failover under way finishes before the old primary returns
             restore_at = event("restore", f"undoing: {title}")
             try:
                 drill.fault.restore(live, target)
+                if drill.response is not None:
+                    respond(drill.response.after, run, health)
             finally:
                 if health.wait(RECOVERY_TIMEOUT):
                     recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
@@ -155,9 +189,6 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
                 if recovered_at is not None:
                     health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
                 observer.stop()
-                if profile != "tuned":
-                    use_haproxy_profile(live, "tuned")
-                    health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
         detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
         if detected_at is not None:
             events.append({"t": round(detected_at, 2), "what": "detected", "detail": f"HAProxy marked {detect_target} DOWN"})
@@ -165,6 +196,7 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         figures = measure(traffic, health.databases, lab.db_nodes, run_id, fault_at, restore_at, detected_at, recovered_at, detect_target)
         figures.peak_lag = observer.peak_lag()
         figures.interval = 1.0 / rate
+        figures.failover = run.findings
         figures.takeovers = list(observer.takeovers)
         for before, after in itertools.pairwise(figures.takeovers):
             if after["t"] < fault_at:
@@ -181,16 +213,41 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             if alert["resolved_at"] is not None:
                 events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
         events.sort(key=lambda e: e["t"])
-        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "write_every": traffic.write_every}
+        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "write_every": traffic.write_every, "replication": mode}
         expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power")]
         report = build_report(drill, title, lab, settings, figures, events, expectations)
         report["interrupted"] = interrupted
+        report["loss_possible"] = expected.failover and not expected.semi_sync
         path = save(report, live.session.state_dir / "drills")
         print_report(report, console)
         console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
+        if drill.response is not None:
+            respond(drill.response.finish, run, health)
         return report
     finally:
         quiet_shells.close()
+        if switched:
+            put_back(live, switched, health)
+
+
+def respond(act: Act, run: DrillRun, health: Health) -> None:
+    """Let the drill's response act (its build steps shown only where they change something); what fails
+    is an event of the report, not the end of the drill."""
+    try:
+        with run.live.console.briefly():
+            act(run)
+    except (ProviderError, NodeUnreachable) as err:
+        run.event("response failed", str(err))
+    finally:
+        health.follow()
+
+
+def put_back(live: LiveLab, roles: list[str], health: Health) -> None:
+    """The design's HAProxy profile and replication mode again, after a drill that changed them."""
+    if building.reconfigure(live.session, roles, BuildOptions()):
+        health.wait(RECOVERY_TIMEOUT)  # a reload starts HAProxy's checks afresh
+    else:
+        live.console.note("drill", "the design's settings could not be put back: run `invoke build`")
 
 
 def measure(

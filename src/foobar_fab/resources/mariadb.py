@@ -61,7 +61,8 @@ class User(Step):
     """A user allowed from exactly these hosts (the nodes that use it), with this password and exactly these grants.
 
     Accounts of the user from any other host (a wider network granted by an older build, a node that
-    left the design) are dropped: nothing else may log in as this user.
+    left the design) are dropped: nothing else may log in as this user. The statements replicate, so they
+    say IF [NOT] EXISTS: a replica whose accounts differ (a former primary) must not stop on them.
     """
 
     user: str
@@ -100,13 +101,13 @@ class User(Step):
         for host in self.hosts:
             account = self.account(host)
             if host not in hashes:
-                actions.append(Run(sql(f"CREATE USER {account} IDENTIFIED BY PASSWORD '{hashed}'")))
+                actions.append(Run(sql(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD '{hashed}'")))
                 done.append(f"{account} created")
             elif hashes[host] != hashed:
-                actions.append(Run(sql(f"ALTER USER {account} IDENTIFIED BY PASSWORD '{hashed}'")))
+                actions.append(Run(sql(f"ALTER USER IF EXISTS {account} IDENTIFIED BY PASSWORD '{hashed}'")))
                 done.append(f"{account} password set")
             if tls.get(host, "") != wanted_tls:
-                actions.append(Run(sql(f"ALTER USER {account} REQUIRE {'SSL' if self.require_ssl else 'NONE'}")))
+                actions.append(Run(sql(f"ALTER USER IF EXISTS {account} REQUIRE {'SSL' if self.require_ssl else 'NONE'}")))
                 done.append(f"{account} {'requires TLS' if self.require_ssl else 'no longer requires TLS'}")
             present = {_normal_grant(g) for g in grants.get(host, [])}
             wanted = {_normal_grant(g) for g in self.wanted_grants(host)}
@@ -118,7 +119,7 @@ class User(Step):
             if (extra or missing) and host in hashes:
                 done.append(f"{account} grants brought in line")
         for host in sorted(set(hashes) - set(self.hosts)):
-            actions.append(Run(sql(f"DROP USER {self.account(host)}")))
+            actions.append(Run(sql(f"DROP USER IF EXISTS {self.account(host)}")))
             done.append(f"{self.account(host)} dropped")
         if not actions:
             return ok(f"from {', '.join(self.hosts)} with {'; '.join(self.grants)}" + (", TLS required" if self.require_ssl else ""))
@@ -155,8 +156,9 @@ def _normal_grant(text: str) -> str:
 class Replica(Step):
     """This server replicates from the primary with GTID, both threads running.
 
-    A replica that is not set up (or follows another host) gets CHANGE MASTER ... MASTER_USE_GTID=slave_pos
-    and a one-second reconnect delay (MariaDB's default waits 60 s); a stopped one is started. Either way
+    A replica that is not set up (or follows another host) gets CHANGE MASTER ... MASTER_USE_GTID=current_pos
+    (what it applied, and what it logged itself if it was a primary: a former primary rejoins from where
+    it stopped) and a one-second reconnect delay (MariaDB's default waits 60 s); a stopped one is started. Either way
     the step waits until both threads run, so replication is running when the build ends.
     """
 
@@ -189,7 +191,7 @@ class Replica(Step):
         configured = (
             status.get("Master_Host") == self.primary
             and status.get("Master_User") == self.user
-            and status.get("Using_Gtid") == "Slave_Pos"
+            and status.get("Using_Gtid") == "Current_Pos"
             and stored.strip() == self.fingerprint
         )
         if configured and running:
@@ -200,11 +202,11 @@ class Replica(Step):
             return change(f"restarted replication from {self.primary}", Run(sql("START SLAVE")), wait)
         setup = (
             f"STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{self.primary}', MASTER_USER='{self.user}', "
-            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos, {self.ssl_options}; START SLAVE;\n"
+            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=current_pos, {self.ssl_options}; START SLAVE;\n"
         )
         remember = Run(f"echo {self.fingerprint} > {FINGERPRINT} && chmod 0600 {FINGERPRINT}")
         return change(
-            f"replicating from {self.primary} with GTID (slave_pos), " + ("over TLS" if self.ssl_ca else "in clear"),
+            f"replicating from {self.primary} with GTID (current_pos), " + ("over TLS" if self.ssl_ca else "in clear"),
             *sql_file(setup, "replication.sql"),  # a file, not the command line: the password stays out of `ps`
             remember,
             wait,
@@ -250,3 +252,60 @@ class Schema(Step):
         if self.table in lines(probe.stdout):
             return ok(f"table {self.table} exists")
         return change(f"table {self.table} created", *sql_file(f"USE `{self.database}`;\n{self.content}", "schema.sql"))
+
+
+@dataclass
+class ReadOnly(Step):
+    """The server takes writes (the primary) or refuses them (a replica), set live: every server starts
+    read-only, and only the lab makes one writable."""
+
+    read_only: bool
+    name: str = "read-only"
+
+    def probe(self) -> str:
+        return sql("SELECT @@global.read_only")
+
+    def decide(self, probe: Outcome) -> Plan:
+        if not probe.ok:
+            raise StepError(f"MariaDB does not answer: {probe.error()}")
+        now = lines(probe.stdout) == ["1"]
+        if now == self.read_only:
+            return ok("refuses writes" if now else "takes writes")
+        what = "ON" if self.read_only else "OFF"
+        return change("now refuses writes" if self.read_only else "now takes writes", Run(sql(f"SET GLOBAL read_only = {what}")))
+
+
+SEMI_SYNC_VARIABLES = ("rpl_semi_sync_master_enabled", "rpl_semi_sync_slave_enabled", "rpl_semi_sync_master_timeout")
+
+
+@dataclass
+class SemiSync(Step):
+    """Semi-synchronous replication on or off, set live (the configuration file keeps it for restarts).
+
+    On, the primary acknowledges a commit only once a replica has it, or after `timeout_ms` without one
+    (then it goes on alone, asynchronously, until a replica catches up). A replica takes a change of mode
+    when its IO thread reconnects, so the step restarts that thread.
+    """
+
+    enabled: bool
+    timeout_ms: int
+    replica: bool
+    name: str = "semi-sync replication"
+
+    def probe(self) -> str:
+        return sql("SELECT " + ", ".join(f"@@global.{v}" for v in SEMI_SYNC_VARIABLES))
+
+    def decide(self, probe: Outcome) -> Plan:
+        found = probe.stdout.split()
+        if not probe.ok or len(found) != 3:
+            raise StepError(f"MariaDB does not answer: {probe.error()}")
+        wanted = ["1" if self.enabled else "0", "1" if self.enabled else "0", str(self.timeout_ms)]
+        if found == wanted:
+            return ok(f"on, {self.timeout_ms} ms for a replica's acknowledgement" if self.enabled else "off (asynchronous)")
+        flag = "ON" if self.enabled else "OFF"
+        settings = f"SET GLOBAL rpl_semi_sync_master_enabled = {flag}; SET GLOBAL rpl_semi_sync_slave_enabled = {flag}; "
+        settings += f"SET GLOBAL rpl_semi_sync_master_timeout = {self.timeout_ms}; SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC"
+        actions = [Run(sql(settings))]
+        if self.replica and found[1] != wanted[1]:
+            actions.append(Run(sql("STOP SLAVE IO_THREAD; START SLAVE IO_THREAD")))
+        return change("turned " + ("on" if self.enabled else "off"), *actions)

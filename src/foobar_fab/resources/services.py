@@ -32,3 +32,43 @@ class Service(Step):
 def try_restart(unit: str) -> str:
     """Restart a unit only if it exists and runs (a Service step starts it the first time)."""
     return f"if systemctl cat {unit} >/dev/null 2>&1; then systemctl try-restart {unit}; fi"
+
+
+@dataclass
+class UnitEnabled(Step):
+    """A unit that runs when another starts (a oneshot wanted by it) is enabled."""
+
+    unit: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"service {self.unit}"
+
+    def probe(self) -> str:
+        return f"systemctl is-enabled {self.unit} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        state = (lines(probe.stdout) or ["unknown"])[0]
+        if state == "enabled":
+            return ok("enabled")
+        return change(f"enabled (was {state})", Run(f"systemctl enable {self.unit}"))
+
+
+@dataclass
+class UnitGone(Step):
+    """A unit of the lab's own that this node must no longer have: disabled and removed."""
+
+    unit: str
+    path: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"service {self.unit} absent"
+
+    def probe(self) -> str:
+        return f"test -e {self.path} && echo present; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if "present" not in probe.stdout:
+            return ok("absent")
+        return change("disabled and removed", Run(f"systemctl disable {self.unit} 2>/dev/null; rm -f {self.path} && systemctl daemon-reload"))

@@ -45,6 +45,7 @@ PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql", "python3-prometheus-
 APP_SOURCE = Path(foobar_app.__file__).resolve().parent
 UNIT = f"/etc/systemd/system/{APP_SERVICE}.service"
 TLS_DIR = "/etc/foobar/tls"
+PRIMARY_FILE = "/etc/foobar/primary"
 DB_CA = f"{TLS_DIR}/ca.pem"
 TRY_RESTART = try_restart(APP_SERVICE)
 KEEP_RELEASES = 3
@@ -134,13 +135,11 @@ def listen_address(lab: Lab, node: NodeSpec) -> str:
 def environment(inputs: RoleInputs) -> str:
     """The application's settings (a secret file, 0640): where it writes, where it reads, its account."""
     lab, node = inputs.lab, inputs.node
-    reads = lab.read_database(node)
     return render(
         "app/app.env.j2",
         node=node,
-        db_role="replica" if reads in lab.replicas else "primary",
-        write_host=lab.primary.address,
-        read_host=reads.address,
+        primary_file=PRIMARY_FILE,
+        read_host=lab.read_database(node).address,
         db_port=DB_PORT,
         database=DATABASE,
         app_user=APP_USER,
@@ -173,6 +172,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         Release(application_files(), foobar_app.__version__),
         *ca,
         ConfigFile(APP_ENV, environment(inputs), mode="0640", owner=f"root:{APP_SYSTEM_USER}", on_change=(TRY_RESTART,)),
+        ConfigFile(PRIMARY_FILE, f"{inputs.lab.primary.address}\n", name="the primary's address"),
         *([] if inputs.tls is not None else [Absent(TLS_DIR)]),
         ConfigFile(UNIT, unit(inputs), validate="systemd-analyze verify {path}", on_change=("systemctl daemon-reload", TRY_RESTART)),
         Service(APP_SERVICE),

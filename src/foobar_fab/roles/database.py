@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 
 from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_USER
 from ..expect import eventually, expect
+from ..observe.shell import NodeUnreachable
 from ..resources.files import Absent, ConfigFile
-from ..resources.mariadb import Database, Replica, Schema, User
+from ..resources.mariadb import Database, ReadOnly, Replica, Schema, SemiSync, User
 from ..resources.packages import Packages
-from ..resources.services import Service
+from ..resources.services import Service, UnitEnabled, UnitGone
 from ..steps import Step
 from ..templates import render
 from ..topology import Lab, NodeSpec
 from .app import APP_SOURCE
-from .record import NodeCheck, Port, Problem, Role, RoleInputs, Rule, roles_field
+from .record import NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck, roles_field
 
 if TYPE_CHECKING:
     from ..live import LiveLab
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 PACKAGES = ("default-mysql-server",)
 
 CONFIG = "/etc/mysql/mariadb.conf.d/60-foobar.cnf"
+SEMI_SYNC_CONFIG = "/etc/mysql/mariadb.conf.d/62-foobar-semi-sync.cnf"
+GUARD_USER = "foobar_guard"
+GUARD_CNF = "/etc/mysql/foobar-guard.cnf"
+GUARD_SCRIPT = "/usr/local/lib/foobar/primary-guard"
+GUARD_SERVICE = "foobar-primary-guard"
+GUARD_UNIT = f"/etc/systemd/system/{GUARD_SERVICE}.service"
 #: Parse the staged file with the server's own option parser before it goes live.
 VALIDATE = "mariadbd --defaults-file={path} --help --verbose > /dev/null"
 APP_GRANTS = (f"SELECT, INSERT ON `{DATABASE}`.*", "SLAVE MONITOR ON *.*")
@@ -39,16 +46,53 @@ FLUSH_SSL = "mariadb -e 'FLUSH SSL'"
 
 
 def config(inputs: RoleInputs) -> str:
-    """The server's settings for this node's part."""
+    """The server's settings, the same for a primary and a replica (the lab sets which, live)."""
     node = inputs.node
     return render(
         "mariadb/foobar.cnf.j2",
         node=node,
         database=DATABASE,
-        db_role="replica" if node.has_role("db_replica") else "primary",
         server_id=int(node.address) & 0xFFFF,
         tls=TLS if inputs.tls is not None else None,
     )
+
+
+def replication_mode(inputs: RoleInputs) -> tuple[bool, int]:
+    """Semi-sync on or off (the design's, unless a build option says otherwise), and its timeout."""
+    lab = inputs.lab
+    mode = inputs.options.replication or lab.replication
+    return mode == "semi-sync", lab.semi_sync_timeout_ms
+
+
+def semi_sync(inputs: RoleInputs) -> list[Step]:
+    """The replication mode, live and in a file of its own (a change of mode restarts nothing)."""
+    enabled, timeout = replication_mode(inputs)
+    text = render("mariadb/semi-sync.cnf.j2", node=inputs.node, mode="semi-synchronous" if enabled else "asynchronous", semi_sync=enabled, timeout_ms=timeout)
+    return [ConfigFile(SEMI_SYNC_CONFIG, text), SemiSync(enabled, timeout, replica=inputs.node.has_role("db_replica"))]
+
+
+def peers(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
+    """The other database servers of the design, the fenced former primaries included."""
+    fenced = tuple(lab.node(name) for name in lab.out)
+    return tuple(n for n in lab.db_nodes + fenced if n != node)
+
+
+def guard(inputs: RoleInputs) -> list[Step]:
+    """On the primary: each time MariaDB starts, writable again unless another server already takes writes."""
+    others = [str(n.address) for n in peers(inputs.lab, inputs.node)]
+    script = render("mariadb/primary-guard.sh.j2", node=inputs.node, peers=others, cnf=GUARD_CNF)
+    cnf = render("mariadb/guard.cnf.j2", user=GUARD_USER, password=inputs.secrets.get("db_guard", ""))
+    reload = "systemctl daemon-reload"
+    return [
+        ConfigFile(GUARD_CNF, cnf, mode="0600"),
+        ConfigFile(GUARD_SCRIPT, script, mode="0755"),
+        ConfigFile(GUARD_UNIT, render("systemd/foobar-primary-guard.service.j2", script=GUARD_SCRIPT), validate="systemd-analyze verify {path}", on_change=(reload,)),
+        UnitEnabled(GUARD_SERVICE),
+    ]
+
+
+def no_guard() -> list[Step]:
+    return [UnitGone(GUARD_SERVICE, GUARD_UNIT), Absent(GUARD_SCRIPT), Absent(GUARD_CNF)]
 
 
 def tls_files(inputs: RoleInputs) -> list[Step]:
@@ -80,31 +124,37 @@ def _server(inputs: RoleInputs) -> list[Step]:
 def primary_steps(inputs: RoleInputs) -> list[Step]:
     """The primary takes every write; what it logs, the replicas replay. Accounts replicate with it."""
     lab = inputs.lab
-    return _server(inputs) + [
+    return _server(inputs) + guard(inputs) + [
+        ReadOnly(False),
+        *semi_sync(inputs),
         Database(DATABASE),
         User(APP_USER, tuple(str(n.address) for n in lab.app_nodes), inputs.secrets["db_app"], APP_GRANTS, lab.has("https")),
         User(REPLICATION_USER, tuple(str(n.address) for n in lab.replicas), inputs.secrets["db_replication"], REPLICATION_GRANTS, lab.has("https")),
         # The exporters' account, on every database server through replication (none without monitoring).
         User(EXPORTER_USER, ("localhost",) if lab.has("monitoring") else (), inputs.secrets.get("db_exporter", ""), EXPORTER_GRANTS),
+        # The primary's guard asks the other servers whether they take writes; it may ask nothing else.
+        User(GUARD_USER, tuple(dict.fromkeys(str(n.address) for n in lab.db_nodes + peers(lab, inputs.node))), inputs.secrets.get("db_guard", ""), ()),
         Schema(DATABASE, (APP_SOURCE / "schema.sql").read_text()),
     ]
 
 
 def replica_steps(inputs: RoleInputs) -> list[Step]:
     """The replica copies everything from the primary (database, accounts, rows) and serves reads."""
-    return _server(inputs) + [
+    return _server(inputs) + no_guard() + [
+        ReadOnly(True),
         Replica(str(inputs.lab.primary.address), REPLICATION_USER, inputs.secrets["db_replication"], TLS["ca"] if inputs.tls else None),
+        *semi_sync(inputs),
     ]
 
 
 def primary_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
-    clients = [n.name for n in lab.app_nodes + lab.replicas if n != node]
-    return (Port(DB_PORT, "mariadb", "MariaDB, for the application servers and replicas", "node", tuple(dict.fromkeys(clients))),)
+    clients = [n.name for n in lab.app_nodes + peers(lab, node) if n != node]
+    return (Port(DB_PORT, "mariadb", "MariaDB, for the application servers and the other database servers", "node", tuple(dict.fromkeys(clients))),)
 
 
 def replica_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
-    clients = [n.name for n in lab.app_nodes if lab.read_database(n) == node and n != node]
-    return (Port(DB_PORT, "mariadb", "MariaDB, for the application servers reading here", "node", tuple(clients)),)
+    clients = [n.name for n in lab.app_nodes if lab.read_database(n) == node and n != node] + [lab.primary.name]
+    return (Port(DB_PORT, "mariadb", "MariaDB, for the application servers reading here and the primary's guard", "node", tuple(clients)),)
 
 
 def has_posted_message(live: LiveLab, node: NodeSpec) -> str:
@@ -128,10 +178,34 @@ def replica_threads(live: LiveLab, node: NodeSpec) -> str:
     return expect(io_run == "Yes" and sql_run == "Yes", seen)
 
 
+def one_writer(live: LiveLab) -> str:
+    """The primary takes writes, and every other database server (a fenced former primary too) refuses them."""
+    lab = live.lab
+    fenced = tuple(lab.node(name) for name in lab.out)
+    seen, wrong = [], []
+    for node in lab.db_nodes + fenced:
+        try:
+            writable = live.databases.value(node, "SELECT @@global.read_only", timeout=3) == "0"
+        except NodeUnreachable:
+            seen.append(f"{node.name} does not answer")
+            if node not in fenced:  # a fenced former primary may well be without power
+                wrong.append(node.name)
+            continue
+        seen.append(f"{node.name} {'takes writes' if writable else 'read-only'}" + (" (fenced)" if node in fenced else ""))
+        if writable != (node == lab.primary):
+            wrong.append(node.name)
+    return expect(not wrong, f"primary {lab.primary.name}: " + "; ".join(seen))
+
+
 def _one_primary(lab: Lab) -> Iterator[Problem]:
     primaries = lab.with_role("db_primary")
     for extra in primaries[1:]:
         yield Problem(roles_field(extra), f"{primaries[0].name} has db_primary already")
+
+
+def _semi_sync_has_replica(lab: Lab) -> Iterator[Problem]:
+    if lab.replication == "semi-sync" and not lab.replicas:
+        yield Problem("lab.replication", "semi-sync with no replica: every write would wait out the timeout for nobody")
 
 
 def _replica_has_primary(lab: Lab) -> Iterator[Problem]:
@@ -152,8 +226,11 @@ PRIMARY = Role(
     wave=2,
     steps=primary_steps,
     ports=primary_ports,
-    checks=(HAS_WRITE,),
-    rules=(Rule("one database primary (two would each take writes the other never sees)", _one_primary),),
+    checks=(HAS_WRITE, SiteCheck("db.primary", "one database server takes writes, the others refuse them", one_writer, phase="data")),
+    rules=(
+        Rule("one database primary (two would each take writes the other never sees)", _one_primary),
+        Rule("semi-synchronous replication needs a replica to acknowledge writes", _semi_sync_has_replica),
+    ),
 )
 
 REPLICA = Role(

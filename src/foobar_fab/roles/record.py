@@ -28,6 +28,7 @@ class BuildOptions:
 
     haproxy_profile: str = "tuned"
     plain_http: bool = False  # with https: serve plain HTTP too instead of redirecting it (to compare the two)
+    replication: str | None = None  # async or semi-sync instead of the design's mode (a drill comparing the two)
 
 
 @dataclass(frozen=True)

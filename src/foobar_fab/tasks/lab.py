@@ -63,12 +63,15 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None,
     s = session(c, lab_file=lab_file, provider=provider)
     rows = s.provider.status()
     if json_:
-        print(json.dumps({"lab": s.lab.name, "provider": s.provider.name, "nodes": [r.as_dict() for r in rows]}, indent=2))
+        primary = s.lab.primary.name if s.lab.with_role("db_primary") else None
+        print(json.dumps({"lab": s.lab.name, "provider": s.provider.name, "primary": primary, "nodes": [r.as_dict() for r in rows]}, indent=2))
         return
     print(f"lab {s.lab.name} ({s.provider.name}, {s.lab.subnet})")
     print(f"{'NODE':<8} {'STATE':<8} {'ADDRESS':<15} MACHINE")
     for r in rows:
         print(f"{r.name:<8} {r.state:<8} {r.address:<15} {r.machine}")
+    for line in building.primary_line(s):
+        print(line)
 
 
 @task(help={**LAB_HELP, "node": "the node, e.g. web-01", "command": "run this shell command instead of opening a shell"})

@@ -160,3 +160,19 @@ def test_replica_health_when_replication_status_cannot_be_read(
         "gtid_io_pos": None,
     }
     assert "SHOW REPLICA STATUS: access denied" in body["database"]["error"]
+
+
+def test_auto_role_follows_the_read_database(storage: FakeStorage) -> None:
+    """With FOOBAR_DB_ROLE=auto, a node says replica while its database replicates, primary once promoted."""
+    from dataclasses import replace
+
+    from foobar_app.app import create_app
+    from foobar_app.storage import NOT_REPLICATING
+
+    from .conftest import REPLICA
+
+    app = create_app(replace(REPLICA, db_role="auto"), storage).test_client()
+    assert app.get("/api/health").get_json()["role"] == "replica"
+    storage.replication = Replication.unknown(NOT_REPLICATING)
+    body = app.get("/api/health").get_json()
+    assert (body["role"], body["replication"]) == ("primary", None)

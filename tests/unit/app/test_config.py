@@ -46,7 +46,7 @@ def test_every_missing_variable_is_named_at_once() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("FOOBAR_DB_ROLE", "master", "FOOBAR_DB_ROLE must be one of primary, replica, not 'master'"),
+        ("FOOBAR_DB_ROLE", "master", "FOOBAR_DB_ROLE must be one of primary, replica, auto, not 'master'"),
         ("FOOBAR_DB_PORT", "mysql", "FOOBAR_DB_PORT must be a TCP port number"),
         ("FOOBAR_DB_PORT", "70000", "FOOBAR_DB_PORT must be a TCP port number"),
         ("FOOBAR_NODE", "n" * 65, "FOOBAR_NODE is longer than 64 characters"),

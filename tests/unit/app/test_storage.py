@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -10,7 +12,7 @@ import pytest
 
 from foobar_app.storage import MySQLStorage, Replication, StorageError
 
-from .conftest import REPLICA
+from .conftest import PRIMARY, REPLICA
 
 
 class FakeCursor:
@@ -188,3 +190,19 @@ def test_replication_status_where_replication_is_not_configured() -> None:
     state = storage(FakeConnect(rows=[])).replication_status()
     assert (state.io_running, state.sql_running) == (False, False)
     assert state.last_error == "replication is not configured on this server"
+
+
+def test_writes_go_to_the_address_in_the_primary_file(tmp_path: Path) -> None:
+    """A failover rewrites the primary file; the next write connects there, with no restart."""
+    primary = tmp_path / "primary"
+    primary.write_text("192.168.56.12\n")
+    connect = FakeConnect(rows=[{"read_only": 0}])
+    store = MySQLStorage(replace(PRIMARY, primary_file=str(primary)), connect)
+    store.check_writable()
+    assert connect.calls[-1]["host"] == "192.168.56.12"
+    primary.write_text("192.168.56.11\n")
+    store.check_writable()
+    assert connect.calls[-1]["host"] == "192.168.56.11"
+    primary.unlink()
+    with pytest.raises(StorageError, match="cannot read"):
+        store.check_writable()

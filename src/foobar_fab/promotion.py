@@ -1,0 +1,222 @@
+"""Promoting a replica to primary: a switchover (the primary is up), a failover (it is not), and bringing
+a former primary back as a replica (rejoin), or copying it afresh from the new primary (rebuild).
+
+How the application servers find the primary: each reads its address from /etc/foobar/primary at every
+write, so a promotion rewrites that file on every application server and restarts nothing. The write
+outage is then the time to notice the fault, promote, and rewrite the files; the rest of the build
+(accounts, the guard, firewall rules) follows while writes already flow.
+
+A failed primary is fenced: every server starts read-only, and the primary's guard makes it writable
+again only if no other server takes writes. It stays out of the design (no database role) until it
+rejoins; if it holds transactions the new primary never received, rejoining refuses and names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+import time
+from dataclasses import dataclass
+
+from . import build, dbstate, design, parallel
+from .constants import DATABASE, STAGING
+from .dbstate import DbState
+from .live import LiveLab
+from .observe.databases import gtid_sequences
+from .observe.shell import NodeUnreachable
+from .providers import ProviderError
+from .resources.mariadb import sql
+from .roles import BuildOptions
+from .roles.app import PRIMARY_FILE
+from .session import LabSession, open_session
+from .topology import NodeSpec
+
+SETTLED_ROLES = ("db_primary", "db_replica", "app", "firewall", "exporter", "monitor")  # what a new primary changes
+CATCH_UP_SECONDS = 10.0  # how long a switchover waits for the replica to apply everything
+# Stopping a semi-sync replica connects to its primary (to end its session there), which waits when the
+# primary has no power: one second at most (MariaDB's default is five), the shortest it allows.
+PROMOTE = "SET GLOBAL rpl_semi_sync_slave_kill_conn_timeout = 1; STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF"
+DUMP_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([0-9,-]*)'")
+
+
+class PromotionError(ProviderError):
+    """A promotion or a rejoin cannot go on; the message says why and what to do."""
+
+
+class ErrantTransactions(PromotionError):
+    """A former primary holds transactions the new primary never received: it cannot simply rejoin."""
+
+    def __init__(self, message: str, found: list[str]) -> None:
+        super().__init__(message)
+        self.found = found
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a switchover or a failover did, with its moments (seconds since it started)."""
+
+    how: str
+    old: str
+    new: str
+    promoted_at: str  # the new primary's position of the old primary's transactions when promoted
+    writable_after: float  # seconds from the start until the new primary took writes
+    files_after: float  # seconds until every reachable application server wrote to it
+
+
+def value(live: LiveLab, node: NodeSpec, statement: str, timeout: float = 3.0) -> str:
+    """One value of one SQL statement on a node, as root over SSH."""
+    return live.databases.value(node, statement, timeout=timeout)
+
+
+def takes_writes(live: LiveLab, node: NodeSpec) -> bool | None:
+    """Whether the node's MariaDB takes writes now (None: it does not answer)."""
+    try:
+        return value(live, node, "SELECT @@global.read_only", timeout=2.0) == "0"
+    except NodeUnreachable:
+        return None
+
+
+def best_replica(live: LiveLab, candidates: tuple[NodeSpec, ...]) -> NodeSpec:
+    """The replica that has applied the most of the primary's transactions (the first on a tie)."""
+    applied: list[tuple[int, int, NodeSpec]] = []
+    for order, node in enumerate(candidates):
+        try:
+            position = gtid_sequences(value(live, node, "SELECT @@gtid_slave_pos", timeout=2.0))
+        except NodeUnreachable:
+            continue
+        applied.append((sum(position.values()), -order, node))
+    if not applied:
+        raise PromotionError("no replica answers: there is nothing to promote")
+    return max(applied, key=lambda found: found[:2])[2]
+
+
+def point_files(live: LiveLab, primary: NodeSpec, skip: tuple[str, ...]) -> None:
+    """Every reachable application server writes to the new primary from its next write on."""
+    command = f"printf '%s\\n' {primary.address} > {PRIMARY_FILE}.new && mv {PRIMARY_FILE}.new {PRIMARY_FILE}"
+
+    def one(node: NodeSpec) -> None:
+        try:
+            live.shells.must(node.name, command, kind="run", timeout=5.0)
+        except NodeUnreachable as err:
+            live.console.note(node.name, f"not told where the primary is ({err}): the next build will")
+
+    parallel.each([n for n in live.lab.app_nodes if n.name not in skip], one)
+
+
+def promote(live: LiveLab, new: NodeSpec) -> None:
+    """The replica stops replicating and takes writes."""
+    live.shells.must(new.name, sql(PROMOTE), kind="run", timeout=10.0)
+
+
+def settle(live: LiveLab, state: DbState, skip: tuple[str, ...], options: BuildOptions) -> LabSession:
+    """Record the new primary, then bring every reachable node in line with it through the build's steps
+    (with the build options in force: a drill's replication mode); the live lab follows the new design."""
+    session = live.session
+    dbstate.save(session.state_dir, state, design.load(session.settings.lab_file))
+    settled = open_session(session.settings, session.console)  # the design again, as the provider sees it, with the new primary
+    live.follow(settled)
+    if not build.reconfigure(settled, SETTLED_ROLES, options, skip=skip):
+        raise PromotionError(f"{state.primary} is the primary, but some nodes could not be brought in line (see the failed steps above)")
+    return settled
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = BuildOptions()) -> Promotion:
+    """A planned change of primary: the old one stops taking writes, the new one catches up and takes them,
+    the old one follows it. No acknowledged write can be lost."""
+    lab = live.lab
+    old = lab.primary
+    new = to or best_replica(live, lab.replicas)
+    if new == old or new not in lab.replicas:
+        raise PromotionError(f"{new.name} is not a replica of {old.name}: choose one of {', '.join(r.name for r in lab.replicas)}")
+    started = time.monotonic()
+    live.shells.must(old.name, sql("SET GLOBAL read_only = ON"), kind="run")
+    target = value(live, old, "SELECT @@gtid_binlog_pos")
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while value(live, new, "SELECT @@gtid_slave_pos") != target:
+        if time.monotonic() > deadline:
+            live.shells.must(old.name, sql("SET GLOBAL read_only = OFF"), kind="run")
+            raise PromotionError(f"{new.name} did not catch up with {old.name} in {CATCH_UP_SECONDS:g} s: the primary takes writes again")
+        time.sleep(0.05)
+    promote(live, new)
+    writable = time.monotonic() - started
+    point_files(live, new, ())
+    files = time.monotonic() - started
+    state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
+    settle(live, state, (), options)
+    return Promotion("switchover", old.name, new.name, target, writable, files)
+
+
+def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = BuildOptions(), seen_dead: bool = False) -> Promotion:
+    """The primary is dead: promote the most advanced replica, point the application servers at it, and keep
+    the old primary out (fenced) until it rejoins. `seen_dead`: the caller just saw it stop answering (a
+    drill's probes), so it is not asked again (asking a server without power costs a timeout)."""
+    lab = live.lab
+    old = lab.primary
+    if not seen_dead and takes_writes(live, old):
+        raise PromotionError(f"{old.name} still takes writes: a failover would make two primaries; use `invoke db.switchover`")
+    new = to or best_replica(live, lab.replicas)
+    started = time.monotonic()
+    promoted_at = value(live, new, "SELECT @@gtid_slave_pos")
+    promote(live, new)
+    writable = time.monotonic() - started
+    out = tuple(dict.fromkeys((*lab.out, old.name)))
+    point_files(live, new, out)
+    files = time.monotonic() - started
+    state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now(), previous=old.name)
+    settle(live, state, out, options)
+    return Promotion("failover", old.name, new.name, promoted_at, writable, files)
+
+
+def errant(promoted_at: str, binlog: str) -> list[str]:
+    """The transactions a former primary logged that the new primary never received: its GTIDs past the
+    promotion point, in each replication domain ('0-11-42' style ids)."""
+    known = gtid_sequences(promoted_at)
+    found = []
+    for part in filter(None, (p.strip() for p in binlog.split(","))):
+        domain, server, sequence = part.split("-")
+        found += [f"{domain}-{server}-{n}" for n in range(known.get(domain, 0) + 1, int(sequence) + 1)]
+    return found
+
+
+def rejoin(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
+    """A fenced former primary follows the new one, unless it holds transactions the new one never had."""
+    state = dbstate.load(live.session.state_dir)
+    if state is None or node.name not in state.out:
+        raise PromotionError(f"{node.name} is not a fenced former primary: nothing to rejoin")
+    binlog = value(live, node, "SELECT @@gtid_binlog_pos")
+    extra = errant(state.promoted_at, binlog)
+    if extra:
+        shown = ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else "")
+        raise ErrantTransactions(
+            f"{node.name} holds {len(extra)} transaction(s) {state.primary} never received ({shown}): "
+            f"rejoining would fork the data; `invoke db.rebuild {node.name}` copies it afresh from {state.primary}",
+            extra,
+        )
+    remaining = tuple(n for n in state.out if n != node.name)
+    return settle(live, dataclasses.replace(state, out=remaining), remaining, options)
+
+
+def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
+    """A replica or a fenced former primary copied afresh from the primary (its own transactions dropped),
+    then following it from the copy's position."""
+    primary = live.lab.primary
+    if node == primary:
+        raise PromotionError(f"{node.name} is the primary: rebuild a replica or a fenced former primary")
+    dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
+    position = DUMP_POSITION.search(dump)
+    if position is None:
+        raise PromotionError(f"the copy of {primary.name} names no replication position: `mariadb-dump --gtid` said nothing")
+    reset = f"STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
+    live.shells.must(node.name, sql(reset), kind="run")
+    staged = f"{STAGING}/rebuild.sql"
+    live.shells.put(node.name, staged, dump)
+    live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
+    live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
+    state = dbstate.load(live.session.state_dir) or DbState(primary=primary.name)
+    remaining = tuple(n for n in state.out if n != node.name)
+    return settle(live, dataclasses.replace(state, out=remaining), remaining, options)

@@ -1,0 +1,88 @@
+"""`invoke db.*`: the database primary: which it is, and moving it (switchover, failover, rejoin, rebuild)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Context, task
+
+from .. import build as building
+from .. import promotion
+from ..live import LiveLab, live
+from ..observe.shell import NodeUnreachable
+from ..session import LabSession
+from ..topology import NodeSpec
+from .common import LAB_HELP, QUIET_HELP, friendly, session
+
+NODE_HELP = {**QUIET_HELP, "node": "the database server, e.g. web-01"}
+TO_HELP = {**QUIET_HELP, "to": "the replica to promote (default: the one that applied the most)"}
+
+
+def report(done: promotion.Promotion) -> None:
+    print(
+        f"{done.how}: {done.new} is the primary (was {done.old}); it took writes {done.writable_after:.2f} s after the start, "
+        f"and every application server wrote to it after {done.files_after:.2f} s"
+    )
+
+
+@task(help=LAB_HELP)
+@friendly
+def status(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
+    """Show the database primary and replicas: which takes writes, each one's position, what is fenced."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=True)
+    lab = s.lab
+    print(f"lab {lab.name}, replication {lab.replication}")
+    for line in building.primary_line(s):
+        print(line)
+    with live(s) as running:
+        for node in lab.db_nodes + tuple(lab.node(n) for n in lab.out):
+            try:
+                read_only = running.databases.value(node, "SELECT @@global.read_only")
+                position = running.databases.value(node, "SELECT @@gtid_current_pos")
+            except NodeUnreachable:
+                print(f"  {node.name:<8} does not answer")
+                continue
+            part = "primary" if node == lab.primary else ("fenced" if node.name in lab.out else "replica")
+            print(f"  {node.name:<8} {part:<8} {'takes writes' if read_only == '0' else 'read-only':<13} at {position}")
+
+
+@task(help=TO_HELP)
+@friendly
+def switchover(c: Context, to: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """Planned: make a replica the primary, with no write lost; the old primary follows it."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s, running=[n.name for n in s.lab.db_nodes]) as running:
+        report(promotion.switchover(running, s.lab.node(to) if to else None))
+
+
+@task(help=TO_HELP)
+@friendly
+def failover(c: Context, to: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """The primary is dead: promote a replica, point the application servers at it, fence the old primary."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s) as running:
+        report(promotion.failover(running, s.lab.node(to) if to else None))
+    print(f"the old primary is fenced (read-only when it comes back): `invoke db.rejoin {s.lab.primary.name}` once it is up")
+
+
+def follow_again(c: Context, node: str, how: Callable[[LiveLab, NodeSpec], LabSession], done: str, **flags: Any) -> None:
+    """Bring one database server back under the primary (rejoin or rebuild), then say so."""
+    s = session(c, **flags)
+    with live(s, running=[node]) as running:
+        settled = how(running, s.lab.node(node))
+    print(done.format(node=node, primary=settled.lab.primary.name))
+
+
+@task(help=NODE_HELP)
+@friendly
+def rejoin(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """A fenced former primary follows the new one (refused if it holds transactions the new one lacks)."""
+    follow_again(c, node, promotion.rejoin, "{node} is a replica of {primary} again", lab_file=lab_file, provider=provider, quiet=quiet)
+
+
+@task(help=NODE_HELP)
+@friendly
+def rebuild(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """Copy a replica (or a fenced former primary) afresh from the primary, its own transactions dropped."""
+    follow_again(c, node, promotion.rebuild, "{node} was copied afresh from {primary} and follows it", lab_file=lab_file, provider=provider, quiet=quiet)
