@@ -27,6 +27,9 @@ VARIABLES = {
 #: Optional: a file holding the primary's address, read at every write (a failover rewrites it, and no
 #: restart is needed); FOOBAR_WRITE_DB_HOST may then be left out.
 PRIMARY_FILE_VARIABLE = "FOOBAR_PRIMARY_FILE"
+#: Optional: a file holding the read database's address, read at every read (a promotion may change which
+#: server a node reads from, restarting nothing); FOOBAR_READ_DB_HOST may then be left out.
+READ_FILE_VARIABLE = "FOOBAR_READ_FILE"
 #: Optional: the CA file that signs the databases' certificates; when set, connections use TLS and check them.
 DB_CA_VARIABLE = "FOOBAR_DB_CA"
 #: Optional: the port on which the application answers /metrics (and nothing else) for the monitoring server.
@@ -51,16 +54,16 @@ class Settings:
     db_password: str = field(repr=False)
     db_ca: str | None = None  # connect over TLS, checking the server's certificate against this CA
     primary_file: str | None = None  # where the primary's address is read at every write, if set
+    read_file: str | None = None  # where the read database's address is read at every read, if set
     metrics_port: int | None = None  # where /metrics is answered, for the monitoring server
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read the settings from `environ`; raise ConfigError naming any missing or bad variable."""
         primary_file = environ.get(PRIMARY_FILE_VARIABLE, "").strip() or None
-        missing = [
-            name for key, name in VARIABLES.items()
-            if not environ.get(name, "").strip() and not (key == "write_db_host" and primary_file)
-        ]
+        read_file = environ.get(READ_FILE_VARIABLE, "").strip() or None
+        in_files = {"write_db_host": primary_file, "read_db_host": read_file}
+        missing = [name for key, name in VARIABLES.items() if not environ.get(name, "").strip() and not in_files.get(key)]
         if missing:
             raise ConfigError(
                 f"missing environment variable{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
@@ -82,6 +85,7 @@ class Settings:
             db_password=environ["FOOBAR_DB_PASSWORD"],  # used exactly as given, spaces included
             db_ca=environ.get(DB_CA_VARIABLE, "").strip() or None,
             primary_file=primary_file,
+            read_file=read_file,
             metrics_port=_port(environ[METRICS_PORT_VARIABLE].strip(), METRICS_PORT_VARIABLE) if environ.get(METRICS_PORT_VARIABLE, "").strip() else None,
         )
 

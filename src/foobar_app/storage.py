@@ -1,7 +1,8 @@
 """Messages and health probes in MariaDB, through PyMySQL.
 
 Two databases matter to a node: the *write* database (FOOBAR_WRITE_DB_HOST, the primary on web-01),
-which takes every INSERT, and the *read* database (FOOBAR_READ_DB_HOST, the node's own: the primary
+which takes every INSERT, and the *read* database (FOOBAR_READ_DB_HOST, or the address in the file
+FOOBAR_READ_FILE names; the node's own: the primary
 on web-01, the read-only replica on web-02), which serves every SELECT. A message posted on web-02
 therefore goes to web-01 and shows up on web-02 once the replica has applied it (usually at once).
 
@@ -149,17 +150,16 @@ class MySQLStorage:
             return Replication.from_status(cursor.fetchone())
 
     def _host(self, side: Side) -> str:
-        """The read database's host, or the primary's: read from the primary file at every write, if there is one."""
+        """The read database's host, or the primary's: read from its file at every use, if there is one."""
         settings = self._settings
-        if side == "read":
-            return settings.read_db_host
-        if settings.primary_file is None:
-            return settings.write_db_host
+        path, host = (settings.read_file, settings.read_db_host) if side == "read" else (settings.primary_file, settings.write_db_host)
+        if path is None:
+            return host
         try:
-            with open(settings.primary_file) as handle:
-                return handle.read().strip() or settings.write_db_host
+            with open(path) as handle:
+                return handle.read().strip() or host
         except OSError as exc:
-            raise StorageError(f"write database: cannot read {settings.primary_file}: {exc.strerror}") from exc
+            raise StorageError(f"{side} database: cannot read {path}: {exc.strerror}") from exc
 
     def _address(self, side: Side) -> str:
         return f"{self._host(side)}:{self._settings.db_port}"

@@ -205,8 +205,10 @@ def connect(host):
     return pymysql.connect(host=host, port=int(env["FOOBAR_DB_PORT"]), user=env["FOOBAR_DB_USER"],
                            password=env["FOOBAR_DB_PASSWORD"], database=env["FOOBAR_DB_NAME"],
                            autocommit=True, connect_timeout=2, read_timeout=5, **tls)
-primary = open(env["FOOBAR_PRIMARY_FILE"]).read().strip() if env.get("FOOBAR_PRIMARY_FILE") else env["FOOBAR_WRITE_DB_HOST"]
-writer, reader = connect(primary), connect(env["FOOBAR_READ_DB_HOST"])
+def host(file_variable, variable):
+    return open(env[file_variable]).read().strip() if env.get(file_variable) else env[variable]
+writer = connect(host("FOOBAR_PRIMARY_FILE", "FOOBAR_WRITE_DB_HOST"))
+reader = connect(host("FOOBAR_READ_FILE", "FOOBAR_READ_DB_HOST"))
 commits, delays = [], []
 for number in range(int(sys.argv[1])):
     started = time.monotonic()

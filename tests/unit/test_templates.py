@@ -52,10 +52,10 @@ def test_mariadb_primary_and_replica_share_one_config_read_only_at_start() -> No
 def test_app_env_points_writes_at_the_primary_and_reads_at_home() -> None:
     env = app.environment(inputs("web-02"))
     assert "FOOBAR_PRIMARY_FILE=/etc/foobar/primary" in env and "WRITE_DB_HOST" not in env
-    assert "FOOBAR_READ_DB_HOST=192.168.56.12" in env
+    assert "FOOBAR_READ_FILE=/etc/foobar/read-database" in env and "READ_DB_HOST" not in env
     assert "FOOBAR_DB_ROLE=auto" in env
-    written = next(s for s in app.steps(inputs("web-02")) if getattr(s, "path", "") == "/etc/foobar/primary")
-    assert written.content == "192.168.56.11\n"  # type: ignore[attr-defined]
+    files = {getattr(s, "path", ""): getattr(s, "content", "") for s in app.steps(inputs("web-02"))}
+    assert files["/etc/foobar/primary"] == "192.168.56.11\n" and files["/etc/foobar/read-database"] == "192.168.56.12\n"
     assert "FOOBAR_DB_PASSWORD=app-secret" in env
 
 

@@ -46,6 +46,7 @@ APP_SOURCE = Path(foobar_app.__file__).resolve().parent
 UNIT = f"/etc/systemd/system/{APP_SERVICE}.service"
 TLS_DIR = "/etc/foobar/tls"
 PRIMARY_FILE = "/etc/foobar/primary"
+READ_FILE = "/etc/foobar/read-database"
 DB_CA = f"{TLS_DIR}/ca.pem"
 TRY_RESTART = try_restart(APP_SERVICE)
 KEEP_RELEASES = 3
@@ -139,7 +140,7 @@ def environment(inputs: RoleInputs) -> str:
         "app/app.env.j2",
         node=node,
         primary_file=PRIMARY_FILE,
-        read_host=lab.read_database(node).address,
+        read_file=READ_FILE,
         db_port=DB_PORT,
         database=DATABASE,
         app_user=APP_USER,
@@ -173,6 +174,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         *ca,
         ConfigFile(APP_ENV, environment(inputs), mode="0640", owner=f"root:{APP_SYSTEM_USER}", on_change=(TRY_RESTART,)),
         ConfigFile(PRIMARY_FILE, f"{inputs.lab.primary.address}\n", name="the primary's address"),
+        ConfigFile(READ_FILE, f"{inputs.lab.read_database(inputs.node).address}\n", name="the read database's address"),
         *([] if inputs.tls is not None else [Absent(TLS_DIR)]),
         ConfigFile(UNIT, unit(inputs), validate="systemd-analyze verify {path}", on_change=("systemctl daemon-reload", TRY_RESTART)),
         Service(APP_SERVICE),

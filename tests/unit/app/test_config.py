@@ -38,6 +38,15 @@ def test_a_missing_variable_is_named(name: str, value: str | None) -> None:
         Settings.from_env(environ)
 
 
+def test_files_may_stand_for_the_database_hosts() -> None:
+    """With FOOBAR_PRIMARY_FILE and FOOBAR_READ_FILE, the hosts come from files read at each use."""
+    environ = {k: v for k, v in ENVIRONMENT.items() if "DB_HOST" not in k}
+    settings = Settings.from_env({**environ, "FOOBAR_PRIMARY_FILE": "/etc/foobar/primary", "FOOBAR_READ_FILE": "/etc/foobar/read-database"})
+    assert (settings.primary_file, settings.read_file) == ("/etc/foobar/primary", "/etc/foobar/read-database")
+    with pytest.raises(ConfigError, match="missing environment variable: FOOBAR_READ_DB_HOST "):
+        Settings.from_env({**environ, "FOOBAR_PRIMARY_FILE": "/etc/foobar/primary"})
+
+
 def test_every_missing_variable_is_named_at_once() -> None:
     with pytest.raises(ConfigError, match="missing environment variables: FOOBAR_NODE, FOOBAR_DB_PASSWORD "):
         Settings.from_env({k: v for k, v in ENVIRONMENT.items() if k not in ("FOOBAR_NODE", "FOOBAR_DB_PASSWORD")})

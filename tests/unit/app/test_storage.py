@@ -206,3 +206,16 @@ def test_writes_go_to_the_address_in_the_primary_file(tmp_path: Path) -> None:
     primary.unlink()
     with pytest.raises(StorageError, match="cannot read"):
         store.check_writable()
+
+
+def test_reads_go_to_the_address_in_the_read_file(tmp_path: Path) -> None:
+    """A promotion may move where a node reads; the next read connects there, with no restart."""
+    read = tmp_path / "read-database"
+    read.write_text("192.168.57.22\n")
+    connect = FakeConnect(rows=[])
+    store = MySQLStorage(replace(PRIMARY, read_file=str(read)), connect)
+    store.latest_messages()
+    assert connect.calls[-1]["host"] == "192.168.57.22"
+    read.unlink()
+    with pytest.raises(StorageError, match="read database: cannot read"):
+        store.latest_messages()
