@@ -100,7 +100,9 @@ class Health:
 
 def use_options(live: LiveLab, roles: list[str], options: BuildOptions) -> None:
     """Make another HAProxy profile or replication mode live, through the build's own steps."""
-    if not building.reconfigure(live.session, roles, options):
+    with live.console.briefly():
+        reconfigured = building.reconfigure(live.session, roles, options)
+    if not reconfigured:
         raise DrillRefused(f"could not reconfigure {', '.join(roles)} for the drill (see the failed step above)")
 
 
@@ -244,7 +246,9 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
 
 def put_back(live: LiveLab, roles: list[str], health: Health) -> None:
     """The design's HAProxy profile and replication mode again, after a drill that changed them."""
-    if building.reconfigure(live.session, roles, BuildOptions()):
+    with live.console.briefly():
+        reconfigured = building.reconfigure(live.session, roles, BuildOptions())
+    if reconfigured:
         health.wait(RECOVERY_TIMEOUT)  # a reload starts HAProxy's checks afresh
     else:
         live.console.note("drill", "the design's settings could not be put back: run `invoke build`")
