@@ -96,6 +96,15 @@ def test_without_an_image_one_is_built_then_stamped_last(recipe: ImageRecipe) ->
     assert runs[-1].split()[-1].endswith("/stamp")
 
 
+def test_a_service_that_needs_the_labs_configuration_stays_disabled_in_the_image(layout: LxcLayout) -> None:
+    """The MariaDB exporter fails without its credentials: a node made from the image must not boot with it."""
+    monitored = ImageRecipe(layout, (*WEB, "prometheus-mysqld-exporter"), ("web-01",))
+    runs = commands(RoleImage(monitored).decide(probed(probe_output())))
+    install = next(i for i, c in enumerate(runs) if "install -y --no-install-recommends" in c)
+    assert runs[install + 1].endswith("systemctl disable --quiet prometheus-mysqld-exporter")
+    assert monitored.held == ("prometheus-mysqld-exporter",) and ImageRecipe(layout, WEB, ("web-01",)).held == ()
+
+
 def test_an_image_older_than_a_day_is_rebuilt_when_the_mirror_answers(recipe: ImageRecipe) -> None:
     plan = RoleImage(recipe).decide(probed(probe_output(stamp(recipe.folder / "old", NOW - MAX_AGE - 7200))))
     assert plan.reason.startswith(f"rebuilt: {recipe.folder.name}/old is 26 h old")

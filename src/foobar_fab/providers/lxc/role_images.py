@@ -32,6 +32,7 @@ from ...resources.packages import (
     seed_command,
 )
 from ...roles.base import TOUCH_UPDATE_STAMP
+from ...roles.exporter import HELD_UNTIL_CONFIGURED
 from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable
@@ -65,8 +66,13 @@ class ImageRecipe:
 
     @property
     def digest(self) -> str:
-        recipe = "\0".join([self.layout.base_dir.name, *sorted(set(self.packages)), IN_IMAGE.read_text()])
+        recipe = "\0".join([self.layout.base_dir.name, *sorted(set(self.packages)), IN_IMAGE.read_text(), *self.held])
         return hashlib.sha256(recipe.encode()).hexdigest()[:8]
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """The image's services that stay disabled until the build configures them."""
+        return tuple(p for p in sorted(set(self.packages)) if p in HELD_UNTIL_CONFIGURED)
 
     @property
     def folder(self) -> Path:
@@ -204,6 +210,7 @@ class RoleImage(Step):
             inside(f"{APT_GET} -y upgrade"),
             inside(seed_command(f"install --no-install-recommends {packages}", offline), reports=True),
             inside(install_command(recipe.packages)),
+            *([inside(f"systemctl disable --quiet {' '.join(recipe.held)}")] if recipe.held else []),
             inside(f"{CACHE_HELPER} keep", reports=True),
             Run(f"rm -rf {tmp}/work {tmp}/root && cd {layer} && rm -rf {' '.join(IDENTITY)} && if [ -s etc/machine-id ]; then : > etc/machine-id; fi"),
             Put(f"{layer}{IMAGE_MARKER}", image_marker(f"{recipe.digest} of {built}", recipe.packages)),
