@@ -17,6 +17,7 @@ SLOW_LIMIT = 1.0
 ALERT_LIMIT = 15.0  # seconds: scrapes and evaluations every 5 s, a 2 s scrape timeout
 FLOATING_POWER_LIMIT = 1.0  # seconds of failed requests when the holder loses power (VRRP 3, adverts every 100 ms)
 FLOATING_SERVICE_LIMIT = 2.0  # when HAProxy stops on the holder (keepalived's check runs every second)
+SHARE_PREDICTED = ("roundrobin", "leastconn")  # the algorithms whose share for a slow server the design predicts
 
 Prediction = Callable[[Figures], Expectation]
 
@@ -34,10 +35,11 @@ class Consequences:
     monitored: bool = False  # the design has monitoring: something must alert
     balancer_lost: str | None = None  # a balancer taken out, on a design whose floating address moves
     split_brain: bool = False  # balancers cut off from each other each claim the floating address
+    slowed: str | None = None  # a web server that answers slowly but answers
 
 
-def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = ()) -> Consequences:
-    """Follow the design from the broken roles of the target (or its partition from peers) to what clients lose."""
+def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = (), slowed: bool = False) -> Consequences:
+    """Follow the design from the broken roles of the target (or its partition from peers, or its slowness) to what clients lose."""
 
     def down(node: NodeSpec, role: str) -> bool:
         return node == target and role in broken
@@ -61,11 +63,12 @@ def consequences(lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tupl
         monitored=lab.has("monitoring"),
         balancer_lost=lost,
         split_brain=target.has_role("loadbalancer") and any(p.has_role("loadbalancer") for p in peers),
+        slowed=target.name if slowed else None,
     )
 
 
-def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
-    """The expectations a drill checks, from what the design says stops working."""
+def predict(c: Consequences, power_cut: bool, balance: str = "roundrobin") -> list[Prediction]:
+    """The expectations a drill checks, from what the design says stops working (and HAProxy's algorithm)."""
     rows: list[Prediction] = []
     if c.balancers_left == 0:
         why = "no load balancer: every request fails"
@@ -89,6 +92,9 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
         else:
             once_out = bool(c.web_out)
             rows.append(lambda f: f.none_failed("write", after_detection=once_out))
+    if c.slowed is not None and balance in SHARE_PREDICTED:
+        slowed, servers = c.slowed, c.web_left
+        rows.append(lambda f: f.share_while_slow(slowed, balance, servers))
     if c.split_brain:
         rows.append(lambda f: f.split_brain())
     if c.replica_cut:

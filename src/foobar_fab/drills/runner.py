@@ -7,9 +7,11 @@ injected. Drills break and observe; switching HAProxy to another profile goes th
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -90,14 +92,17 @@ class Health:
         return False
 
 
-def use_haproxy_profile(live: LiveLab, profile: str) -> None:
-    """Make HAProxy's config of another tuning profile live, through the build's own steps."""
-    if not building.reconfigure(live.session, "loadbalancer", BuildOptions(haproxy_profile=profile)):
-        raise DrillRefused(f"could not switch HAProxy to the {profile} profile (see the failed step above)")
+def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
+    """Make HAProxy's config with other build options live (a tuning profile, an algorithm), through the build's own steps."""
+    if not building.reconfigure(live.session, "loadbalancer", options):
+        raise DrillRefused(f"could not switch HAProxy to the {options.haproxy_profile} profile with balance {options.balance} (see the failed step above)")
 
 
-def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned") -> dict[str, Any]:
-    """Run one drill and return its report (also printed and saved); report['interrupted'] tells a Ctrl-C."""
+def run_drill(
+    live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned", balance: str = "roundrobin", plot_to: Path | None = None
+) -> dict[str, Any]:
+    """Run one drill and return its report (also printed and saved, its plot also copied to `plot_to` if given);
+    report['interrupted'] tells a Ctrl-C. Another profile or algorithm than the design's is used for the drill only."""
     console, lab = live.console, live.lab
     target = drill.target(live)
     balancer = entry_balancer(live)
@@ -112,11 +117,12 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
         if not health.quiet(QUIET):
             raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
         title = drill.fault.title(target, live)
-        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target))
+        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target), slowed=drill.fault.kind == "slow")
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}")
-        if profile != "tuned":
-            use_haproxy_profile(live, profile)
+        haproxy = BuildOptions(haproxy_profile=profile, balance=balance)
+        if haproxy != BuildOptions():
+            use_haproxy(live, haproxy)
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
@@ -155,8 +161,8 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
                 if recovered_at is not None:
                     health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
                 observer.stop()
-                if profile != "tuned":
-                    use_haproxy_profile(live, "tuned")
+                if haproxy != BuildOptions():
+                    use_haproxy(live, BuildOptions())
                     health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
         detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
         if detected_at is not None:
@@ -181,13 +187,17 @@ def run_drill(live: LiveLab, drill: Drill, rate: float, duration: float, profile
             if alert["resolved_at"] is not None:
                 events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
         events.sort(key=lambda e: e["t"])
-        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "write_every": traffic.write_every}
-        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power")]
+        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "balance": balance, "write_every": traffic.write_every}
+        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power", balance)]
         report = build_report(drill, title, lab, settings, figures, events, expectations)
         report["interrupted"] = interrupted
         path = save(report, live.session.state_dir / "drills")
         print_report(report, console)
         console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
+        if plot_to is not None:
+            plot_to.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path.with_suffix(".svg"), plot_to)
+            console.line(f"plot also in {plot_to}")
         return report
     finally:
         quiet_shells.close()

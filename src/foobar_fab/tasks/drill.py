@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from invoke import Context, task
@@ -12,6 +13,8 @@ from ..drills.catalog import DRILLS, Drill, NotInThisDesign
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
 from ..live import live
+from ..providers import ProviderError
+from ..roles.loadbalancer import ALGORITHMS
 from .common import QUIET_HELP, friendly, session
 
 DRILL_HELP = {
@@ -19,6 +22,8 @@ DRILL_HELP = {
     "rate": "requests per second to the site (one in five is a write); default 20",
     "duration": "seconds the fault lasts before the lab is restored; default 20",
     "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
+    "balance": f"run with another HAProxy algorithm ({', '.join(ALGORITHMS)}); restored after",
+    "plot-to": "also copy the report's plot (SVG) to this file (drill.all: into this folder, one per drill)",
 }
 
 
@@ -38,16 +43,21 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         rate: float = 20.0,
         duration: float = 20.0,
         haproxy_defaults: bool = False,
+        balance: str = "roundrobin",
+        plot_to: str | None = None,
         lab_file: str | None = None,
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
+        if balance not in ALGORITHMS:
+            raise ProviderError(f"unknown algorithm {balance!r}: one of {', '.join(ALGORITHMS)}")
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[dict[str, Any]] = []
         with live(s) as lab:
             for d in drills:
+                plot = None if plot_to is None else Path(plot_to) / f"{d.name}.svg" if len(drills) > 1 else Path(plot_to)
                 try:
-                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned"))
+                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned", balance, plot))
                 except NotInThisDesign as err:
                     if len(drills) == 1:
                         raise
