@@ -54,7 +54,7 @@ def test_weights_drain_and_maintenance_change_live_and_a_build_puts_them_back(bu
 
 
 def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: FirstBuild) -> None:
-    session, output = quiet_session(built_lab.settings)
+    session, _ = quiet_session(built_lab.settings)
     balancer.rebuild(session, BuildOptions(balance="leastconn"))
     with live_lab(built_lab.settings) as (lab, _):
         assert balancer.running_choices(lab) == balancer.Choices("leastconn", ())

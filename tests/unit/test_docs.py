@@ -136,7 +136,7 @@ def test_every_picture_is_refreshed_by_docs_capture() -> None:
         assert f"docs/img/{picture.name}" in commands, f"no capture writes {picture.relative_to(PROJECT_ROOT)}"
 
 
-@pytest.mark.parametrize("design_file", ["lab", "scaled"])
+@pytest.mark.parametrize("design_file", ["lab", "scaled", "reference"])
 def test_each_diagram_matches_its_design(design_file: str) -> None:
     lab = design.load(PROJECT_ROOT / f"configs/{design_file}.yml")
     drawn = PROJECT_ROOT / f"docs/{design_file}.dot"

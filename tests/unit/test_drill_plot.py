@@ -109,3 +109,11 @@ def test_node_colours_follow_sorted_names_and_never_use_the_failure_red() -> Non
     assert list(colours) == ["lb-01", "web-01", "web-02"]
     assert len(set(colours.values())) == 3
     assert FAILED_COLOUR not in colours.values()
+
+
+def test_the_title_names_haproxy_settings_other_than_the_designs(tmp_path: Path) -> None:
+    report = make_report()
+    report["settings"] = {"haproxy": "untuned", "balance": "leastconn"}
+    assert "web-01 loses power (drill kill-web1, HAProxy untuned, leastconn)" in draw(report, tmp_path / "drill.svg")
+    report["settings"] = {"haproxy": "tuned", "balance": "roundrobin"}
+    assert "web-01 loses power (drill kill-web1)" in draw(report, tmp_path / "drill.svg")

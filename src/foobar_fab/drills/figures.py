@@ -87,7 +87,8 @@ class Figures:
         seconds = self.detection_seconds
         if seconds is None:
             return Expectation("haproxy.marks-down", what, False, "never marked down")
-        return Expectation("haproxy.marks-down", what, seconds <= limit, f"{seconds:.1f} s after the fault")
+        # Rounded as the report rounds it, so that its two lines say the same figure.
+        return Expectation("haproxy.marks-down", what, seconds <= limit, f"{round(seconds, 2):.1f} s after the fault")
 
     def none_failed(self, kind: str, after_detection: bool = False) -> Expectation:
         start = self.detected_at if after_detection and self.detected_at is not None else None

@@ -6,6 +6,8 @@ injected. Drills break and observe; switching HAProxy to another profile goes th
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import itertools
 import shutil
 import time
@@ -17,6 +19,8 @@ from typing import Any
 import requests
 
 from .. import build as building
+from ..balancer import running_choices
+from ..console import Console
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
@@ -93,16 +97,23 @@ class Health:
 
 
 def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
-    """Make HAProxy's config with other build options live (a tuning profile, an algorithm), through the build's own steps."""
-    if not building.reconfigure(live.session, "loadbalancer", options):
-        raise DrillRefused(f"could not switch HAProxy to the {options.haproxy_profile} profile with balance {options.balance} (see the failed step above)")
+    """Make HAProxy's config with other build options live (a tuning profile, an algorithm), through the build's
+    own steps; the report says so in one line (the build's own lines only if it fails)."""
+    said = io.StringIO()
+    quiet = dataclasses.replace(live.session, console=Console(quiet=True, stream=said, secrets=live.console.secrets))
+    what = f"HAProxy {options.haproxy_profile}, balance {options.balance}"
+    if not building.reconfigure(quiet, "loadbalancer", options):
+        live.console.line(said.getvalue().rstrip())
+        raise DrillRefused(f"could not switch to {what} (see the failed step above)")
+    live.console.note("drill", f"{what}: through the build (haproxy.cfg written, HAProxy reloaded)")
 
 
 def run_drill(
-    live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned", balance: str = "roundrobin", plot_to: Path | None = None
+    live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned", balance: str | None = None, plot_to: Path | None = None
 ) -> dict[str, Any]:
     """Run one drill and return its report (also printed and saved, its plot also copied to `plot_to` if given);
-    report['interrupted'] tells a Ctrl-C. Another profile or algorithm than the design's is used for the drill only."""
+    report['interrupted'] tells a Ctrl-C. Another profile or algorithm (default: the one HAProxy runs) is used for
+    the drill only, and what HAProxy ran before is put back."""
     console, lab = live.console, live.lab
     target = drill.target(live)
     balancer = entry_balancer(live)
@@ -120,8 +131,10 @@ def run_drill(
         expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target), slowed=drill.fault.kind == "slow")
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}")
-        haproxy = BuildOptions(haproxy_profile=profile, balance=balance)
-        if haproxy != BuildOptions():
+        running = running_choices(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+        chosen = BuildOptions(balance=running.balance, backups=running.backups)
+        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or running.balance)
+        if haproxy != chosen:
             use_haproxy(live, haproxy)
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
@@ -161,8 +174,8 @@ def run_drill(
                 if recovered_at is not None:
                     health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
                 observer.stop()
-                if haproxy != BuildOptions():
-                    use_haproxy(live, BuildOptions())
+                if haproxy != chosen:
+                    use_haproxy(live, chosen)
                     health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
         detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
         if detected_at is not None:
@@ -187,8 +200,11 @@ def run_drill(
             if alert["resolved_at"] is not None:
                 events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
         events.sort(key=lambda e: e["t"])
-        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "balance": balance, "write_every": traffic.write_every}
-        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power", balance)]
+        settings = {
+            "rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "balance": haproxy.balance, "backups": list(haproxy.backups),
+            "write_every": traffic.write_every,
+        }
+        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power", haproxy.balance)]
         report = build_report(drill, title, lab, settings, figures, events, expectations)
         report["interrupted"] = interrupted
         path = save(report, live.session.state_dir / "drills")

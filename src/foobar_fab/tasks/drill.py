@@ -22,7 +22,7 @@ DRILL_HELP = {
     "rate": "requests per second to the site (one in five is a write); default 20",
     "duration": "seconds the fault lasts before the lab is restored; default 20",
     "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
-    "balance": f"run with another HAProxy algorithm ({', '.join(ALGORITHMS)}); restored after",
+    "balance": f"run with this HAProxy algorithm ({', '.join(ALGORITHMS)}); default: the one HAProxy runs; restored after",
     "plot-to": "also copy the report's plot (SVG) to this file (drill.all: into this folder, one per drill)",
 }
 
@@ -43,13 +43,13 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         rate: float = 20.0,
         duration: float = 20.0,
         haproxy_defaults: bool = False,
-        balance: str = "roundrobin",
+        balance: str | None = None,
         plot_to: str | None = None,
         lab_file: str | None = None,
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
-        if balance not in ALGORITHMS:
+        if balance is not None and balance not in ALGORITHMS:
             raise ProviderError(f"unknown algorithm {balance!r}: one of {', '.join(ALGORITHMS)}")
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[dict[str, Any]] = []
