@@ -97,9 +97,10 @@ class RuntimeState(Step):
     name = "HAProxy's runtime state"
 
     def probe(self) -> str:
-        # Right after a reload the new process may take a moment to answer on the socket.
+        # Right after a reload the old process may still answer on the socket (without this backend, the
+        # first time), or nobody yet: ask again until the answer is the state's format (version 1).
         ask = runtime_command(f"show servers state {BACKEND}")
-        return f"for i in 1 2 3 4 5 6 7 8 9 10; do out=$({ask} 2>/dev/null) && [ -n \"$out\" ] && break; sleep 0.3; done; echo \"$out\""
+        return f'for i in $(seq 20); do out=$({ask} 2>&1); case "$out" in 1*) break;; esac; sleep 0.3; done; echo "$out"'
 
     def decide(self, probe: Outcome) -> Plan:
         servers = parse_servers_state(probe.stdout)
