@@ -18,9 +18,10 @@ SERVER_HELP = {**LAB_HELP, "server": "a web server of the design, e.g. web-01"}
 UNDO = "undo: `invoke build` puts back what the design says"
 
 
-def _report(s: LabSession, said: str) -> None:
-    """What changed, then every balancer's view of its web servers."""
-    s.console.line(said)
+def _report(s: LabSession, said: str | None = None) -> None:
+    """What changed (if anything), then every balancer's view of its web servers."""
+    if said:
+        s.console.line(said)
     with live(s) as lab:
         for row in balancer.table(lab):
             s.console.line(row)
@@ -30,10 +31,7 @@ def _report(s: LabSession, said: str) -> None:
 @friendly
 def show(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Show HAProxy's algorithm, and each web server's status, weight, role and requests."""
-    s = session(c, lab_file=lab_file, provider=provider)
-    with live(s) as lab:
-        for row in balancer.table(lab):
-            s.console.line(row)
+    _report(session(c, lab_file=lab_file, provider=provider))
 
 
 @task(help={**SERVER_HELP, "weight": f"the server's new weight, 0 to {balancer.MAX_WEIGHT} (the config gives each server 1)"})
