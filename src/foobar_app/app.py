@@ -6,8 +6,10 @@ Writes go to the primary database, reads come from the node's own database (see 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
@@ -19,6 +21,9 @@ from foobar_app.metrics import instrument
 from foobar_app.storage import NOT_REPLICATING, Message, Replication, Storage, StorageError
 
 MAX_BODY = 500  # characters, the width of messages.body in schema.sql
+#: The slow-server drill writes a number of milliseconds here: every answer of this node then waits that
+#: long first, as if its disk or its CPU were overloaded. No file, no wait (/run is emptied at every boot).
+DELAY_FILE = Path("/run/foobar-app-delay-ms")
 
 
 class InvalidBody(ValueError):
@@ -69,11 +74,23 @@ def passes(check: Callable[[], None], errors: list[str]) -> bool:
     return True
 
 
-def create_app(settings: Settings, storage: Storage) -> Flask:
+def injected_delay(path: Path) -> float:
+    """Seconds the slow-server drill asks every answer to wait (0 without its file, or with a bad one)."""
+    try:
+        return max(0, int(path.read_text().strip())) / 1000
+    except (OSError, ValueError):
+        return 0.0
+
+
+def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FILE) -> Flask:
     """The Flask application for one node, on the given storage."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # far more than a message needs
     instrument(app, settings.metrics_port)
+
+    @app.before_request
+    def slow_down_when_asked() -> None:
+        time.sleep(injected_delay(delay_file))
 
     @app.after_request
     def say_which_node(response: Response) -> Response:

@@ -119,6 +119,8 @@ def certificates(session: LabSession) -> Pki | None:
 
 def reconfigure(session: LabSession, roles: Collection[str], options: BuildOptions = BuildOptions(), skip: Collection[str] = ()) -> bool:
     """Apply some roles again (with other build options: a drill's untuned HAProxy), through the build's own steps."""
+    if isinstance(roles, str):
+        raise TypeError(f"reconfigure takes a collection of role names, not the string {roles!r}")
     session.provider.require_up()
     runner = Runner(session.console)
     secrets = lab_secrets.load(session.state_dir)

@@ -34,6 +34,7 @@ APP_SYSTEM_USER = "foobar"
 APP_WORKERS = 3
 APP_ROOT = "/srv/foobar"
 APP_ENV = "/etc/foobar/app.env"
+APP_DELAY_FILE = "/run/foobar-app-delay-ms"  # the application's own switch for the slow-server drill (foobar_app.app.DELAY_FILE)
 
 # Where the lab stages files on a node before they go live
 STAGING = "/var/tmp/foobar_fab"

@@ -21,7 +21,7 @@ from .settings import PROJECT_ROOT
 
 BLOCK = re.compile(r"(<!-- capture: (?P<command>.+?) -->\n```text\n)(?P<output>.*?)(```\n<!-- end capture -->)", re.S)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-MAX_LINES = 60
+MAX_LINES = 90  # a drill's whole report, for a 20 s fault
 PLACEHOLDER = "(captured by invoke docs.capture)"
 
 

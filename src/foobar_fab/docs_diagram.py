@@ -30,24 +30,27 @@ def dot_source(lab: Lab) -> str:
     ]
     rows += [f'    "{n.name}" [label="{_label(n)}"];' for n in lab.nodes]
     rows.append("  }")
+    entry = "HTTPS :443 (:80 redirected)" if lab.has("https") else "HTTP :80"
     if lab.floating_address is not None:
         rows.append(f'  floating [label="{lab.floating_address}\\nfloating address (VRRP)", shape=ellipse, fillcolor="#fff4d6"];')
-        rows.append('  clients -> floating [label="HTTP :80"];')
+        rows.append(f'  clients -> floating [label="{entry}"];')
         rows += [f'  floating -> "{b.name}" [style=dashed, label="held by one"];' for b in lab.balancers]
     else:
-        rows += [f'  clients -> "{b.name}" [label="HTTP :80"];' for b in lab.balancers]
+        rows += [f'  clients -> "{b.name}" [label="{entry}"];' for b in lab.balancers]
     for balancer in lab.balancers:
         rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.web_nodes]
     for web in lab.web_nodes:
         rows += [f'  "{web.name}" -> "{a.name}" [label="proxy"];' for a in lab.upstream_apps(web) if a != web]
     for replica in lab.replicas:
-        rows.append(f'  "{lab.primary.name}" -> "{replica.name}" [label="replication (GTID)", style=dashed];')
+        rows.append(f'  "{lab.primary.name}" -> "{replica.name}" [label="replication (GTID{", TLS" if lab.has("https") else ""})", style=dashed];')
     for app in lab.app_nodes:
         if app != lab.primary:
             rows.append(f'  "{app.name}" -> "{lab.primary.name}" [label="writes", style=dotted];')
         reads = lab.read_database(app)
         if reads not in (app, lab.primary):
             rows.append(f'  "{app.name}" -> "{reads.name}" [label="reads", style=dotted];')
+    for monitor in lab.with_role("monitor"):
+        rows.append(f'  "{monitor.name}" -> "{lab.balancers[0].name}" [label="scrapes every node", style=dotted];')
     rows.append("}")
     return "\n".join(rows) + "\n"
 

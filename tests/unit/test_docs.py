@@ -15,10 +15,20 @@ from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
 DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").rglob("*.md"))]
+IMAGES = PROJECT_ROOT / "docs/img"
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
 INLINE = re.compile(r"`([^`\n]+)`")
+COMMENT = re.compile(r"<!--.*?-->", re.S)
 INVOKE = re.compile(r"(?:^|[\s;&|(])invoke\s+([^\n;&|)]*)")
+#: A figure the docs quote as measured: a count of a count ("93 of 150"), a duration with decimals ("11.1 s",
+#: "0.3–0.5 s"), a rate ("1236 req/s") or a size ("157 MiB"). Settings are written as whole numbers ("inter 500ms",
+#: "checks every 2 s", "300 ms") and are not figures.
+FIGURE = re.compile(
+    r"\b(?P<count>\d+ of \d+)\b"
+    r"|\b(?P<seconds>\d+\.\d+)(?:\s?(?:–|-|to)\s?(?P<until>\d+\.\d+))?\s?(?P<time>s|ms)\b"
+    r"|\b(?P<amount>\d+(?:\.\d+)?)\s?(?P<unit>req/s|requests/s|requests per second|KiB|MiB|GiB)"
+)
 
 
 def ids(paths: list[Path]) -> list[str]:
@@ -44,6 +54,29 @@ def invoke_calls(text: str) -> list[list[str]]:
             if words and not words[0].startswith("-"):
                 calls.append(words)
     return calls
+
+
+def figures(text: str) -> set[str]:
+    """Every figure in a text, written one way: '93 of 150', '11.1 s', '1236 /s', '157 MiB'."""
+    found = set()
+    for m in FIGURE.finditer(text):
+        if m["count"]:
+            found.add(m["count"])
+        elif m["seconds"]:
+            found |= {f"{number} {m['time']}" for number in (m["seconds"], m["until"]) if number}
+        else:
+            found.add(f"{m['amount']} {'/s' if m['unit'].startswith(('req', 'requests')) else m['unit']}")
+    return found
+
+
+def prose(text: str) -> str:
+    """A document without its code: fenced blocks (and so captured output), inline code and comments."""
+    return INLINE.sub("", FENCE.sub("", COMMENT.sub("", text)))
+
+
+def captured_figures() -> set[str]:
+    """Every figure in the output of every capture block of the docs."""
+    return {f for document in DOCUMENTS for block in docs_capture.BLOCK.finditer(document.read_text()) for f in figures(block["output"])}
 
 
 def flag_names(task_name: str) -> set[str]:
@@ -81,7 +114,29 @@ def test_captured_output_is_filled_in(document: Path) -> None:
     assert docs_capture.PLACEHOLDER not in document.read_text(), f"run `invoke docs.capture` for {document.name}"
 
 
-@pytest.mark.parametrize("design_file", ["lab", "scaled"])
+@pytest.mark.parametrize("document", DOCUMENTS, ids=ids(DOCUMENTS))
+def test_every_figure_in_prose_comes_from_a_capture(document: Path) -> None:
+    """A figure typed by hand goes stale; one that `invoke docs.capture` refreshes beside it does not."""
+    captured = captured_figures()
+    for line in prose(document.read_text()).splitlines():
+        missing = sorted(figures(line) - captured)
+        assert not missing, f"{document.name}: {', '.join(missing)} is quoted but no capture holds it: {line.strip()[:120]}"
+
+
+def test_figures_are_found_whatever_their_spelling() -> None:
+    text = "93 of 150 reads failed, marked down 0.3–0.5 s later or after 11.1 s; 1236 req/s, 20 requests per second, 157 MiB"
+    assert figures(text) == {"93 of 150", "0.3 s", "0.5 s", "11.1 s", "1236 /s", "20 /s", "157 MiB"}
+    assert figures("inter 500ms, checks every 2 s, a 300 ms connect timeout, Debian 12, 10.181.57.0/24") == set()
+
+
+def test_every_picture_is_refreshed_by_docs_capture() -> None:
+    """Each file in docs/img is written by a capture command (a drill's --plot-to, docs.screenshot)."""
+    commands = " ".join(c for document in DOCUMENTS for c in docs_capture.commands(document.read_text()))
+    for picture in sorted(IMAGES.iterdir()):
+        assert f"docs/img/{picture.name}" in commands, f"no capture writes {picture.relative_to(PROJECT_ROOT)}"
+
+
+@pytest.mark.parametrize("design_file", ["lab", "scaled", "reference"])
 def test_each_diagram_matches_its_design(design_file: str) -> None:
     lab = design.load(PROJECT_ROOT / f"configs/{design_file}.yml")
     drawn = PROJECT_ROOT / f"docs/{design_file}.dot"

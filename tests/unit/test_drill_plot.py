@@ -21,6 +21,8 @@ def make_report() -> dict[str, Any]:
         {"second": s,
          "by_node": {"web-02": 20} if 5 <= s < 26 else {"web-01": 10, "web-02": 10},
          "failed": 4 if s in (5, 6) else 0,
+         "failed_reads": 3 if s in (5, 6) else 0,
+         "failed_writes": 1 if s in (5, 6) else 0,
          "slow": 3 if s in (5, 26) else 0}
         for s in range(35)
     ]
@@ -40,8 +42,8 @@ def draw(report: dict[str, Any], path: Path) -> list[str]:
 def test_writes_an_svg_with_title_axes_legend_and_every_event_label(tmp_path: Path) -> None:
     texts = draw(make_report(), tmp_path / "drill.svg")
     assert "web-01 loses power (drill kill-web1)" in texts
-    assert {"seconds since traffic started", "requests per second"} <= set(texts)
-    assert {"web-01", "web-02", "failed", "slow (> 1 s)"} <= set(texts)
+    assert {"second the request was sent (since traffic started)", "requests per second"} <= set(texts)
+    assert {"web-01", "web-02", "failed reads", "failed writes", "slow (> 1 s)"} <= set(texts)
     for what in EVENTS:
         assert any(text.startswith(f"{what} ") for text in texts), what
     assert "fault 5.0 s" in texts
@@ -57,7 +59,7 @@ def test_same_report_gives_identical_bytes(tmp_path: Path) -> None:
 def test_a_different_report_gives_different_bytes(tmp_path: Path) -> None:
     """Guards the test above: the bytes do depend on the data."""
     other = make_report()
-    other["timeline"][3]["failed"] = 7
+    other["timeline"][3]["failed_writes"] = 7
     plot_timeline(make_report(), tmp_path / "a.svg")
     plot_timeline(other, tmp_path / "b.svg")
     assert (tmp_path / "a.svg").read_bytes() != (tmp_path / "b.svg").read_bytes()
@@ -107,3 +109,11 @@ def test_node_colours_follow_sorted_names_and_never_use_the_failure_red() -> Non
     assert list(colours) == ["lb-01", "web-01", "web-02"]
     assert len(set(colours.values())) == 3
     assert FAILED_COLOUR not in colours.values()
+
+
+def test_the_title_names_haproxy_settings_other_than_the_designs(tmp_path: Path) -> None:
+    report = make_report()
+    report["settings"] = {"haproxy": "untuned", "balance": "leastconn"}
+    assert "web-01 loses power (drill kill-web1, HAProxy untuned, leastconn)" in draw(report, tmp_path / "drill.svg")
+    report["settings"] = {"haproxy": "tuned", "balance": "roundrobin"}
+    assert "web-01 loses power (drill kill-web1)" in draw(report, tmp_path / "drill.svg")

@@ -21,7 +21,7 @@ SEED = design.load(DEFAULT_LAB_FILE)
 
 TARGETS = {
     "kill-web1": "web-01", "kill-web2": "web-02", "kill-lb": "lb-01", "stop-nginx-web1": "web-01",
-    "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-replica": "web-02", "stop-haproxy": "lb-01",
+    "stop-app-web2": "web-02", "kill-db-primary": "web-01", "partition-replica": "web-02", "stop-haproxy": "lb-01", "slow-web1": "web-01",
     "failover": "web-01",
 }
 FAILOVER = ["primary.seen-dead", "writes.outage", "primary.fenced", "primary.follows"]
@@ -38,6 +38,7 @@ SEED_PREDICTIONS = {
     "stop-haproxy": ["reads.all-failed", "writes.all-failed", "writes.none-lost"],
     # Asynchronous replication (the seed's): what a failover loses is measured, not predicted.
     "failover": ["haproxy.marks-down", "reads.none-failed", "reads.none-slow", *FAILOVER],
+    "slow-web1": ["reads.none-failed", "writes.none-failed", "balance.share-kept", "writes.none-lost"],
 }
 
 SCALED = design.load(PROJECT_ROOT / "configs/scaled.yml")
@@ -58,22 +59,25 @@ SCALED_PREDICTIONS = {
 def expected(lab: Lab, drill_name: str, target: str, replication: str | None = None) -> Consequences:
     drill = by_name(drill_name)
     node = lab.node(target)
-    return consequences(lab, node, drill.fault.breaks(node), drill.fault.peers(lab, node), drill.response is not None, replication)
+    return consequences(
+        lab, node, drill.fault.breaks(node), drill.fault.peers(lab, node),
+        slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=replication,
+    )
 
 
-def predicted_ids(lab: Lab, drill_name: str, target: str, replication: str | None = None) -> list[str]:
+def predicted_ids(lab: Lab, drill_name: str, target: str, balance: str = "roundrobin", replication: str | None = None) -> list[str]:
     drill = by_name(drill_name)
     figures = Figures(records=[], fault_at=0.0, restore_at=1.0)
-    return [p(figures).id for p in predict(expected(lab, drill_name, target, replication), drill.fault.kind == "power")]
+    return [p(figures).id for p in predict(expected(lab, drill_name, target, replication), drill.fault.kind == "power", balance)]
 
 
 def test_semi_sync_failover_predicts_no_loss() -> None:
     """With semi-synchronous replication a replica holds every acknowledged write: none may be lost."""
-    assert predicted_ids(SEED, "failover", "web-01", "semi-sync") == [*SEED_PREDICTIONS["failover"], "writes.none-lost"]
+    assert predicted_ids(SEED, "failover", "web-01", replication="semi-sync") == [*SEED_PREDICTIONS["failover"], "writes.none-lost"]
 
 
 def test_the_same_fault_without_failover_predicts_failed_writes() -> None:
-    assert "writes.all-failed" in predicted_ids(SEED, "kill-web1", "web-01", "semi-sync")
+    assert "writes.all-failed" in predicted_ids(SEED, "kill-web1", "web-01", replication="semi-sync")
 
 
 @pytest.mark.parametrize("drill_name", sorted(SEED_PREDICTIONS))
@@ -181,3 +185,27 @@ def test_the_failover_findings_are_judged() -> None:
     assert f.follows_again().seen == "rebuilt: it held 1 transaction(s) of its own"
     f.failover["fenced_on_return"] = False
     assert not f.fenced_on_return().ok
+
+
+@pytest.mark.parametrize(
+    ("balance", "prediction"), [("roundrobin", ["balance.share-kept"]), ("leastconn", ["balance.slow-server-avoided"]), ("source", []), ("first", [])]
+)
+def test_what_a_slow_server_gets_follows_the_algorithm(balance: str, prediction: list[str]) -> None:
+    assert predicted_ids(SEED, "slow-web1", "web-01", balance) == ["reads.none-failed", "writes.none-failed", *prediction, "writes.none-lost"]
+
+
+def slow_traffic(share_of_web01: float) -> Figures:
+    """Ten seconds of answers during the fault, web-01's (300 ms each) making the given share."""
+    records = [request(3.0 + i * 0.05, latency=0.3 if i % 100 < share_of_web01 * 100 else 0.005,
+                       node="web-01" if i % 100 < share_of_web01 * 100 else "web-02") for i in range(100)]
+    return figures(records)
+
+
+@pytest.mark.parametrize(
+    ("balance", "share", "held"),
+    [("roundrobin", 0.5, True), ("roundrobin", 0.2, False), ("leastconn", 0.2, True), ("leastconn", 0.45, False)],
+)
+def test_a_slow_servers_share_is_judged_against_its_fair_share(balance: str, share: float, held: bool) -> None:
+    judged = slow_traffic(share).share_while_slow("web-01", balance, 2)
+    assert judged.ok is held
+    assert judged.seen.startswith(f"web-01 answered {round(share * 100)} of 100 ({share:.0%}) in 300 ms (median), the others in 5 ms")

@@ -15,10 +15,16 @@ from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
-DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "failover", "partition-replica", "all"]
-TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "bench.build", "bench.site", "cache.show", "cache.clear", "docs.capture", "docs.diagram"] + [
-    f"drill.{d}" for d in DRILLS
+DRILLS = [
+    "kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "slow-web1",
+    "kill-db-primary", "failover", "partition-replica", "all",
 ]
+LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
+TASKS = [
+    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "cache.show", "cache.clear",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+    "docs.capture", "docs.diagram", "docs.screenshot",
+] + [f"drill.{d}" for d in DRILLS] + LB
 
 
 def test_list_shows_the_tasks() -> None:
@@ -78,7 +84,9 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
     assert not state.exists() and not cache.exists()
 
 
-LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS]
+LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot"] + [
+    f"drill.{d}" for d in DRILLS
+] + LB
 
 
 @pytest.mark.parametrize("name", LAB_TASKS)

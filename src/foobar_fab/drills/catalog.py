@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..constants import APP_DELAY_FILE
 from ..live import LiveLab
 from ..observe.vip import holders
 from ..providers import ProviderError
@@ -18,6 +19,7 @@ from .failover import FAILOVER
 from .response import Response
 
 PARTITION_TABLE = "foobar_drill"
+SLOW_MS = 200  # how much later the slow server answers: well under HAProxy's 800 ms server timeout
 
 
 class DrillRefused(ProviderError):
@@ -35,7 +37,7 @@ Action = Callable[[LiveLab, NodeSpec], None]
 class Fault:
     """What a drill does to its target: which of the node's roles stop working, and how."""
 
-    kind: str  # power, service or partition
+    kind: str  # power, service, partition or slow
     breaks: Callable[[NodeSpec], frozenset[str]]  # the roles of the node that stop working
     inject: Action
     restore: Action
@@ -86,6 +88,22 @@ def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str)
         restore=lambda live, node: _on(live, node, f"nft delete table inet {PARTITION_TABLE}"),
         title=lambda node, live: f"{node.name} loses its link to {what}",
         peers=peers,
+    )
+
+
+def slowed(milliseconds: int) -> Fault:
+    """The node's application answers later but answers: it waits before each request (its own switch, a file).
+
+    The network would be the other place to add the delay (tc netem), but the lab's host kernel may have
+    no netem, and a delay there also slows the TCP handshake, which HAProxy's 300 ms connect timeout
+    would take for a dead server.
+    """
+    return Fault(
+        kind="slow",
+        breaks=lambda node: frozenset(),
+        inject=lambda live, node: _on(live, node, f"echo {milliseconds} > {APP_DELAY_FILE}"),
+        restore=lambda live, node: _on(live, node, f"rm -f {APP_DELAY_FILE}"),
+        title=lambda node, live: f"{node.name} answers {milliseconds} ms slower",
     )
 
 
@@ -314,6 +332,20 @@ DRILLS: tuple[Drill, ...] = (
             "asks the application itself (/api/health), not just the port, so HAProxy noticed and sent "
             "everything to web-01 until the application was back. A check that only opened port 80 would have "
             "kept sending users to a broken node."
+        ),
+        lesson_link="docs/lessons/02-load-balancer.md",
+    ),
+    Drill(
+        name="slow-web1",
+        summary="web-01 answers slowly",
+        target=node_named("web-01", needs="app"),
+        fault=slowed(SLOW_MS),
+        lesson=(
+            "web-01 kept answering, only later, so its health checks passed and it stayed UP. What it got "
+            "depends on the algorithm. Round robin gives each server its turn whatever it does with it: web-01 "
+            "went on taking half of the requests, and those users waited. leastconn sends each request to the "
+            "server with the fewest under way: web-01 holds each request longer, so it has more under way, and "
+            "most requests went to web-02. Run the drill with and without --balance leastconn to compare."
         ),
         lesson_link="docs/lessons/02-load-balancer.md",
     ),

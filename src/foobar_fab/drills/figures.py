@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,9 @@ class Figures:
 
     def detected_within(self, limit: float) -> Expectation:
         what = f"HAProxy marks {self.target} DOWN within {limit:g} s"
-        return _within("haproxy.marks-down", what, self.detection_seconds, limit, "never marked down")
+        # Rounded as the report rounds it, so that its two lines say the same figure.
+        seconds = None if self.detection_seconds is None else round(self.detection_seconds, 2)
+        return _within("haproxy.marks-down", what, seconds, limit, "never marked down")
 
     def none_failed(self, kind: str, after_detection: bool = False) -> Expectation:
         start = self.detected_at if after_detection and self.detected_at is not None else None
@@ -184,6 +187,21 @@ class Figures:
         seen = {"rejoin": "rejoined", "rebuild": f"rebuilt: it held {len(errant)} transaction(s) of its own"}.get(how or "", "neither")
         return Expectation("primary.follows", what, how is not None, seen)
 
+    def share_while_slow(self, node: str, balance: str, servers: int) -> Expectation:
+        """The slow server's share of the answers during the fault: round robin keeps its turn for it,
+        leastconn gives it less (it holds each request longer, so it has more under way)."""
+        answered = [r for r in self.records if self.fault_at <= r.t < self.restore_at and r.ok]
+        mine = [r for r in answered if r.node == node]
+        share = len(mine) / len(answered) if answered else 0.0
+        fair = 1 / servers
+        seen = (f"{node} answered {len(mine)} of {len(answered)} ({share:.0%}) in {_median_ms(mine)} ms (median), "
+                f"the others in {_median_ms([r for r in answered if r.node != node])} ms")
+        if balance == "leastconn":
+            below = fair * 2 / 3
+            return Expectation("balance.slow-server-avoided", f"leastconn gives {node} less than {below:.0%} while it is slow", bool(answered) and share < below, seen)
+        near = abs(share - fair) <= 0.1
+        return Expectation("balance.share-kept", f"round robin gives {node} its turn ({fair:.0%}), slow or not", bool(answered) and near, seen)
+
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"
         return Expectation("replica.lag-grew", "the replica falls behind while cut off", bool(self.peak_lag), seen)
@@ -194,6 +212,10 @@ def _within(expectation_id: str, what: str, seconds: float | None, limit: float,
     if seconds is None:
         return Expectation(expectation_id, what, False, never)
     return Expectation(expectation_id, what, seconds <= limit, seen.format(seconds))
+
+
+def _median_ms(requests: list[Request]) -> str:
+    return f"{statistics.median(r.latency for r in requests) * 1000:.0f}" if requests else "-"
 
 
 def _count(failed: list[Request], window: list[Request], kind: str) -> str:

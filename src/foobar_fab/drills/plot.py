@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 
 SIZE = (10.0, 4.5)  # inches: a slide
 FAILED_COLOUR = "tab:red"
+FAILED_WRITE_COLOUR = "darkred"
+XLABEL = "second the request was sent (since traffic started)"
 # Node colours, given in the order of the sorted node names; red is kept for failures.
 NODE_PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
                 "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
@@ -39,18 +41,26 @@ def plot_timeline(report: Mapping[str, Any], path: Path) -> None:
     FigureCanvasSVG(figure)
     ax = figure.add_subplot()
     peak = _draw_bars(ax, timeline) if timeline else 0
-    _draw_events(ax, events)
     ends = [row["second"] + 1 for row in timeline] + [event["t"] + 1 for event in events]
-    ax.set_xlim(0, max(ends, default=1))
+    right = max(ends, default=1)
+    _draw_events(ax, events, right)
+    ax.set_xlim(0, right)
     ax.set_ylim(0, max(peak * 1.3, 1))  # headroom for the event labels
-    ax.set_xlabel("seconds since traffic started")
+    ax.set_xlabel(XLABEL)
     ax.set_ylabel("requests per second")
-    ax.set_title(f"{report['title']} (drill {report['drill']})")
+    ax.set_title(f"{report['title']} (drill {report['drill']}{_haproxy(report.get('settings', {}))})")
     ax.grid(axis="y", alpha=0.3)
-    if timeline:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    if timeline:  # below the plot, where no event label reaches
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=6, frameon=False, fontsize=9)
     with _SAVE_LOCK, matplotlib.rc_context(cast(Any, SVG_RC)):
         figure.savefig(path, format="svg", metadata={"Date": None})
+
+
+def _haproxy(settings: Mapping[str, Any]) -> str:
+    """', HAProxy untuned, leastconn' for a drill run with other settings than the design's; '' otherwise."""
+    other = [f"HAProxy {settings['haproxy']}" if settings.get("haproxy", "tuned") != "tuned" else "",
+             settings.get("balance", "roundrobin") if settings.get("balance", "roundrobin") != "roundrobin" else ""]
+    return "".join(f", {said}" for said in other if said)
 
 
 def node_colours(nodes: Sequence[str]) -> dict[str, str]:
@@ -64,7 +74,8 @@ def _draw_bars(ax: Axes, timeline: Sequence[Row]) -> float:
     colours = node_colours(sorted({node for row in timeline for node in row.get("by_node", {})}))
     stacks = [(node, colour, [row.get("by_node", {}).get(node, 0) for row in timeline])
               for node, colour in colours.items()]
-    stacks.append(("failed", FAILED_COLOUR, [row.get("failed", 0) for row in timeline]))
+    stacks.append(("failed reads", FAILED_COLOUR, [row.get("failed_reads", 0) for row in timeline]))
+    stacks.append(("failed writes", FAILED_WRITE_COLOUR, [row.get("failed_writes", 0) for row in timeline]))
     bottom = [0.0] * len(timeline)
     for label, colour, counts in stacks:
         ax.bar(seconds, counts, bottom=bottom, color=colour, label=label, **BAR)
@@ -75,12 +86,14 @@ def _draw_bars(ax: Axes, timeline: Sequence[Row]) -> float:
     return max(bottom)
 
 
-def _draw_events(ax: Axes, events: Sequence[Row]) -> None:
-    """A dashed vertical line per event, with a short label near the top, staggered on two rows."""
+def _draw_events(ax: Axes, events: Sequence[Row], right: float) -> None:
+    """A dashed vertical line per event, with a short label near the top, staggered on three rows; labels
+    in the last third of the plot stand left of their line, so none runs off the plot."""
     for i, event in enumerate(events):
         colour = EVENT_COLOURS.get(event["what"], "dimgray")
         ax.axvline(event["t"], color=colour, linestyle="--", linewidth=1.2)
         name = event["detail"].split(" (")[0] if event["what"] in ("alert", "resolved") else ""
+        late = event["t"] > right * 2 / 3
         ax.annotate(f"{event['what']} {name} {event['t']:.1f} s".replace("  ", " "), (event["t"], 0.97 - 0.07 * (i % 3)),
-                    xycoords=ax.get_xaxis_transform(), xytext=(3, 0), textcoords="offset points",
-                    color=colour, fontsize=8, va="top")
+                    xycoords=ax.get_xaxis_transform(), xytext=(-3 if late else 3, 0), textcoords="offset points",
+                    color=colour, fontsize=8, va="top", ha="right" if late else "left")

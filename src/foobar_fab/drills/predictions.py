@@ -19,6 +19,7 @@ FLOATING_POWER_LIMIT = 1.0  # seconds of failed requests when the holder loses p
 FLOATING_SERVICE_LIMIT = 2.0  # when HAProxy stops on the holder (keepalived's check runs every second)
 PRIMARY_DEAD_LIMIT = 3.0  # seconds: three missed probes of the primary, 100 ms apart, 400 ms each at most
 WRITE_OUTAGE_LIMIT = 5.0  # seconds from the power cut to the first write the new primary acknowledges
+SHARE_PREDICTED = ("roundrobin", "leastconn")  # the algorithms whose share for a slow server the design predicts
 
 Prediction = Callable[[Figures], Expectation]
 
@@ -36,15 +37,22 @@ class Consequences:
     monitored: bool = False  # the design has monitoring: something must alert
     balancer_lost: str | None = None  # a balancer taken out, on a design whose floating address moves
     split_brain: bool = False  # balancers cut off from each other each claim the floating address
+    slowed: str | None = None  # a web server that answers slowly but answers
     failover: bool = False  # the drill promotes the replica when the primary is seen dead
     semi_sync: bool = False  # the replication is semi-synchronous: a replica has every acknowledged write
 
 
 def consequences(
-    lab: Lab, target: NodeSpec, broken: frozenset[str], peers: tuple[NodeSpec, ...] = (), failover: bool = False, replication: str | None = None
+    lab: Lab,
+    target: NodeSpec,
+    broken: frozenset[str],
+    peers: tuple[NodeSpec, ...] = (),
+    slowed: bool = False,
+    failover: bool = False,
+    replication: str | None = None,
 ) -> Consequences:
-    """Follow the design from the broken roles of the target (or its partition from peers) to what clients
-    lose; `failover`: the drill promotes the replica, with this replication mode (else the design's)."""
+    """Follow the design from the broken roles of the target (or its partition from peers, or its slowness) to
+    what clients lose; `failover`: the drill promotes the replica, with this replication mode (else the design's)."""
 
     def down(node: NodeSpec, role: str) -> bool:
         return node == target and role in broken
@@ -68,13 +76,14 @@ def consequences(
         monitored=lab.has("monitoring"),
         balancer_lost=lost,
         split_brain=target.has_role("loadbalancer") and any(p.has_role("loadbalancer") for p in peers),
+        slowed=target.name if slowed else None,
         failover=failover,
         semi_sync=(replication or lab.replication) == "semi-sync",
     )
 
 
-def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
-    """The expectations a drill checks, from what the design says stops working."""
+def predict(c: Consequences, power_cut: bool, balance: str = "roundrobin") -> list[Prediction]:
+    """The expectations a drill checks, from what the design says stops working (and HAProxy's algorithm)."""
     rows: list[Prediction] = []
     if c.balancers_left == 0:
         why = "no load balancer: every request fails"
@@ -105,6 +114,9 @@ def predict(c: Consequences, power_cut: bool) -> list[Prediction]:
         else:
             once_out = bool(c.web_out)
             rows.append(lambda f: f.none_failed("write", after_detection=once_out))
+    if c.slowed is not None and balance in SHARE_PREDICTED:
+        slowed, servers = c.slowed, c.web_left
+        rows.append(lambda f: f.share_while_slow(slowed, balance, servers))
     if c.split_brain:
         rows.append(lambda f: f.split_brain())
     if c.replica_cut:

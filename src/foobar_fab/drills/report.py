@@ -21,6 +21,9 @@ UNTUNED_NOTE = (
 )
 
 
+TIMELINE_NOTE = "(each request is counted in the second it was sent, also when its answer came later)"
+
+
 def build_report(
     drill: Drill,
     title: str,
@@ -75,13 +78,14 @@ def save(report: dict[str, Any], folder: Path) -> Path:
 def print_report(report: dict[str, Any], console: Console) -> None:
     """The report as the student reads it in the terminal."""
     settings = report["settings"]
-    console.heading(f"drill {report['drill']}: {report['title']} (HAProxy {settings['haproxy']}, {settings['rate']:g} requests/s)")
+    console.heading(f"drill {report['drill']}: {report['title']} (HAProxy {settings['haproxy']}, {settings.get('balance', 'roundrobin')}, {settings['rate']:g} requests/s)")
     nodes = sorted({n for row in report["timeline"] for n in row["by_node"]})
-    console.line("  s  " + "".join(f"{n:>8}" for n in nodes) + "  failed    slow  event")
+    console.line("  s  " + "".join(f"{n:>8}" for n in nodes) + "  reads failed  writes failed    slow  event")
     marks = _event_marks(report["events"])
     for row in report["timeline"]:
         counts = "".join(f"{row['by_node'].get(n, 0):>8}" for n in nodes)
-        console.line(f"{row['second']:>3}  {counts}  {row['failed']:>6}  {row['slow']:>6}  {marks.get(row['second'], '')}")
+        console.line(f"{row['second']:>3}  {counts}  {row['failed_reads']:>12}  {row['failed_writes']:>13}  {row['slow']:>6}  {marks.get(row['second'], '')}")
+    console.line(TIMELINE_NOTE)
     console.line("")
     console.line(f"{'':8}{'sent':>6}{'ok':>6}{'failed':>8}{'slow':>6}")
     for kind, t in report["totals"].items():

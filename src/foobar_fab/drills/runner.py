@@ -6,16 +6,22 @@ injected. Drills break and observe; switching HAProxy to another profile goes th
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import itertools
+import shutil
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from .. import build as building
+from ..balancer import running_choices
+from ..console import Console
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
@@ -24,7 +30,7 @@ from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
 from ..providers import ProviderError
 from ..roles import BuildOptions
-from ..topology import DB_ROLES, Lab, NodeSpec
+from ..topology import DB_ROLES, NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
 from .observer import Floating, Observer
@@ -98,31 +104,41 @@ class Health:
         return False
 
 
-def use_options(live: LiveLab, roles: list[str], options: BuildOptions) -> None:
-    """Make another HAProxy profile or replication mode live, through the build's own steps."""
+def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
+    """Make HAProxy's config with other build options live (a tuning profile, an algorithm), through the build's
+    own steps; the report says so in one line (the build's own lines only if it fails)."""
+    said = io.StringIO()
+    quiet = dataclasses.replace(live.session, console=Console(quiet=True, stream=said, secrets=live.console.secrets))
+    what = f"HAProxy {options.haproxy_profile}, balance {options.balance}"
+    if not building.reconfigure(quiet, ["loadbalancer"], options):
+        live.console.line(said.getvalue().rstrip())
+        raise DrillRefused(f"could not switch to {what} (see the failed step above)")
+    live.console.note("drill", f"{what}: through the build (haproxy.cfg written, HAProxy reloaded)")
+
+
+def use_replication(live: LiveLab, mode: str | None) -> bool:
+    """Make the database servers replicate in another mode (None: the design's), through the build's own
+    steps, showing only what changes; False if a step failed."""
     with live.console.briefly():
-        reconfigured = building.reconfigure(live.session, roles, options)
-    if not reconfigured:
-        raise DrillRefused(f"could not reconfigure {', '.join(roles)} for the drill (see the failed step above)")
-
-
-def changed_roles(lab: Lab, options: BuildOptions) -> list[str]:
-    """The roles a drill's options change from the design's: HAProxy's profile, the replication mode."""
-    roles = ["loadbalancer"] if options.haproxy_profile != "tuned" else []
-    if options.replication not in (None, lab.replication):
-        roles += DB_ROLES
-    return roles
+        return building.reconfigure(live.session, DB_ROLES, BuildOptions(replication=mode))
 
 
 def run_drill(
-    live: LiveLab, drill: Drill, rate: float, duration: float, profile: str = "tuned", replication: str | None = None
+    live: LiveLab,
+    drill: Drill,
+    rate: float,
+    duration: float,
+    profile: str = "tuned",
+    balance: str | None = None,
+    plot_to: Path | None = None,
+    replication: str | None = None,
 ) -> dict[str, Any]:
-    """Run one drill and return its report (also printed and saved); report['interrupted'] tells a Ctrl-C.
-    `replication` runs it with another replication mode than the design's (put back afterwards)."""
+    """Run one drill and return its report (also printed and saved, its plot also copied to `plot_to` if given);
+    report['interrupted'] tells a Ctrl-C. Another profile or algorithm (default: the one HAProxy runs), or
+    another replication mode than the design's, is used for the drill only, and what ran before is put back."""
     console, lab = live.console, live.lab
-    options = BuildOptions(haproxy_profile=profile, replication=replication)
     mode = replication or lab.replication
-    switched: list[str] = []  # the roles reconfigured for the drill, put back at the end
+    switched = False  # the replication mode was changed for the drill: put back at the end
     target = drill.target(live)
     balancer = entry_balancer(live)
     quiet_shells = live.more_shells()
@@ -136,12 +152,23 @@ def run_drill(
         if not health.quiet(QUIET):
             raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
         title = drill.fault.title(target, live)
-        expected = consequences(lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target), drill.response is not None, mode)
+        expected = consequences(
+            lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target),
+            slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=mode,
+        )
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
-        if changed_roles(lab, options):
-            switched = changed_roles(lab, options)
-            use_options(live, switched, options)
+        running = running_choices(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+        chosen = BuildOptions(balance=running.balance, backups=running.backups)
+        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or running.balance)
+        options = dataclasses.replace(haproxy, replication=mode)
+        if haproxy != chosen:
+            use_haproxy(live, haproxy)
+            health.wait(30)
+        if mode != lab.replication:
+            switched = True
+            if not use_replication(live, mode):
+                raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
         traffic = Traffic(live.site, rate, run_id)
@@ -191,6 +218,9 @@ def run_drill(
                 if recovered_at is not None:
                     health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
                 observer.stop()
+                if haproxy != chosen:
+                    use_haproxy(live, chosen)
+                    health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
         detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
         if detected_at is not None:
             events.append({"t": round(detected_at, 2), "what": "detected", "detail": f"HAProxy marked {detect_target} DOWN"})
@@ -215,21 +245,28 @@ def run_drill(
             if alert["resolved_at"] is not None:
                 events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
         events.sort(key=lambda e: e["t"])
-        settings = {"rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "write_every": traffic.write_every, "replication": mode}
-        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power")]
+        settings = {
+            "rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "balance": haproxy.balance, "backups": list(haproxy.backups),
+            "write_every": traffic.write_every, "replication": mode,
+        }
+        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power", haproxy.balance)]
         report = build_report(drill, title, lab, settings, figures, events, expectations)
         report["interrupted"] = interrupted
         report["loss_possible"] = expected.failover and not expected.semi_sync
         path = save(report, live.session.state_dir / "drills")
         print_report(report, console)
         console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
+        if plot_to is not None:
+            plot_to.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path.with_suffix(".svg"), plot_to)
+            console.line(f"plot also in {plot_to}")
         if drill.response is not None:
             respond(drill.response.finish, run, health)
         return report
     finally:
         quiet_shells.close()
         if switched:
-            put_back(live, switched, health)
+            put_back(live, health)
 
 
 def respond(act: Act, run: DrillRun, health: Health) -> None:
@@ -244,14 +281,12 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
         health.follow()
 
 
-def put_back(live: LiveLab, roles: list[str], health: Health) -> None:
-    """The design's HAProxy profile and replication mode again, after a drill that changed them."""
-    with live.console.briefly():
-        reconfigured = building.reconfigure(live.session, roles, BuildOptions())
-    if reconfigured:
-        health.wait(RECOVERY_TIMEOUT)  # a reload starts HAProxy's checks afresh
+def put_back(live: LiveLab, health: Health) -> None:
+    """The design's replication mode again, after a drill that changed it."""
+    if use_replication(live, None):
+        health.wait(RECOVERY_TIMEOUT)
     else:
-        live.console.note("drill", "the design's settings could not be put back: run `invoke build`")
+        live.console.note("drill", "the design's replication mode could not be put back: run `invoke build`")
 
 
 def measure(

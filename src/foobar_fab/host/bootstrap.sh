@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what this host needs for the embedded (LXC) lab, only when something is missing.
 # Called by `make lab`, and by `make test` with the argument `test` (the tests also drive Vagrant's
-# LXC provider, so they need vagrant and vagrant-lxc too); safe to run again.
+# LXC provider, so they need vagrant and vagrant-lxc too); with the argument `docs`, it adds Chromium
+# for the docs' screenshots. Safe to run again.
 set -eu
 
 fail() { echo "foobar_fab: $*" >&2; exit 1; }
@@ -28,6 +29,10 @@ fi
 if [ "${1:-}" = test ]; then
     need vagrant vagrant
     [ -d /usr/share/doc/vagrant-lxc ] || missing="$missing vagrant-lxc"
+fi
+# `docs`: headless Chromium too, for the screenshots `invoke docs.capture` takes (only when asked: it is large).
+if [ "${1:-}" = docs ]; then
+    need chromium chromium
 fi
 
 if [ -n "$missing" ]; then

@@ -24,7 +24,7 @@ class Service(Step):
     def decide(self, probe: Outcome) -> Plan:
         found = lines(probe.stdout) + ["", ""]
         enabled, active = found[0], found[1]
-        if enabled == "enabled" and active == "active":
+        if enabled == "enabled" and active in ("active", "reloading"):  # reloading: a config just changed
             return ok("enabled and running")
         return change(f"enabled and started (was {enabled or 'unknown'}, {active or 'unknown'})", Run(f"systemctl enable --now {self.unit}"))
 

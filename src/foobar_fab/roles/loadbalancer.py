@@ -7,14 +7,15 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from ..constants import APP_NODE, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
+from ..executors import Outcome
 from ..expect import eventually, expect
-from ..observe.haproxy import all_up, describe
+from ..observe.haproxy import ADMIN_SOCKET, BACKEND, all_up, describe, parse_servers_state, runtime_command
 from ..observe.site import served_by
 from ..observe.tls import handshake, refuses_old_tls
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
-from ..steps import Step
+from ..steps import Plan, Run, Step, StepError, change, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
     from ..live import LiveLab
 
-PACKAGES = ("haproxy",)
+PACKAGES = ("haproxy", "socat")  # socat: to talk to HAProxy's runtime API (its admin socket)
+#: The algorithms a class can choose between (`invoke lb.balance`); the design's is round robin.
+ALGORITHMS = ("roundrobin", "leastconn", "source", "first")
 CONFIG = "/etc/haproxy/haproxy.cfg"
 CERTIFICATE = "/etc/haproxy/certs/site.pem"
 RELOAD = "systemctl reload-or-restart haproxy"
@@ -82,7 +85,39 @@ def config(inputs: RoleInputs) -> str:
         metrics_port=HAPROXY_METRICS_PORT if inputs.lab.has("monitoring") else None,
         health_path=HEALTH_PATH,
         haproxy=HAPROXY_PROFILES[inputs.options.haproxy_profile],
+        balance=inputs.options.balance,
+        backups=inputs.options.backups,
     )
+
+
+class RuntimeState(Step):
+    """What HAProxy's runtime API changed since it started (a weight, a drained server, one in
+    maintenance) put back as the config says: a build undoes what `invoke lb.*` did live."""
+
+    name = "HAProxy's runtime state"
+
+    def probe(self) -> str:
+        # Right after a reload the old process may still answer on the socket (without this backend, the
+        # first time), or nobody yet: ask again until the answer is the state's format (version 1).
+        ask = runtime_command(f"show servers state {BACKEND}")
+        return f'for i in $(seq 20); do out=$({ask} 2>&1); case "$out" in 1*) break;; esac; sleep 0.3; done; echo "$out"'
+
+    def decide(self, probe: Outcome) -> Plan:
+        servers = parse_servers_state(probe.stdout)
+        if not servers:
+            raise StepError(f"HAProxy's runtime API ({ADMIN_SOCKET}) listed no server of backend {BACKEND}: {probe.stdout.strip()[:200]!r}")
+        actions, undone = [], []
+        for server in servers:
+            where = f"{BACKEND}/{server.name}"
+            if server.admin_state != "ready":
+                actions.append(Run(runtime_command(f"set server {where} state ready")))
+                undone.append(f"{server.name} {server.admin_state} -> ready")
+            if server.weight != server.configured_weight:
+                actions.append(Run(runtime_command(f"set server {where} weight {server.configured_weight}")))
+                undone.append(f"{server.name} weight {server.weight} -> {server.configured_weight}")
+        if not actions:
+            return ok("as the config says: every server ready, weights as configured")
+        return change("put back as the config says: " + ", ".join(undone), *actions)
 
 
 def steps(inputs: RoleInputs) -> list[Step]:
@@ -97,6 +132,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         ConfigFile(CONFIG, config(inputs), validate="haproxy -c -q -f {path}", on_change=(RELOAD,)),
         *without,
         Service("haproxy"),
+        RuntimeState(),
     ]
 
 

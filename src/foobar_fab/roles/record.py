@@ -24,11 +24,14 @@ ADMIN = "admin"  # the admin address: where the lab is run from (checks, drills,
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy, a benchmark's plain HTTP)."""
+    """Choices a build can be asked for beyond the design file (a drill's untuned HAProxy, a benchmark's plain
+    HTTP, a class's other balancing algorithm or backup servers); a plain `invoke build` puts the design's back."""
 
     haproxy_profile: str = "tuned"
     plain_http: bool = False  # with https: serve plain HTTP too instead of redirecting it (to compare the two)
     replication: str | None = None  # async or semi-sync instead of the design's mode (a drill comparing the two)
+    balance: str = "roundrobin"  # HAProxy's algorithm for the web servers
+    backups: tuple[str, ...] = ()  # web servers that take traffic only when every other one is down
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,13 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, cache, db, docs, drill, lab
+from . import bench, cache, db, docs, drill, lab, lb
 
 ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts)
 ns.add_collection(Collection.from_module(bench, name="bench"))
 ns.add_collection(Collection.from_module(cache, name="cache"))
 ns.add_collection(Collection("drill", *drill.TASKS))
 ns.add_collection(Collection.from_module(db, name="db"))
+ns.add_collection(Collection.from_module(lb, name="lb"))
 ns.add_collection(Collection.from_module(docs, name="docs"))
 ns.configure({"lab": dict(DEFAULTS)})

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from pathlib import Path
+
 from invoke import Context, task
+from invoke.exceptions import Exit
 
 from .. import design, docs_capture, docs_diagram
+from .. import screenshot as screenshots
+from ..live import live
 from ..settings import PROJECT_ROOT
 from .common import LAB_HELP, friendly, session, settings
 
@@ -33,3 +40,44 @@ def diagram(c: Context, lab_file: str | None = None) -> None:
     """Redraw the design's diagram with Graphviz: docs/lab.svg from configs/lab.yml, docs/<name>.svg from another."""
     lab = design.load(settings(c, lab_file=lab_file).lab_file)
     print(f"drawn: {docs_diagram.draw(lab, DOCS)}")
+
+
+@task(
+    help={
+        **LAB_HELP,
+        "url": "the page, e.g. http://www.foobar.com/ (the site's name is mapped to the lab's entry address)",
+        "path": "where to save the PNG, e.g. docs/img/site.png",
+        "width": "the window's width in pixels (default 1100)",
+        "height": "the window's height in pixels (default 700)",
+        "during": "run this command meanwhile (e.g. a drill), showing its output, and take the picture `after` seconds into it",
+        "after": "seconds into the `during` command (default 10)",
+    }
+)
+@friendly
+def screenshot(
+    c: Context,
+    url: str,
+    path: str,
+    width: int = 1100,
+    height: int = 700,
+    during: str | None = None,
+    after: float = 10.0,
+    lab_file: str | None = None,
+    provider: str | None = None,
+) -> None:
+    """Save a page of the lab as headless Chromium shows it (the site, HAProxy's statistics...), as a PNG."""
+    s = session(c, lab_file=lab_file, provider=provider)
+    screenshots.browser()  # missing: one line, before anything runs
+    names = {s.lab.domain: str(s.lab.entry_address)}
+    with live(s):  # the lab is up: its addresses are never tried through the host's default route
+        pass
+    meanwhile = None if during is None else subprocess.Popen(["bash", "-c", during], cwd=PROJECT_ROOT)
+    try:
+        if meanwhile is not None:
+            time.sleep(after)
+        taken = screenshots.take(url, Path(path), names, (width, height))
+    finally:
+        code = 0 if meanwhile is None else meanwhile.wait()
+    print(f"{path}: {taken}" + (f", {after:g} s into `{during}`" if during else ""))
+    if code:
+        raise Exit(f"`{during}` ended with status {code}", code=code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from invoke import Context, task
@@ -12,6 +13,8 @@ from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
 from ..live import live
+from ..providers import ProviderError
+from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
 from .common import QUIET_HELP, friendly, session
 
@@ -20,6 +23,8 @@ DRILL_HELP = {
     "rate": "requests per second to the site (one in five is a write); default 20",
     "duration": "seconds the fault lasts before the lab is restored; default 20",
     "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
+    "balance": f"run with this HAProxy algorithm ({', '.join(ALGORITHMS)}); default: the one HAProxy runs; restored after",
+    "plot-to": "also copy the report's plot (SVG) to this file (drill.all: into this folder, one per drill)",
     "replication": "async, semi-sync, or both (one run each, side by side) instead of the design's mode; restored after",
 }
 BOTH = "both"
@@ -44,6 +49,13 @@ def _verdict(reports: list[dict[str, Any]]) -> None:
         raise Exit(f"the lab did not recover cleanly after: {', '.join(bad)} (see the reports above)", code=1)
 
 
+def plot_path(plot_to: str | None, drill: str, mode: str | None, several: bool) -> Path | None:
+    """Where a copy of a run's plot goes: the file given, or with several runs one per drill (and mode) in that folder."""
+    if plot_to is None:
+        return None
+    return Path(plot_to) / f"{drill}{'-' + mode if mode else ''}.svg" if several else Path(plot_to)
+
+
 def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., Any]:
     """An Invoke task that runs the given drills in turn (a summary table follows when there are several)."""
 
@@ -52,18 +64,23 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         rate: float = 20.0,
         duration: float = 20.0,
         haproxy_defaults: bool = False,
+        balance: str | None = None,
+        plot_to: str | None = None,
         replication: str | None = None,
         lab_file: str | None = None,
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
+        if balance is not None and balance not in ALGORITHMS:
+            raise ProviderError(f"unknown algorithm {balance!r}: one of {', '.join(ALGORITHMS)}")
         runs = [(d, mode) for d in drills for mode in modes(replication)]
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[dict[str, Any]] = []
         with live(s) as lab:
             for d, mode in runs:
+                plot = plot_path(plot_to, d.name, mode, several=len(runs) > 1)
                 try:
-                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned", mode))
+                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned", balance, plot, mode))
                 except NotInThisDesign as err:
                     if len(drills) == 1:
                         raise

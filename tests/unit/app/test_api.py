@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 
 from foobar_app import __version__
+from foobar_app.app import create_app, injected_delay
 from foobar_app.storage import Replication
 
-from .conftest import FakeStorage
+from .conftest import PRIMARY, FakeStorage
 
 DOWN = "write database 192.168.56.11:3306: Can't connect to MySQL server (error 2003)"
 
@@ -176,3 +180,22 @@ def test_auto_role_follows_the_read_database(storage: FakeStorage) -> None:
     storage.replication = Replication.unknown(NOT_REPLICATING)
     body = app.get("/api/health").get_json()
     assert (body["role"], body["replication"]) == ("primary", None)
+
+
+def test_the_slow_server_drills_file_delays_every_answer(storage: FakeStorage, tmp_path: Path) -> None:
+    delay = tmp_path / "delay-ms"
+    client = create_app(PRIMARY, storage, delay_file=delay).test_client()
+    started = time.monotonic()
+    client.get("/api/health")
+    assert time.monotonic() - started < 0.1  # no file, no wait
+    delay.write_text("150\n")
+    started = time.monotonic()
+    assert client.get("/api/health").status_code == 200
+    assert time.monotonic() - started >= 0.15
+
+
+@pytest.mark.parametrize(("content", "seconds"), [("200", 0.2), ("0", 0.0), ("-5", 0.0), ("slow", 0.0), ("", 0.0)])
+def test_only_a_whole_number_of_milliseconds_delays(tmp_path: Path, content: str, seconds: float) -> None:
+    (tmp_path / "delay-ms").write_text(content)
+    assert injected_delay(tmp_path / "delay-ms") == seconds
+    assert injected_delay(tmp_path / "missing") == 0.0

@@ -1,0 +1,95 @@
+"""`invoke lb.*`: change the load balancer while it runs, and see what it does; `invoke build` puts the design's back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Context, task
+
+from .. import balancer
+from ..live import live
+from ..roles import BuildOptions
+from ..roles.loadbalancer import ALGORITHMS
+from ..session import LabSession
+from .common import LAB_HELP, QUIET_HELP, friendly, session
+
+SERVER_HELP = {**LAB_HELP, "server": "a web server of the design, e.g. web-01"}
+UNDO = "undo: `invoke build` puts back what the design says"
+
+
+def _report(s: LabSession, said: str | None = None) -> None:
+    """What changed (if anything), then every balancer's view of its web servers."""
+    if said:
+        s.console.line(said)
+    with live(s) as lab:
+        for row in balancer.table(lab):
+            s.console.line(row)
+
+
+@task(help=LAB_HELP)
+@friendly
+def show(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
+    """Show HAProxy's algorithm, and each web server's status, weight, role and requests."""
+    _report(session(c, lab_file=lab_file, provider=provider))
+
+
+@task(help={**SERVER_HELP, "weight": f"the server's new weight, 0 to {balancer.MAX_WEIGHT} (the config gives each server 1)"})
+@friendly
+def weight(c: Context, server: str, weight: str, lab_file: str | None = None, provider: str | None = None) -> None:
+    """Set a web server's weight live (runtime API): its share of the requests."""
+    s = session(c, lab_file=lab_file, provider=provider)
+    with live(s) as lab:
+        balancer.set_weight(lab, server, balancer.weight_of(weight))
+    _report(s, f"{server}: weight {weight}, live, nothing restarted ({UNDO})")
+
+
+def _state_task(state: str, doc: str, said: str) -> Callable[..., Any]:
+    def body(c: Context, server: str, lab_file: str | None = None, provider: str | None = None) -> None:
+        s = session(c, lab_file=lab_file, provider=provider)
+        with live(s) as lab:
+            balancer.set_state(lab, server, state)
+        _report(s, f"{server}: {said}")
+
+    body.__doc__ = doc
+    body.__name__ = state
+    return task(friendly(body), name=state, help=SERVER_HELP)
+
+
+drain = _state_task(
+    "drain",
+    "Drain a web server live: no new requests (runtime API).",
+    f"draining, live: no new requests, those under way finish, health checks go on (back: invoke lb.ready; {UNDO})",
+)
+maint = _state_task(
+    "maint",
+    "Put a web server in maintenance live: no requests, no checks (runtime API).",
+    f"in maintenance, live: no requests and no health checks (back: invoke lb.ready; {UNDO})",
+)
+ready = _state_task(
+    "ready",
+    "Bring a drained web server, or one in maintenance, back live (runtime API).",
+    "ready, live: it takes requests again once its health checks pass",
+)
+
+
+@task(help={**QUIET_HELP, "algorithm": f"one of {', '.join(ALGORITHMS)}"})
+@friendly
+def balance(c: Context, algorithm: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """Choose HAProxy's algorithm (through the build: HAProxy reloads)."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s) as lab:
+        kept = balancer.running_choices(lab)
+    balancer.rebuild(s, BuildOptions(balance=algorithm, backups=kept.backups))
+    _report(s, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")
+
+
+@task(name="active-passive", help={**QUIET_HELP, "backup": "the web server that waits (default: the design's last web server)"})
+@friendly
+def active_passive(c: Context, backup: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+    """Make one web server a backup: traffic only when the others are down (through the build)."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s) as lab:
+        options = balancer.active_passive(lab, backup)
+    balancer.rebuild(s, options)
+    _report(s, f"{', '.join(options.backups)}: backup, through the build (HAProxy 2.6 cannot make a server a backup live), HAProxy reloaded ({UNDO})")
