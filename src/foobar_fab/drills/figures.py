@@ -57,12 +57,13 @@ class Figures:
         return None if self.recovered_at is None else self.recovered_at - self.restore_at
 
     def totals(self) -> dict[str, dict[str, int]]:
-        """Sent, ok, failed and slow requests, for reads and writes, over the whole drill."""
+        """Sent, ok, failed and slow requests, and the slowest answer (ms), for reads and writes, over the whole drill."""
         result = {}
         for kind in ("read", "write"):
             mine = [r for r in self.records if r.kind == kind]
             ok = [r for r in mine if r.ok]
-            result[kind + "s"] = {"sent": len(mine), "ok": len(ok), "failed": len(mine) - len(ok), "slow": sum(r.slow for r in mine)}
+            slowest = round(max((r.latency for r in ok), default=0.0) * 1000)
+            result[kind + "s"] = {"sent": len(mine), "ok": len(ok), "failed": len(mine) - len(ok), "slow": sum(r.slow for r in mine), "slowest_ms": slowest}
         return result
 
     def timeline(self) -> list[dict[str, Any]]:

@@ -87,9 +87,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.line(f"{row['second']:>3}  {counts}  {row['failed_reads']:>12}  {row['failed_writes']:>13}  {row['slow']:>6}  {marks.get(row['second'], '')}")
     console.line(TIMELINE_NOTE)
     console.line("")
-    console.line(f"{'':8}{'sent':>6}{'ok':>6}{'failed':>8}{'slow':>6}")
+    console.line(f"{'':8}{'sent':>6}{'ok':>6}{'failed':>8}{'slow':>6}{'slowest':>10}")
     for kind, t in report["totals"].items():
-        console.line(f"{kind:<8}{t['sent']:>6}{t['ok']:>6}{t['failed']:>8}{t['slow']:>6}")
+        console.line(f"{kind:<8}{t['sent']:>6}{t['ok']:>6}{t['failed']:>8}{t['slow']:>6}{t.get('slowest_ms', 0):>7} ms")
     console.line("")
     console.line(f"time to detection:  {_seconds(report['detection_seconds'], 'not detected by HAProxy')}")
     console.line(f"time to recovery:   {_seconds(report['recovery_seconds'], 'did not recover')}")
