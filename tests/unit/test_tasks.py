@@ -16,9 +16,10 @@ from foobar_fab.tasks import ns
 
 INVOKE = Path(sys.executable).with_name("invoke")
 DRILLS = ["kill-web1", "kill-web2", "kill-lb", "stop-nginx-web1", "stop-app-web2", "kill-db-primary", "partition-web2", "all"]
+EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
 TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "docs.capture", "docs.diagram"] + [
     f"drill.{d}" for d in DRILLS
-]
+] + ["exercise.list", *EXERCISE_TASKS]
 
 
 def test_list_shows_the_tasks() -> None:
@@ -78,7 +79,7 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
     assert not state.exists() and not cache.exists()
 
 
-LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS]
+LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture"] + [f"drill.{d}" for d in DRILLS] + EXERCISE_TASKS
 
 
 @pytest.mark.parametrize("name", LAB_TASKS)

@@ -3,10 +3,11 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, docs, drill, lab
+from . import bench, docs, drill, exercise, lab
 
 ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts)
 ns.add_collection(Collection.from_module(bench, name="bench"))
 ns.add_collection(Collection("drill", *drill.TASKS))
+ns.add_collection(Collection.from_module(exercise, name="exercise"))
 ns.add_collection(Collection.from_module(docs, name="docs"))
 ns.configure({"lab": dict(DEFAULTS)})
