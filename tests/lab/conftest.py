@@ -29,7 +29,7 @@ TEST_SUBNET = "10.181.57.0/24"
 
 #: Lab test files share one lab and run in this order: built, used, hardened and back, destroyed.
 ORDER = (
-    "test_absent_lab", "test_lifecycle", "test_site", "test_site_drills", "test_secured",
+    "test_absent_lab", "test_lifecycle", "test_site", "test_site_drills", "test_secured", "test_exercises",
     "test_ssh_provider", "test_teardown", "test_vagrant_provider",
 )
 
