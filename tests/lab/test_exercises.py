@@ -5,7 +5,7 @@ given up, leaves the lab healthy.
 Runs on the tests' lab after test_secured (the seed design) and leaves the seed design behind. To run it
 on a lab of your own, already built: FOOBAR_TEST_LAB_FILE=<its design file> (and FOOBAR_TEST_STATE_DIR
 if its state is not in .lab/). The scaled design's exercise runs once configs/scaled.yml exists, on a
-lab of its own (the test lab's name plus "s", on the next subnet), destroyed afterwards.
+lab of its own (the test lab's name plus "s"), destroyed afterwards.
 """
 
 from __future__ import annotations
@@ -238,10 +238,12 @@ def test_exercise_on_the_secured_design(secured_lab: Settings, name: str) -> Non
 
 @pytest.fixture(scope="module")
 def scaled_lab(seed_lab: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A lab of the scaled design of its own: the test lab's name plus "s", on the next subnet."""
+    """A lab of the scaled design of its own: the test lab's name plus "s", on 10.181.65.0/24 (with a lab of
+    your own, on the subnet after its own; FOOBAR_TEST_SCALED_SUBNET chooses another)."""
     lab = design_of(seed_lab)
-    subnet = ipaddress.IPv4Network(int(lab.subnet.network_address) + 256).supernet(new_prefix=24)
-    settings = relocated(seed_lab, SCALED, tmp_path_factory.mktemp("scaled-exercises"), f"{lab.name}s", str(subnet))
+    following = ipaddress.IPv4Network(int(lab.subnet.network_address) + 256).supernet(new_prefix=24)
+    subnet = os.environ.get("FOOBAR_TEST_SCALED_SUBNET", str(following) if os.environ.get("FOOBAR_TEST_LAB_FILE") else "10.181.65.0/24")
+    settings = relocated(seed_lab, SCALED, tmp_path_factory.mktemp("scaled-exercises"), f"{lab.name}s", subnet)
     result, output = build(settings)
     try:
         assert result.ok, output

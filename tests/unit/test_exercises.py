@@ -23,8 +23,8 @@ from foobar_fab.settings import PROJECT_ROOT
 SCALED = """
 lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
 nodes:
-  lb-01: {address: 10.181.89.10, roles: [base, loadbalancer, keepalived]}
-  lb-02: {address: 10.181.89.11, roles: [base, loadbalancer, keepalived]}
+  lb-01: {address: 10.181.89.10, roles: [base, loadbalancer]}
+  lb-02: {address: 10.181.89.11, roles: [base, loadbalancer]}
   web-01: {address: 10.181.89.21, roles: [base, web]}
   web-02: {address: 10.181.89.22, roles: [base, web]}
   app-01: {address: 10.181.89.31, roles: [base, app]}
@@ -35,8 +35,8 @@ nodes:
 
 
 def scaled_lab() -> topology.Lab:
-    """The scaled design's contract (two balancers with keepalived and a floating address, a tier per server), by hand."""
-    return topology.parse(yaml.safe_load(SCALED), Path("scaled.yml"), [*ROLES, "keepalived"])
+    """The scaled design's shape (two balancers sharing a floating address, a tier per server), by hand."""
+    return topology.parse(yaml.safe_load(SCALED), Path("scaled.yml"), list(ROLES))
 
 
 DESIGNS = {

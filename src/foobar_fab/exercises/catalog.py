@@ -619,12 +619,13 @@ KEEPALIVED_PRIORITY = Exercise(
         "`journalctl -u keepalived -n 20` on both.",
         "VRRP makes the balancer with the highest priority MASTER. Compare `priority` in " + KEEPALIVED + " on {master} and {backup}.",
         "Solution: on {changed}, the priority in " + KEEPALIVED + " is {new} (it was {old}), so {backup} wins the election. Put it "
-        "back, `systemctl restart keepalived` on {changed} (and on {backup} if the address stays there); then "
+        "back and `systemctl restart keepalived` on {changed}; if {backup} still holds the address (a balancer that does not "
+        "preempt keeps it), restart keepalived on {backup} too, and {master} takes it back. Then "
         "`invoke exercise.check --cause {changed}:keepalived`.",
     ),
     causes=("{changed}:keepalived",),
-    designs="two balancers with keepalived (configs/scaled.yml)",
-    applies=lambda lab: lab.floating_address is not None and len(lab.with_role("keepalived")) >= 2,
+    designs="two balancers sharing a floating address with keepalived (configs/scaled.yml)",
+    applies=lambda lab: lab.floating_address is not None and len(lab.balancers) >= 2,
 )
 
 
