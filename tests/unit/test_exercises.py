@@ -51,7 +51,7 @@ def details(exercise: Exercise, lab: topology.Lab, seed: int) -> dict[str, str]:
 
 
 #: What injections learn on the nodes (a row's id, keepalived's priorities), which some texts name.
-LEARNED = {"row": "42", "old": "150", "new": "90"}
+LEARNED = {"row": "42", "old": "150", "new": "90", "setting": "FOOBAR_WRITE_DB_HOST in /etc/foobar/app.env"}
 
 
 def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
@@ -94,7 +94,7 @@ def test_neighbours_get_other_answers_where_the_design_allows() -> None:
     lab = DESIGNS["seed"]
     for name in ("server-down-after-change", "nobody-touched-it", "some-posts-fail", "server-down-after-reboot"):
         exercise = next(e for e in EXERCISES if e.name == name)
-        answers = {fill(exercise.hints[-1], details(exercise, lab, seed)) for seed in range(10)}
+        answers = {fill(exercise.hints[-1], {**details(exercise, lab, seed), **LEARNED}) for seed in range(10)}
         assert len(answers) >= 2, name
 
 

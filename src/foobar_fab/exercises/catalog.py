@@ -75,7 +75,7 @@ def _upstream_choose(lab: Lab, rng: random.Random) -> Details:
     return {"node": node.name, "node_address": str(node.address), "port": rng.choice(("8001", "8080", "8008", "8800", "8081")), "conf": web.SITE}
 
 
-UPSTREAM = LineEdit("node", web.SITE, f":{APP_PORT};", ":{port};", NGINX_RELOAD)
+UPSTREAM = LineEdit("node", web.SITE, f":{APP_PORT}", ":{port}", NGINX_RELOAD)
 UPSTREAM_PORT = Exercise(
     name="server-down-after-change",
     level=1,
@@ -207,7 +207,30 @@ def _write_host_choose(lab: Lab, rng: random.Random) -> Details:
     return {"node": node.name, "wrong": wrong, "what": what}
 
 
-WRITES_TO = LineEdit("node", APP_ENV, "FOOBAR_WRITE_DB_HOST={primary_address}", "FOOBAR_WRITE_DB_HOST={wrong}", APP_RESTART)
+@dataclass(frozen=True)
+class WritesTo:
+    """Where the application on the node that the detail `node` names sends its writes: the primary's address in its
+    settings (FOOBAR_WRITE_DB_HOST in app.env), or in the file they name (FOOBAR_PRIMARY_FILE, on a lab that can move
+    its primary), made `new`; the fix makes it `old` again. The texts are templates of the details."""
+
+    old: str
+    new: str
+
+    def _edit(self, live: LiveLab, details: Details, was: str, becomes: str) -> Details:
+        node = details["node"]
+        named = on(live, node, f"sed -n 's/^FOOBAR_PRIMARY_FILE=//p' {APP_ENV}").strip()
+        path, key = (named, "") if named else (APP_ENV, "FOOBAR_WRITE_DB_HOST=")
+        on(live, node, sed(path, f"s#^{key}{literal(fill(was, details))}$#{key}{fill(becomes, details)}#") + f" && {APP_RESTART}")
+        return {"setting": f"{path} (the file FOOBAR_PRIMARY_FILE names in {APP_ENV})" if named else f"FOOBAR_WRITE_DB_HOST in {APP_ENV}"}
+
+    def inject(self, live: LiveLab, details: Details) -> Details:
+        return self._edit(live, details, self.old, self.new)
+
+    def fix(self, live: LiveLab, details: Details) -> None:
+        self._edit(live, details, self.new, self.old)
+
+
+WRITES_TO = WritesTo("{primary_address}", "{wrong}")
 WRITE_HOST = Exercise(
     name="some-posts-fail",
     level=2,
@@ -223,9 +246,8 @@ WRITE_HOST = Exercise(
         "Which server refuses (X-Served-By), and what does the error say?",
         "The error names the database the application writes to. Is that the primary? `invoke status` lists the addresses; "
         "the design's primary is {primary} ({primary_address}).",
-        "The application's settings on {node} are in " + APP_ENV + " (FOOBAR_WRITE_DB_HOST: where it writes; FOOBAR_READ_DB_HOST: "
-        "where it reads).",
-        "Solution: on {node}, FOOBAR_WRITE_DB_HOST in " + APP_ENV + " is {wrong} ({what}) instead of the primary, {primary_address}. "
+        "The application's settings on {node} are in " + APP_ENV + ": where does it send its writes? ({setting})",
+        "Solution: on {node}, the primary's address in {setting} is {wrong} ({what}) instead of {primary_address}. "
         "Fix it and `systemctl restart " + APP_SERVICE + "`; then `invoke exercise.check --cause {node}:app`.",
     ),
     causes=("{node}:app",),
@@ -245,13 +267,9 @@ def _hosts_line(address: str, name: str, new: str) -> str:
     return sed("/etc/hosts", rf"s/^{literal(address)}\(\s\+{name}\b\)/{new}\1/")
 
 
-BY_NAME = LineEdit("node", APP_ENV, "FOOBAR_WRITE_DB_HOST={primary_address}", "FOOBAR_WRITE_DB_HOST={primary}", APP_RESTART)
-
-
-def _name_inject(live: LiveLab, details: Details) -> None:
-    node, primary = details["node"], details["primary"]
-    on(live, node, _hosts_line(details["primary_address"], primary, details["wrong"]))
-    BY_NAME.inject(live, details)
+def _name_inject(live: LiveLab, details: Details) -> Details:
+    on(live, details["node"], _hosts_line(details["primary_address"], details["primary"], details["wrong"]))
+    return WritesTo("{primary_address}", "{primary}").inject(live, details)
 
 
 WRONG_ADDRESS = Exercise(
@@ -267,7 +285,7 @@ WRONG_ADDRESS = Exercise(
     hints=(
         "Post a few messages (`{curl}/api/messages -i -H 'Content-Type: application/json' -d '{{\"body\": \"hello\"}}'`) and read "
         "the refusal from {node}: which database does it try to write to?",
-        "On {node}, " + APP_ENV + " names the primary by name, `{primary}`, not by address. Does that name lead where it should? "
+        "On {node}, the application names the primary `{primary}`, not by address ({setting}). Does that name lead where it should? "
         "`getent hosts {primary}` on {node}, and `invoke status` for the addresses.",
         "Solution: on {node}, the name {primary} resolves to {wrong} (a line of /etc/hosts), not to {primary_address}. Fix that "
         "line (no restart: the application looks the name up at each connection); then `invoke exercise.check --cause {node}:hosts`.",
@@ -394,9 +412,11 @@ def _rules_choose(lab: Lab, rng: random.Random) -> Details:
     client = _pick(rng, _writers(lab))
     details = {"client": client.name, "client_address": str(client.address), "typo": unused_address(lab, client.address, rng)}
     details["variant"] = rng.choice(("address", "port"))
+    details["affected"] = client.name
     if details["variant"] == "address":
         details["mistake"] = f"the rule lists {details['typo']} instead of {client.address} ({client.name})"
     else:
+        details["affected"] = ", ".join(n.name for n in _writers(lab))
         details["mistake"] = f"the rule that lets them in is for port {DB_PORT + 1}, not {DB_PORT}, and the next one drops {DB_PORT}"
     clients = [n for n in (*_writers(lab), *lab.replicas) if n != lab.primary]
     details["clients"] = ", ".join(dict.fromkeys(str(n.address) for n in clients))
@@ -454,7 +474,7 @@ DATABASE_RULES = Exercise(
     level=2,
     layer="network",
     symptom="since the database server was hardened, messages posted through one server are refused",
-    report="Since {primary} was hardened yesterday, messages posted through {client} are refused with an error; the others are stored.",
+    report="Since {primary} was hardened yesterday, messages posted through {affected} are refused with an error.",
     choose=_rules_choose,
     inject=_rules_inject,
     fix=lambda live, d: on(live, d["primary"], _rule_edit(d, undo=True) + f" && {d['reload']}"),
