@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "inventory": "configs/inventory.yml",
     "vagrant_provider": "virtualbox",
     "cache_dir": "/var/cache/foobar_fab",
+    "exercise_dir": "/var/lib/foobar_fab/exercises",
     "mirror": "http://deb.debian.org/debian",
     "fresh": False,
     "quiet": False,
@@ -34,6 +35,7 @@ class Settings:
     cache_dir: Path
     mirror: str
     fresh: bool = False  # new nodes install every package themselves instead of starting from role images
+    exercise_dir: Path = Path(DEFAULTS["exercise_dir"])  # the keys that hide a running exercise, outside the state folder
     quiet: bool = False
 
     @classmethod
@@ -49,13 +51,14 @@ class Settings:
             cache_dir=_path(merged["cache_dir"], root),
             mirror=str(merged["mirror"]),
             fresh=_flag(merged["fresh"]),
+            exercise_dir=_path(merged["exercise_dir"], root),
             quiet=bool(merged["quiet"]),
         )
 
     def but(self, **changes: Any) -> Settings:
         """A copy with some settings changed; paths given on the command line are from the current folder."""
         given = {k: v for k, v in changes.items() if v is not None}
-        for key in ("lab_file", "state_root", "cache_dir", "inventory"):
+        for key in ("lab_file", "state_root", "cache_dir", "inventory", "exercise_dir"):
             if key in given:
                 given[key] = Path(given[key]).expanduser().resolve()
         return replace(self, **given)

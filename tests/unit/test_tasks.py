@@ -19,12 +19,13 @@ DRILLS = [
     "kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "slow-web1",
     "kill-db-primary", "failover", "partition-replica", "all",
 ]
+EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
 TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "cache.show", "cache.clear",
     "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
     "docs.capture", "docs.diagram", "docs.screenshot",
-] + [f"drill.{d}" for d in DRILLS] + LB
+] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS]
 
 
 def test_list_shows_the_tasks() -> None:
@@ -84,9 +85,10 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
     assert not state.exists() and not cache.exists()
 
 
-LAB_TASKS = ["build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot"] + [
-    f"drill.{d}" for d in DRILLS
-] + LB
+LAB_TASKS = [
+    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+] + [f"drill.{d}" for d in DRILLS] + LB + EXERCISE_TASKS
 
 
 @pytest.mark.parametrize("name", LAB_TASKS)

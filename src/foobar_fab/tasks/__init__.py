@@ -3,7 +3,7 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, cache, db, docs, drill, lab, lb
+from . import bench, cache, db, docs, drill, exercise, lab, lb
 
 ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts)
 ns.add_collection(Collection.from_module(bench, name="bench"))
@@ -11,5 +11,6 @@ ns.add_collection(Collection.from_module(cache, name="cache"))
 ns.add_collection(Collection("drill", *drill.TASKS))
 ns.add_collection(Collection.from_module(db, name="db"))
 ns.add_collection(Collection.from_module(lb, name="lb"))
+ns.add_collection(Collection.from_module(exercise, name="exercise"))
 ns.add_collection(Collection.from_module(docs, name="docs"))
 ns.configure({"lab": dict(DEFAULTS)})

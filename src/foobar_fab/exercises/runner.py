@@ -1,0 +1,238 @@
+"""Running an exercise: start it on a healthy lab, give hints, grade, solve, stop.
+
+What reaches the student is only what `out` is given: the symptom, the hints asked for, the grade.
+The commands the exercise runs on the nodes, and the lab's own output while it checks or restores,
+go to the session's console, which the tasks keep silent.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import time
+from collections.abc import Callable
+
+from .. import build as building
+from .. import checks, lab_secrets
+from ..checks import Check
+from ..live import LiveLab
+from ..live import live as connect
+from ..session import LabSession
+from ..steps import Runner
+from ..topology import Lab
+from . import causes
+from .catalog import EXERCISES, by_name
+from .faults import Details
+from .record import Exercise, common, fill, learned, shown_path
+from .state import Drawer, ExerciseError, Running
+from .symptoms import PROBLEMS, SETTLE
+
+Out = Callable[[str], None]
+SHOW_TIMEOUT = 90.0  # seconds an injected fault gets to show its symptom
+GONE_TIMEOUT = 150.0  # seconds the reference fix gets to take the symptom away (a full disk is retried every 60 s)
+STEADY = 2.0  # seconds a symptom must last before the start hands over
+SYMPTOM = "exercise.symptom"
+CAUSE = "exercise.cause"
+
+
+def drawer(session: LabSession) -> Drawer:
+    return Drawer(session.state_dir, session.settings.exercise_dir, session.lab.name)
+
+
+def applicable(lab: Lab) -> list[Exercise]:
+    return [e for e in EXERCISES if e.applies(lab)]
+
+
+def exercise_named(name: str, lab: Lab) -> Exercise:
+    try:
+        exercise = by_name(name)
+    except KeyError:
+        raise ExerciseError(f"no exercise {name!r}: `invoke exercise.list` shows them") from None
+    if not exercise.applies(lab):
+        raise ExerciseError(f"{name} needs a design with {exercise.designs}; this lab's design is {lab.source.name}")
+    return exercise
+
+
+def details_of(live: LiveLab, exercise: Exercise, seed: int) -> Details:
+    """The lab's names and the seed's choices: the same seed gives the same details on the same design."""
+    rng = random.Random(f"{exercise.name}:{seed}")
+    return {**common(live.lab, shown_path(str(live.session.state_dir))), **exercise.choose(live.lab, rng)}
+
+
+def failed_checks(live: LiveLab) -> list[Check]:
+    return [c for c in checks.check(live) if not c.ok]
+
+
+def symptom(live: LiveLab, exercise: Exercise, details: Details, settle: float = SETTLE) -> tuple[bool, str]:
+    """Whether the symptom is gone, and what the probe saw (a failing probe is asked again for `settle` seconds)."""
+    try:
+        return True, exercise.gone(live, details, settle)
+    except PROBLEMS as err:
+        return False, str(err) or type(err).__name__
+
+
+def showing(live: LiveLab, exercise: Exercise, details: Details) -> bool:
+    """The symptom shows, and still does a moment later (HAProxy's `fall`, a thread that stops): what the student finds."""
+    if symptom(live, exercise, details, 0.0)[0]:
+        return False
+    time.sleep(STEADY)
+    return not symptom(live, exercise, details, 0.0)[0]
+
+
+def wait(until: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1.0)
+    return True
+
+
+def _why(err: Exception) -> str:
+    """An error while breaking or repairing, told without the commands (they are the answer) unless debugging."""
+    return f"{type(err).__name__}: {err}" if os.environ.get("FOOBAR_FAB_DEBUG") else type(err).__name__
+
+
+def start(live: LiveLab, name: str, seed: int | None, out: Out) -> Running:
+    """Check the lab is healthy, inject the exercise's fault, wait for its symptom, and tell only the symptom."""
+    lab, hidden = live.lab, drawer(live.session)
+    if hidden.running():
+        raise ExerciseError("an exercise is already running on this lab: `invoke exercise.check`, or `invoke exercise.stop` to give up")
+    exercise = exercise_named(name, lab)
+    out(f"exercise {exercise.name} on lab {lab.name} ({lab.source.name}): checking that the lab is healthy first...")
+    failed = failed_checks(live)
+    if failed:
+        ids = ", ".join(dict.fromkeys(c.id for c in failed))
+        raise ExerciseError(f"the lab is not healthy ({ids} failed): run `invoke build`, then start the exercise again")
+    state = Running(exercise.name, secrets.randbelow(10**6) if seed is None else seed, lab.source.name, {})
+    state.details = details_of(live, exercise, state.seed)
+    hidden.save(state)  # before the fault: a stop can always undo it
+    try:
+        state.details.update(learned(exercise.inject(live, state.details)))
+        hidden.save(state)
+        shown = not exercise.shows or wait(lambda: showing(live, exercise, state.details), SHOW_TIMEOUT)
+    except Exception as err:
+        restore(live.session, exercise, state)
+        hidden.finish(state, "not started")
+        raise ExerciseError(f"the exercise could not be set up on this lab ({_why(err)}); the lab was restored") from None
+    if not shown:
+        restore(live.session, exercise, state)
+        hidden.finish(state, "not started")
+        raise ExerciseError(f"{exercise.name} broke nothing that shows on this lab (a defect of the exercise); the lab was restored")
+    state.started = time.time()
+    hidden.save(state)
+    out(f"exercise {exercise.name} started: level {exercise.level}, layer: {exercise.layer}")
+    out("what a user reports:")
+    out(f"  {fill(exercise.report, state.details)}")
+    out("find the cause, repair it, and name it: invoke exercise.check --cause CAUSE")
+    out(f"  CAUSE: {causes.usage(lab)}")
+    out("invoke exercise.hint gives a hint (they are counted); invoke exercise.stop gives up and restores the lab")
+    return state
+
+
+def hint(session: LabSession, out: Out) -> int:
+    """Show the next hint (the last one is the solution); return how many were taken."""
+    hidden = drawer(session)
+    state = hidden.load()
+    hints = by_name(state.exercise).hints
+    number = min(state.hints + 1, len(hints))
+    state.hints = number
+    hidden.save(state)
+    out(f"hint {number} of {len(hints)} ({state.exercise}):")
+    out(f"  {fill(hints[number - 1], state.details)}")
+    return number
+
+
+def grade(live: LiveLab, cause: str | None, out: Out) -> bool:
+    """Pass when the symptom is gone, every check of the lab passes, and the cause is named; say what still fails."""
+    hidden = drawer(live.session)
+    state = hidden.load()
+    exercise = by_name(state.exercise)
+    named = causes.parse(cause, live.lab) if cause is not None else None
+    if named is not None:
+        state.attempts += 1
+        hidden.save(state)
+    out(f"exercise {exercise.name}: started {state.minutes} ago, {state.hints} hint(s) taken, {state.attempts} cause(s) named")
+    failing: list[str] = []
+
+    def report(check_id: str, ok: bool, seen: str, who: str = "") -> None:
+        out(f"  {'ok' if ok else 'failed':<7} {check_id}{f' ({who})' if who else ''}: {seen}")
+        if not ok:
+            failing.append(check_id)
+
+    gone, seen = symptom(live, exercise, state.details)
+    report(SYMPTOM, gone, seen)
+    if gone:
+        results = checks.check(live)
+        for check in results:
+            if not check.ok:
+                report(check.id, False, check.seen, check.who)
+        if all(c.ok for c in results):
+            out(f"  ok      every check of the lab: {len(results)} ok")
+    else:
+        out("  --      the lab's checks run once the symptom is gone (`invoke check` runs them now)")
+    right = named is not None and named in {fill(c, state.details) for c in exercise.causes}
+    report(CAUSE, right, "not named yet: --cause NODE:COMPONENT" if named is None else f"{named}" + ("" if right else " is not the cause"))
+    if failing:
+        return False
+    record = hidden.finish(state, "solved")
+    hints = f"{record['hints']} hint{'s' if record['hints'] != 1 else ''}"
+    how = "the reference fix (exercise.solve)" if state.reference_fix else f"{record['attempts']} cause(s) named"
+    out(f"solved: {exercise.name} in {record['seconds'] // 60} min {record['seconds'] % 60} s, {hints}, {how}")
+    if not put_back(live, exercise, state.details):
+        out("the lab could not be put back as built: run `invoke build`")
+    return True
+
+
+def put_back(live: LiveLab, exercise: Exercise, details: Details) -> bool:
+    """After a passing grade: what the exercise set up is taken away, and the build's own steps put the lab back as built."""
+    session = live.session
+    try:
+        exercise.teardown(live, details)
+    except PROBLEMS:
+        return False
+    runner = Runner(session.console)
+    return building.converge(session, runner, lab_secrets.load(session.state_dir), tls=building.certificates(session)) and not runner.failures
+
+
+def solve(live: LiveLab, out: Out) -> None:
+    """Apply the reference fix and wait for the symptom to go; the grade still asks for the cause."""
+    hidden = drawer(live.session)
+    state = hidden.load()
+    exercise = by_name(state.exercise)
+    try:
+        exercise.fix(live, state.details)
+    except Exception as err:
+        raise ExerciseError(f"the reference fix of {exercise.name} failed ({_why(err)}): `invoke exercise.stop` restores the lab") from None
+    state.reference_fix, state.hints = True, len(exercise.hints)
+    hidden.save(state)
+    if not wait(lambda: symptom(live, exercise, state.details, 0.0)[0], GONE_TIMEOUT):
+        raise ExerciseError(f"the symptom of {exercise.name} is still there after the reference fix: `invoke exercise.stop` restores the lab")
+    out(f"reference fix applied: {fill(exercise.hints[-1], state.details)}")
+    out(f"the cause: {fill(exercise.causes[0], state.details)}; `invoke exercise.check --cause ...` grades it")
+
+
+def restore(session: LabSession, exercise: Exercise, state: Running) -> bool:
+    """Undo the fault as far as it can be, then build the lab again (quietly); True when the build is clean."""
+    with connect(session) as lab:
+        for action in (exercise.fix, exercise.teardown):
+            try:
+                action(lab, state.details)
+            except Exception:  # the student may have repaired part of it, or broken it further: the build decides
+                pass
+    return building.build(session).ok
+
+
+def stop(session: LabSession, out: Out) -> None:
+    """Give up: restore the lab, and tell what the fault was."""
+    hidden = drawer(session)
+    state = hidden.load()
+    exercise = by_name(state.exercise)
+    clean = restore(session, exercise, state)
+    hidden.finish(state, "stopped")
+    out(f"exercise {exercise.name} stopped after {state.minutes}; what it was:")
+    out(f"  {fill(exercise.hints[-1], state.details)}")
+    if not clean:
+        raise ExerciseError("the lab is not healthy after the restore: run `invoke build` and read what fails")
+    out(f"the lab {session.lab.name} is restored: every check passes")

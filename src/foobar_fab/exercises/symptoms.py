@@ -1,0 +1,145 @@
+"""What the grader asks to tell that a symptom is gone: each probe returns what it saw, or raises
+CheckFailed (or a connection error) while the symptom is still there.
+
+They ask as a user or an administrator would (requests to the site, HAProxy's statistics, the
+databases). `settle` is how long a failing answer is asked again: a just-repaired lab needs a few
+seconds (HAProxy's `rise`, a replica reconnecting); a just-broken one is asked once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import uuid
+from collections.abc import Callable
+
+import requests
+
+from ..constants import APP_PORT, DATABASE, HEALTH_PATH
+from ..expect import CheckFailed, eventually, expect
+from ..live import LiveLab
+from ..observe.haproxy import all_up, describe
+from ..observe.shell import NodeUnreachable
+from ..observe.site import LabGone, served_by
+from ..observe.tls import handshake
+from ..roles.app import listen_address
+from .faults import Details
+
+SETTLE = 5.0  # seconds a repaired lab gets before the grade
+REPLICATION = 3.0  # seconds a posted message gets to reach every replica (it takes milliseconds)
+
+#: What a probe raises while the symptom is there.
+PROBLEMS = (CheckFailed, NodeUnreachable, requests.RequestException, LabGone, OSError)
+
+Probe = Callable[[LiveLab, Details, float], str]
+
+
+def _note() -> str:
+    return f"exercise check {uuid.uuid4().hex[:10]}"
+
+
+def servers_up(live: LiveLab, details: Details, settle: float) -> str:
+    """Every load balancer shows every web server UP."""
+
+    def probe() -> str:
+        seen = []
+        for balancer in live.lab.balancers:
+            states = live.stats(balancer).server_states(3.0)
+            seen.append(expect(all_up(states, live.lab), f"HAProxy on {balancer.name} shows {describe(states)}"))
+        return "; ".join(seen)
+
+    return eventually(probe, settle)
+
+
+def site_answers(live: LiveLab, details: Details, settle: float) -> str:
+    """Pages through the site's entry address are answered, by every request."""
+    count = 2 * len(live.lab.web_nodes)
+
+    def probe() -> str:
+        codes = [live.site.get("/", 3.0).status_code for _ in range(count)]
+        return expect(all(code == 200 for code in codes), f"{codes.count(200)} of {count} pages answered (HTTP {', '.join(map(str, codes))})")
+
+    return eventually(probe, settle)
+
+
+def posts_accepted(live: LiveLab, details: Details, settle: float) -> str:
+    """Messages posted through the site are all stored, whichever server takes them."""
+    count = 3 * max(len(live.lab.web_nodes), len(live.lab.app_nodes))
+
+    def probe() -> str:
+        refused = []
+        for _ in range(count):
+            answer = live.site.post_message(_note())
+            if answer.status_code != 201:
+                refused.append(f"HTTP {answer.status_code} via {served_by(answer) or '?'}: {answer.text.strip()[:140]}")
+        return expect(not refused, f"{count - len(refused)} of {count} messages accepted" + (f"; refused: {refused[0]}" if refused else ""))
+
+    return eventually(probe, settle)
+
+
+def replicas_current(live: LiveLab, details: Details, settle: float) -> str:
+    """A message posted through the site reaches every replica, and each replica holds what its primary holds."""
+    lab, databases = live.lab, live.databases
+    note = _note()
+
+    def posted() -> str:
+        answer = live.site.post_message(note)
+        return expect(answer.status_code == 201, f"a message could not be posted: HTTP {answer.status_code}")
+
+    eventually(posted, settle)
+
+    patience = REPLICATION + settle
+
+    def arrived() -> str:
+        missing = [r.name for r in lab.replicas if databases.count(r, note) != 1]
+        return expect(not missing, f"a new message has not reached {', '.join(missing)} after {patience:.0f} s" if missing else "every replica")
+
+    arrived_on = eventually(arrived, patience)
+    statement = f"CHECKSUM TABLE {DATABASE}.messages"
+    primary = databases.rows(lab.primary, statement)[0][1]
+    differ = [r.name for r in lab.replicas if databases.rows(r, statement)[0][1] != primary]
+    return expect(not differ, f"the messages on {', '.join(differ)} differ from those on {lab.primary.name}" if differ else f"new message on {arrived_on}, same messages")
+
+
+def apps_answer(live: LiveLab, details: Details, settle: float) -> str:
+    """Every application server answers its health page, where the web servers reach it."""
+    command = "curl -s -o /dev/null -m 2 -w '%{{http_code}}' http://{address}:{port}{path}"
+
+    def probe() -> str:
+        silent = []
+        for app in live.lab.app_nodes:
+            address = listen_address(live.lab, app)
+            code = live.shells.run(app.name, command.format(address=address, port=APP_PORT, path=HEALTH_PATH), show=False).stdout.strip()
+            if code != "200":
+                silent.append(f"the application on {app.name} does not answer ({code or 'no answer'})")
+        return expect(not silent, "; ".join(silent) or f"{len(live.lab.app_nodes)} application servers answer")
+
+    return eventually(probe, settle)
+
+
+def https_valid(live: LiveLab, details: Details, settle: float) -> str:
+    """The site's certificate is accepted by a client that trusts the lab's CA, and valid for more than a day."""
+    if live.site.ca_file is None:
+        raise CheckFailed("this design serves no HTTPS")
+    try:
+        shook = handshake(live.site.address, live.lab.domain, live.site.ca_file)
+    except ssl.SSLCertVerificationError as err:
+        raise CheckFailed(f"the certificate is refused: {err.verify_message}") from None
+    left = shook.not_after - datetime.datetime.now(datetime.UTC)
+    return expect(left > datetime.timedelta(days=1), f"certificate valid until {shook.not_after:%Y-%m-%d}")
+
+
+def floating_on_first(live: LiveLab, details: Details, settle: float) -> str:
+    """The floating address is on the first load balancer of the design (the one keepalived should make master)."""
+    master, address = live.lab.balancers[0], live.lab.floating_address
+
+    def probe() -> str:
+        held = f" {address}/" in live.shells.run(master.name, "ip -o -4 addr show", show=False).stdout
+        return expect(held, f"{address} is {'' if held else 'not '}on {master.name}")
+
+    return eventually(probe, settle)
+
+
+def nothing(live: LiveLab, details: Details, settle: float) -> str:
+    """No symptom to check: only the lab's own checks, and the cause."""
+    return "no symptom of its own"

@@ -1,0 +1,158 @@
+"""The exercises as data, with no lab: every text fills in on every design it runs on, seeds vary the
+details, causes are written as the grader reads them, and the running exercise stays hidden."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from foobar_fab import design, topology
+from foobar_fab.exercises import causes
+from foobar_fab.exercises.catalog import EXERCISES
+from foobar_fab.exercises.faults import unused_address
+from foobar_fab.exercises.record import Exercise, common, fill
+from foobar_fab.exercises.state import RESULTS, Drawer, ExerciseError, Running
+from foobar_fab.roles import ROLES
+from foobar_fab.settings import PROJECT_ROOT
+
+SCALED = """
+lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
+nodes:
+  lb-01: {address: 10.181.89.10, roles: [base, loadbalancer]}
+  lb-02: {address: 10.181.89.11, roles: [base, loadbalancer]}
+  web-01: {address: 10.181.89.21, roles: [base, web]}
+  web-02: {address: 10.181.89.22, roles: [base, web]}
+  app-01: {address: 10.181.89.31, roles: [base, app]}
+  app-02: {address: 10.181.89.32, roles: [base, app]}
+  db-01: {address: 10.181.89.41, roles: [base, db_primary]}
+  db-02: {address: 10.181.89.42, roles: [base, db_replica]}
+"""
+
+
+def scaled_lab() -> topology.Lab:
+    """The scaled design's shape (two balancers sharing a floating address, a tier per server), by hand."""
+    return topology.parse(yaml.safe_load(SCALED), Path("scaled.yml"), list(ROLES))
+
+
+DESIGNS = {
+    "seed": design.load(PROJECT_ROOT / "configs/lab.yml"),
+    "secured": design.load(PROJECT_ROOT / "configs/secured.yml"),
+    "scaled": scaled_lab(),
+}
+
+
+def details(exercise: Exercise, lab: topology.Lab, seed: int) -> dict[str, str]:
+    return {**common(lab, ".lab/x"), **exercise.choose(lab, random.Random(f"{exercise.name}:{seed}"))}
+
+
+#: What injections learn on the nodes (a row's id, keepalived's priorities), which some texts name.
+LEARNED = {"row": "42", "old": "150", "new": "90", "setting": "FOOBAR_WRITE_DB_HOST in /etc/foobar/app.env"}
+
+
+def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
+    assert len(EXERCISES) >= 12 and len({e.name for e in EXERCISES}) == len(EXERCISES)
+    assert {"load balancer", "web server", "application", "database", "network", "system", "TLS"} <= {e.layer for e in EXERCISES}
+    seed, secured, scaled = DESIGNS.values()
+    assert len([e for e in EXERCISES if e.applies(seed)]) >= 10
+    assert [e for e in EXERCISES if e.applies(secured) and not e.applies(seed)], "an exercise of the secured design"
+    assert [e for e in EXERCISES if e.applies(scaled) and not e.applies(seed) and not e.applies(secured)], "one of the scaled design"
+    assert [e for e in EXERCISES if e.causes == ("none",)], "one exercise where nothing is wrong"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.name for e in EXERCISES])
+def test_every_text_fills_in_on_every_design_it_runs_on(exercise: Exercise) -> None:
+    ran = 0
+    for lab in DESIGNS.values():
+        if not exercise.applies(lab):
+            continue
+        for seed in range(12):
+            found = {**details(exercise, lab, seed), **LEARNED}
+            for text in (exercise.report, *exercise.hints):
+                fill(text, found)  # a detail the text names and the exercise does not give: KeyError
+            for cause in exercise.causes:
+                assert causes.parse(fill(cause, found), lab) == fill(cause, found)  # a node of the design, a known component
+            ran += 1
+    assert ran, f"{exercise.name} runs on no design"
+    assert len(exercise.hints) >= 3 and exercise.hints[-1].startswith("Solution:")
+    assert all(f"--cause {c}" in exercise.hints[-1] for c in exercise.causes[:1])
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.name for e in EXERCISES])
+def test_a_seed_gives_the_same_details_and_seeds_differ(exercise: Exercise) -> None:
+    lab = next(lab for lab in DESIGNS.values() if exercise.applies(lab))
+    assert details(exercise, lab, 3) == details(exercise, lab, 3)
+    variants = {json.dumps(details(exercise, lab, seed), sort_keys=True) for seed in range(20)}
+    assert len(variants) > 1
+
+
+def test_neighbours_get_other_answers_where_the_design_allows() -> None:
+    lab = DESIGNS["seed"]
+    for name in ("server-down-after-change", "nobody-touched-it", "some-posts-fail", "server-down-after-reboot"):
+        exercise = next(e for e in EXERCISES if e.name == name)
+        answers = {fill(exercise.hints[-1], {**details(exercise, lab, seed), **LEARNED}) for seed in range(10)}
+        assert len(answers) >= 2, name
+
+
+def test_causes_are_read_as_a_sysadmin_writes_them() -> None:
+    lab = DESIGNS["seed"]
+    assert causes.parse("web-02:gunicorn", lab) == "web-02:app"
+    assert causes.parse(" Web-01:MySQL ", lab) == "web-01:mariadb"
+    assert causes.parse("lb-01:tls", lab) == "lb-01:certificate"
+    assert causes.parse("NONE", lab) == "none"
+    with pytest.raises(causes.CauseError, match="no node of this design"):
+        causes.parse("web-09:nginx", lab)
+    with pytest.raises(causes.CauseError, match="no component"):
+        causes.parse("web-01:apache", lab)
+    with pytest.raises(causes.CauseError, match="NODE:COMPONENT"):
+        causes.parse("nginx", lab)
+
+
+def test_a_typo_address_is_in_the_subnet_and_nobody_has_it() -> None:
+    lab = DESIGNS["secured"]
+    for seed in range(30):
+        address = unused_address(lab, lab.primary.address, random.Random(seed))
+        assert address not in {str(a) for a in lab.addresses} | {str(lab.gateway)}
+        assert ipaddress.IPv4Address(address) in lab.subnet
+
+
+def test_the_running_exercise_is_kept_encrypted_with_its_key_outside_the_state_folder(tmp_path: Path) -> None:
+    drawer = Drawer(tmp_path / "state" / "ffx1", tmp_path / "keys", "ffx1")
+    assert not drawer.running()
+    with pytest.raises(ExerciseError, match="no exercise is running"):
+        drawer.load()
+    drawer.save(Running("server-down-after-change", 7, "lab.yml", {"node": "web-02", "port": "8081"}))
+    token = drawer.token_file.read_bytes()
+    assert b"web-02" not in token and b"8081" not in token and b"server-down" not in token
+    assert oct(drawer.token_file.stat().st_mode & 0o777) == "0o600" and oct(drawer.key_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(drawer.key_dir.stat().st_mode & 0o777) == "0o700" and drawer.state_dir not in drawer.key_file.parents
+    state = drawer.load()
+    assert (state.exercise, state.seed, state.details["port"]) == ("server-down-after-change", 7, "8081")
+    state.hints = 2
+    record = drawer.finish(state, "stopped")
+    assert not drawer.running() and record["hints"] == 2 and record["outcome"] == "stopped"
+    assert json.loads((drawer.state_dir / RESULTS).read_text())["exercise"] == "server-down-after-change"
+
+
+def test_a_state_without_its_key_is_refused_in_one_line(tmp_path: Path) -> None:
+    drawer = Drawer(tmp_path / "state", tmp_path / "keys", "ffx1")
+    drawer.save(Running("site-unavailable", 1, "lab.yml", {}))
+    drawer.key_file.unlink()
+    with pytest.raises(ExerciseError, match="key is gone"):
+        drawer.load()
+    Drawer(tmp_path / "state", tmp_path / "keys", "ffx1").key_file.write_bytes(b"A" * 43 + b"=")
+    with pytest.raises(ExerciseError, match="cannot be read"):
+        drawer.load()
+
+
+def test_every_exercise_is_in_the_students_page_and_answered_in_the_instructor_guide() -> None:
+    students = (PROJECT_ROOT / "docs/exercises.md").read_text()
+    guide = (PROJECT_ROOT / "docs/instructor-guide.md").read_text()
+    for exercise in EXERCISES:
+        assert f"`{exercise.name}`" in students, exercise.name
+        assert f"### {exercise.name}" in guide, exercise.name
+    assert "Solution:" not in students
