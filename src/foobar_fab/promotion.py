@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from . import build, dbstate, design, parallel
-from .constants import DATABASE, STAGING
+from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAGING
 from .dbstate import DbState
 from .live import LiveLab
 from .observe.databases import gtid_sequences
@@ -29,6 +29,7 @@ from .providers import ProviderError
 from .resources.mariadb import sql
 from .roles import BuildOptions
 from .roles.app import PRIMARY_FILE
+from .roles.database import GUARD_USER
 from .session import LabSession, open_session
 from .topology import NodeSpec
 
@@ -37,6 +38,10 @@ CATCH_UP_SECONDS = 10.0  # how long a switchover waits for the replica to apply 
 # Stopping a semi-sync replica connects to its primary (to end its session there), which waits when the
 # primary has no power: one second at most (MariaDB's default is five), the shortest it allows.
 PROMOTE = "SET GLOBAL rpl_semi_sync_slave_kill_conn_timeout = 1; STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF"
+DEMOTE = "STOP SLAVE; SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos"
+LAB_USERS = (APP_USER, REPLICATION_USER, EXPORTER_USER, GUARD_USER)  # the accounts the lab makes
+LAB_USERS_SQL = ", ".join(f"'{u}'" for u in LAB_USERS)
+LAB_ACCOUNT = re.compile("|".join(f"`{u}`@`" for u in LAB_USERS))
 DUMP_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([0-9,-]*)'")
 
 
@@ -104,6 +109,11 @@ def point_files(live: LiveLab, primary: NodeSpec, skip: tuple[str, ...]) -> None
     parallel.each([n for n in live.lab.app_nodes if n.name not in skip], one)
 
 
+def demote(live: LiveLab, old: NodeSpec) -> None:
+    """A former primary will follow the new one from the end of its own binary log: all it ever had."""
+    live.shells.must(old.name, sql(DEMOTE), kind="run")
+
+
 def promote(live: LiveLab, new: NodeSpec) -> None:
     """The replica stops replicating and takes writes."""
     live.shells.must(new.name, sql(PROMOTE), kind="run", timeout=10.0)
@@ -144,6 +154,7 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
         time.sleep(0.05)
     promote(live, new)
     writable = time.monotonic() - started
+    demote(live, old)
     point_files(live, new, ())
     files = time.monotonic() - started
     state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
@@ -197,13 +208,26 @@ def rejoin(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()
             f"rejoining would fork the data; `invoke db.rebuild {node.name}` copies it afresh from {state.primary}",
             extra,
         )
+    demote(live, node)
     remaining = tuple(n for n in state.out if n != node.name)
     return settle(live, dataclasses.replace(state, out=remaining), remaining, options)
 
 
+def lab_accounts(live: LiveLab, primary: NodeSpec, node: NodeSpec) -> str:
+    """SQL that gives the node exactly the primary's accounts of the lab (CREATE USER and GRANT lines of
+    `mariadb-dump --system=users`), its own dropped first. Accounts replicate as statements, so a server
+    rebuilt from a copy of the data alone could lack one the primary made while it was away."""
+    mine = value(live, node, f"SELECT GROUP_CONCAT(CONCAT(QUOTE(user), '@', QUOTE(host))) FROM mysql.user WHERE user IN ({LAB_USERS_SQL})")
+    drops = [f"DROP USER IF EXISTS {account};" for account in filter(None, mine.split(","))] if mine != "NULL" else []
+    dumped = live.shells.must(primary.name, "mariadb-dump --system=users", timeout=60)
+    kept = [line for line in dumped.splitlines() if LAB_ACCOUNT.search(line) and line.startswith(("CREATE USER", "GRANT "))]
+    return "\n".join(drops + kept) + "\n"
+
+
 def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
-    """A replica or a fenced former primary copied afresh from the primary (its own transactions dropped),
-    then following it from the copy's position."""
+    """A replica or a fenced former primary copied afresh from the primary, its data and the lab's accounts
+    (its own transactions dropped), then following it from the copy's position. Nothing of the copy goes
+    to the node's binary log: it holds no transaction the others lack."""
     primary = live.lab.primary
     if node == primary:
         raise PromotionError(f"{node.name} is the primary: rebuild a replica or a fenced former primary")
@@ -214,7 +238,7 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
     reset = f"STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
     live.shells.must(node.name, sql(reset), kind="run")
     staged = f"{STAGING}/rebuild.sql"
-    live.shells.put(node.name, staged, dump)
+    live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
     live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
     live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
     state = dbstate.load(live.session.state_dir) or DbState(primary=primary.name)

@@ -124,7 +124,7 @@ STATUS = """*************************** 1. row ***************************
               Slave_IO_Running: {io}
              Slave_SQL_Running: Yes
          Seconds_Behind_Master: 0
-                    Using_Gtid: Current_Pos
+                    Using_Gtid: Slave_Pos
 """
 
 
@@ -153,14 +153,14 @@ def test_unconfigured_replica_gets_gtid_replication_with_quick_retry_from_a_priv
     plan = replica().decide(probed("@@\n"))
     staged, load = plan.actions[0], plan.actions[1]
     assert isinstance(staged, Put) and isinstance(load, Run)
-    assert staged.mode == "0600" and "MASTER_USE_GTID=current_pos" in staged.content and "MASTER_CONNECT_RETRY=1" in staged.content
+    assert staged.mode == "0600" and "MASTER_USE_GTID=slave_pos" in staged.content and "MASTER_CONNECT_RETRY=1" in staged.content
     assert load.command == f"mariadb < {staged.path}; status=$?; rm -f {staged.path}; exit $status"
     assert not any("r3pl" in a.command for a in plan.actions if isinstance(a, Run))  # never on a command line
 
 
 def test_parse_replica_status() -> None:
     status = parse_replica_status(STATUS.format(io="Yes"))
-    assert status["Master_Host"] == "192.168.56.11" and status["Using_Gtid"] == "Current_Pos"
+    assert status["Master_Host"] == "192.168.56.11" and status["Using_Gtid"] == "Slave_Pos"
     assert parse_replica_status("") == {}
 
 

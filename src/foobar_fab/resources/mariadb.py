@@ -156,10 +156,11 @@ def _normal_grant(text: str) -> str:
 class Replica(Step):
     """This server replicates from the primary with GTID, both threads running.
 
-    A replica that is not set up (or follows another host) gets CHANGE MASTER ... MASTER_USE_GTID=current_pos
-    (what it applied, and what it logged itself if it was a primary: a former primary rejoins from where
-    it stopped) and a one-second reconnect delay (MariaDB's default waits 60 s); a stopped one is started. Either way
-    the step waits until both threads run, so replication is running when the build ends.
+    A replica that is not set up (or follows another host) gets CHANGE MASTER ... MASTER_USE_GTID=slave_pos
+    (from what it applied; a former primary's position is set from its own binary log when it is demoted,
+    see promotion.py, and a statement run on the replica alone never stops it) and a one-second reconnect
+    delay (MariaDB's default waits 60 s); a stopped one is started. Either way the step waits until both
+    threads run, so replication is running when the build ends.
     """
 
     primary: str
@@ -191,7 +192,7 @@ class Replica(Step):
         configured = (
             status.get("Master_Host") == self.primary
             and status.get("Master_User") == self.user
-            and status.get("Using_Gtid") == "Current_Pos"
+            and status.get("Using_Gtid") == "Slave_Pos"
             and stored.strip() == self.fingerprint
         )
         if configured and running:
@@ -202,11 +203,11 @@ class Replica(Step):
             return change(f"restarted replication from {self.primary}", Run(sql("START SLAVE")), wait)
         setup = (
             f"STOP SLAVE; CHANGE MASTER TO MASTER_HOST='{self.primary}', MASTER_USER='{self.user}', "
-            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=current_pos, {self.ssl_options}; START SLAVE;\n"
+            f"MASTER_PASSWORD='{self.password}', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos, {self.ssl_options}; START SLAVE;\n"
         )
         remember = Run(f"echo {self.fingerprint} > {FINGERPRINT} && chmod 0600 {FINGERPRINT}")
         return change(
-            f"replicating from {self.primary} with GTID (current_pos), " + ("over TLS" if self.ssl_ca else "in clear"),
+            f"replicating from {self.primary} with GTID (slave_pos), " + ("over TLS" if self.ssl_ca else "in clear"),
             *sql_file(setup, "replication.sql"),  # a file, not the command line: the password stays out of `ps`
             remember,
             wait,

@@ -42,7 +42,7 @@ REPLICATION_GRANTS = ("REPLICATION SLAVE ON *.*",)
 TLS_DIR = "/etc/mysql/tls"
 TLS = {"ca": f"{TLS_DIR}/ca.pem", "cert": f"{TLS_DIR}/server.pem", "key": f"{TLS_DIR}/server.key"}
 #: New certificates are taken up without a restart.
-FLUSH_SSL = "mariadb -e 'FLUSH SSL'"
+FLUSH_SSL = "mariadb -e 'FLUSH LOCAL SSL'"  # LOCAL: not written to the binary log (a replica's would be a transaction of its own)
 
 
 def config(inputs: RoleInputs) -> str:
