@@ -237,7 +237,8 @@ def timed_writes(live: LiveLab, writes: int) -> tuple[list[float], list[float]]:
     print(f"  $ invoke ssh {node} --command 'python3 -c <insert on the primary, poll the replica> {writes}'")
     outcome = live.shells.run(node, command, show=False, timeout=30 + writes * 10)
     if not outcome.ok:
-        raise ProviderError(f"timing replication on {node} failed: {outcome.error()}")
+        said = (outcome.stderr.strip().splitlines() or [f"exit status {outcome.exited}"])[-1]
+        raise ProviderError(f"timing replication on {node} failed: {said} (`invoke check` tells why)")
     found = json.loads(outcome.stdout)
     return [float(c) for c in found["commits"]], [float(d) for d in found["delays"]]
 
