@@ -19,6 +19,7 @@ from .failover import FAILOVER
 from .response import Response
 
 PARTITION_TABLE = "foobar_drill"
+MULTICAST = "224.0.0.0/4"  # every IPv4 multicast group
 SLOW_MS = 200  # how much later the slow server answers: well under HAProxy's 800 ms server timeout
 
 
@@ -68,7 +69,9 @@ def service_down(unit: str, role: str, label: str, how: str) -> Fault:
 
 
 def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str) -> Fault:
-    """A firewall table inside the node drops everything to and from its peers (a table of the drill's own)."""
+    """A firewall table inside the node drops everything to and from its peers (a table of the drill's own),
+    and everything it sends to a multicast group: VRRP advertisements go to 224.0.0.18, not to a peer's
+    address, and a cut that lets them through is cut one way only (the peers would still hear the node)."""
 
     def inject(live: LiveLab, node: NodeSpec) -> None:
         addresses = ", ".join(str(p.address) for p in peers(live.lab, node))
@@ -77,7 +80,7 @@ def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str)
             f"add chain inet {PARTITION_TABLE} input {{ type filter hook input priority 0; policy accept; }}; "
             f"add rule inet {PARTITION_TABLE} input ip saddr {{ {addresses} }} drop; "
             f"add chain inet {PARTITION_TABLE} output {{ type filter hook output priority 0; policy accept; }}; "
-            f"add rule inet {PARTITION_TABLE} output ip daddr {{ {addresses} }} drop"
+            f"add rule inet {PARTITION_TABLE} output ip daddr {{ {addresses}, {MULTICAST} }} drop"
         )
         _on(live, node, f"nft '{rules}'")
 
