@@ -36,6 +36,9 @@ APP_ROOT = "/srv/foobar"
 APP_ENV = "/etc/foobar/app.env"
 APP_DELAY_FILE = "/run/foobar-app-delay-ms"  # the application's own switch for the slow-server drill (foobar_app.app.DELAY_FILE)
 
+# What the drills leave on a node while a fault lasts (a build removes what an abandoned restore left)
+DRILL_TABLE = "foobar_drill"  # the nftables table of a partition drill
+
 # Where the lab stages files on a node before they go live
 STAGING = "/var/tmp/foobar_fab"
 

@@ -12,6 +12,7 @@ from foobar_fab.roles.base import (
     AptLists,
     Hostname,
     HostsFile,
+    NoTable,
     Packages,
     Timezone,
     hosts_file,
@@ -193,9 +194,11 @@ def test_timezone(stdout: str, reason: str | None) -> None:
 
 
 def test_base_steps_in_order(lab: Lab) -> None:
-    """The base role sets the node's own hostname first and the clock last."""
+    """The base role sets the node's own hostname first, then the clock, then clears what a drill may have left."""
     steps = base.steps(RoleInputs(lab, lab.node("web-02"), {}))
-    assert [s.name for s in steps] == ["hostname", "/etc/hosts", "apt lists", "packages (every role's, one transaction)", "timezone"]
+    assert [s.name for s in steps] == [
+        "hostname", "/etc/hosts", "apt lists", "packages (every role's, one transaction)", "timezone", "no drill's cut link",
+    ]
     assert steps[0] == Hostname("web-02")
 
 
@@ -205,3 +208,12 @@ def test_base_installs_the_packages_of_all_the_nodes_roles_at_once(lab: Lab) -> 
     assert packages.packages[: len(base.PACKAGES)] == base.PACKAGES
     assert {"default-mysql-server", "nginx", "gunicorn", "python3-pymysql"} <= set(packages.packages)
     assert "haproxy" not in packages.packages
+
+
+def test_a_drill_table_left_behind_is_deleted() -> None:
+    """A partition drill's table that an abandoned restore left is deleted by the next build; none: nothing done."""
+    step = NoTable("foobar_drill")
+    assert not step.decide(probed("")).changes
+    plan = step.decide(probed("present\n"))
+    assert plan.reason == "deleted"
+    assert commands(plan) == ["nft delete table inet foobar_drill"]

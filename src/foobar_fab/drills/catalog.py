@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..constants import APP_DELAY_FILE
+from ..constants import APP_DELAY_FILE, DRILL_TABLE
 from ..live import LiveLab
 from ..observe.vip import holders
 from ..providers import ProviderError
@@ -18,7 +18,6 @@ from ..topology import Lab, NodeSpec
 from .failover import FAILOVER
 from .response import Response
 
-PARTITION_TABLE = "foobar_drill"
 MULTICAST = "224.0.0.0/4"  # every IPv4 multicast group
 SLOW_MS = 200  # how much later the slow server answers: well under HAProxy's 800 ms server timeout
 
@@ -76,11 +75,11 @@ def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str)
     def inject(live: LiveLab, node: NodeSpec) -> None:
         addresses = ", ".join(str(p.address) for p in peers(live.lab, node))
         rules = (
-            f"add table inet {PARTITION_TABLE}; "
-            f"add chain inet {PARTITION_TABLE} input {{ type filter hook input priority 0; policy accept; }}; "
-            f"add rule inet {PARTITION_TABLE} input ip saddr {{ {addresses} }} drop; "
-            f"add chain inet {PARTITION_TABLE} output {{ type filter hook output priority 0; policy accept; }}; "
-            f"add rule inet {PARTITION_TABLE} output ip daddr {{ {addresses}, {MULTICAST} }} drop"
+            f"add table inet {DRILL_TABLE}; "
+            f"add chain inet {DRILL_TABLE} input {{ type filter hook input priority 0; policy accept; }}; "
+            f"add rule inet {DRILL_TABLE} input ip saddr {{ {addresses} }} drop; "
+            f"add chain inet {DRILL_TABLE} output {{ type filter hook output priority 0; policy accept; }}; "
+            f"add rule inet {DRILL_TABLE} output ip daddr {{ {addresses}, {MULTICAST} }} drop"
         )
         _on(live, node, f"nft '{rules}'")
 
@@ -88,7 +87,7 @@ def partition(peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]], what: str)
         kind="partition",
         breaks=lambda node: frozenset(),
         inject=inject,
-        restore=lambda live, node: _on(live, node, f"nft delete table inet {PARTITION_TABLE}"),
+        restore=lambda live, node: _on(live, node, f"nft delete table inet {DRILL_TABLE}"),
         title=lambda node, live: f"{node.name} loses its link to {what}",
         peers=peers,
     )

@@ -37,6 +37,7 @@ from .observer import Floating, Observer
 from .predictions import consequences, predict
 from .report import build_report, print_report, save
 from .response import Act, DrillRun
+from .restoring import restoring
 from .traffic import Traffic
 
 WARMUP = 3.0  # seconds of traffic before the fault, to show the healthy round robin
@@ -203,24 +204,32 @@ def run_drill(
             interrupted = True
             event("interrupted", "Ctrl-C: restoring the lab now")
         finally:
-            if operator is not None and operator.is_alive():
-                operator.join(RECOVERY_TIMEOUT)  # a failover under way finishes before the old primary returns
-            restore_at = event("restore", f"undoing: {title}")
-            try:
-                drill.fault.restore(live, target)
-                if drill.response is not None:
-                    respond(drill.response.after, run, health)
-            finally:
-                if health.wait(RECOVERY_TIMEOUT):
-                    recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
-                time.sleep(TAIL)
-                traffic.stop()
-                if recovered_at is not None:
-                    health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
-                observer.stop()
-                if haproxy != chosen:
-                    use_haproxy(live, chosen)
-                    health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
+            with restoring(title, traffic.now) as presses:
+                try:
+                    if operator is not None and operator.is_alive():
+                        operator.join(RECOVERY_TIMEOUT)  # a failover under way finishes before the old primary returns
+                    restore_at = event("restore", f"undoing: {title}")
+                    try:
+                        drill.fault.restore(live, target)
+                        if drill.response is not None:
+                            respond(drill.response.after, run, health)
+                    finally:
+                        if health.wait(RECOVERY_TIMEOUT):
+                            recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
+                        time.sleep(TAIL)
+                        traffic.stop()
+                        if recovered_at is not None:
+                            health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
+                        observer.stop()
+                        if haproxy != chosen:
+                            use_haproxy(live, chosen)
+                            health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
+                finally:
+                    traffic.stop()  # (again, at once) also when the restore was abandoned: no request is sent after
+                    observer.stop()
+            if presses and not interrupted:
+                interrupted = True
+                event("interrupted", "Ctrl-C during the restore, which went on to its end", at=presses[0])
         detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
         if detected_at is not None:
             events.append({"t": round(detected_at, 2), "what": "detected", "detail": f"HAProxy marked {detect_target} DOWN"})

@@ -84,7 +84,10 @@ class Traffic:
             if not self.site.network_present():
                 break  # the lab is gone: its addresses must not be tried through the default route
             kind = "write" if number % self.write_every == self.write_every - 1 else "read"
-            self._pool.submit(self._send, kind, number)
+            try:
+                self._pool.submit(self._send, kind, number)
+            except RuntimeError:
+                break  # the pool is shut down (the interpreter is exiting): nothing more is sent
             number += 1
 
     def _send(self, kind: str, number: int) -> None:

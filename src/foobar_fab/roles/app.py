@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import foobar_app
 
 from ..constants import (
+    APP_DELAY_FILE,
     APP_ENV,
     APP_METRICS_PORT,
     APP_PORT,
@@ -178,6 +179,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         *([] if inputs.tls is not None else [Absent(TLS_DIR)]),
         ConfigFile(UNIT, unit(inputs), validate="systemd-analyze verify {path}", on_change=("systemctl daemon-reload", TRY_RESTART)),
         Service(APP_SERVICE),
+        Absent(APP_DELAY_FILE, name="no drill's delay"),
     ]
 
 

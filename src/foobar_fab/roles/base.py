@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..constants import SSH_PORT
+from ..constants import DRILL_TABLE, SSH_PORT
 from ..executors import Outcome
 from ..expect import expect
 from ..resources.packages import APT_GET, Packages, installed, query_command
@@ -142,6 +142,25 @@ class Timezone(Step):
         )
 
 
+@dataclass
+class NoTable(Step):
+    """An nftables table that must not be loaded: a drill's cut link, left by a restore that was abandoned."""
+
+    table: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"no nftables table {self.table}"
+
+    def probe(self) -> str:
+        return f"nft list table inet {self.table} >/dev/null 2>&1 && echo present; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if "present" not in probe.stdout:
+            return ok("none")
+        return change("deleted", Run(f"nft delete table inet {self.table}"))
+
+
 def steps(inputs: RoleInputs) -> list[Step]:
     """The base role's steps for one node, in order; its packages step installs every role's packages."""
     lab, node = inputs.lab, inputs.node
@@ -151,6 +170,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         AptLists(inputs.packages or PACKAGES),
         Packages(inputs.packages or PACKAGES, name="packages (every role's, one transaction)"),
         Timezone(),
+        NoTable(DRILL_TABLE, name="no drill's cut link"),
     ]
 
 

@@ -50,8 +50,9 @@ def friendly(task_body: F) -> F:
             return task_body(*args, **kwargs)
         except (TopologyError, ProviderError, TemplateError) as err:
             raise Exit(f"error: {err}", code=2) from None
-        except KeyboardInterrupt:
-            raise Exit("interrupted: if a build was under way, run `invoke build` to finish it (or `invoke destroy`)", code=130) from None
+        except KeyboardInterrupt as err:
+            message = str(err) or "interrupted: if a build was under way, run `invoke build` to finish it (or `invoke destroy`)"
+            raise Exit(message, code=130) from None
         except Exit:
             raise
         except Exception as err:
