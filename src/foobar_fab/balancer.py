@@ -46,6 +46,13 @@ def set_state(live: LiveLab, name: str, state: str) -> None:
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} state {state}")
 
 
+def algorithm(name: str) -> str:
+    """An algorithm given on the command line, checked."""
+    if name not in ALGORITHMS:
+        raise ProviderError(f"unknown algorithm {name!r}: one of {', '.join(ALGORITHMS)}")
+    return name
+
+
 def weight_of(text: str) -> int:
     """A weight given on the command line, checked."""
     if not text.isdigit() or not 0 <= int(text) <= MAX_WEIGHT:
@@ -87,8 +94,7 @@ def running_choices(live: LiveLab) -> Choices:
 
 def rebuild(session: LabSession, options: BuildOptions) -> None:
     """HAProxy's config with these options, through the build's own steps (a reload where it changes)."""
-    if options.balance not in ALGORITHMS:
-        raise ProviderError(f"unknown algorithm {options.balance!r}: one of {', '.join(ALGORITHMS)}")
+    algorithm(options.balance)
     if not building.reconfigure(session, ["loadbalancer"], options):
         raise ProviderError("HAProxy's config could not be changed (see the failed step above); `invoke build` puts the design's back")
 

@@ -26,6 +26,7 @@ from . import build as building
 from . import design, topology
 from .console import Console
 from .constants import APP_ENV
+from .drills.runner import use_replication
 from .live import LiveLab, live
 from .no_network import without_network
 from .observe.site import MESSAGES_PATH
@@ -34,7 +35,7 @@ from .roles import BuildOptions
 from .session import LabSession, open_session
 from .settings import PROJECT_ROOT, Settings
 from .steps import Runner
-from .topology import DB_ROLES, REPLICATION_MODES
+from .topology import REPLICATION_MODES
 
 SEED_DESIGN = PROJECT_ROOT / "configs/lab.yml"
 
@@ -252,14 +253,12 @@ def write_figures(session: LabSession, live: LiveLab, writes: int) -> list[Figur
         switched = mode != lab.replication
         if switched:
             print(f"  ({mode} replication for the measurement, through the build's own steps; {lab.replication} put back after)")
-            with session.console.briefly():
-                reconfigured = building.reconfigure(session, DB_ROLES, BuildOptions(replication=mode))
-            if not reconfigured:
+            if not use_replication(live, mode):
                 raise ProviderError(f"could not switch to {mode} replication for the measurement (see the failed step above)")
         try:
             commits, delays = timed_writes(live, writes)
         finally:
-            if switched and not put_back(session, DB_ROLES):
+            if switched and not use_replication(live, None):
                 print(f"  {lab.replication} replication could not be put back: run `invoke build`")
         figures += [
             Figure(f"write latency, {mode}, median of {writes}", f"{statistics.median(commits) * 1000:.1f} ms"),
@@ -313,12 +312,6 @@ def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connec
     finally:
         if not building.reconfigure(session, ["loadbalancer"], BuildOptions()):
             print("  the redirect could not be put back: run `invoke build`")
-
-
-def put_back(session: LabSession, roles: tuple[str, ...]) -> bool:
-    """The design's own settings for these roles again, after a measurement that changed them."""
-    with session.console.briefly():
-        return building.reconfigure(session, roles, BuildOptions())
 
 
 def print_figures(figures: list[Figure]) -> None:

@@ -74,12 +74,6 @@ def value(live: LiveLab, node: NodeSpec, statement: str, timeout: float = 3.0) -
     return live.databases.value(node, statement, timeout=timeout)
 
 
-def takes_writes(live: LiveLab, node: NodeSpec) -> bool | None:
-    """Whether the node's MariaDB takes writes now (None: it does not answer)."""
-    try:
-        return value(live, node, "SELECT @@global.read_only", timeout=2.0) == "0"
-    except NodeUnreachable:
-        return None
 
 
 def best_replica(live: LiveLab, candidates: tuple[NodeSpec, ...]) -> NodeSpec:
@@ -168,7 +162,7 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     drill's probes), so it is not asked again (asking a server without power costs a timeout)."""
     lab = live.lab
     old = lab.primary
-    if not seen_dead and takes_writes(live, old):
+    if not seen_dead and live.databases.writable(old, timeout=2.0):
         raise PromotionError(f"{old.name} still takes writes: a failover would make two primaries; use `invoke db.switchover`")
     new = to or best_replica(live, lab.replicas)
     started = time.monotonic()

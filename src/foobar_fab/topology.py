@@ -134,6 +134,11 @@ class Lab:
         return self.with_role("db_primary") + self.replicas
 
     @property
+    def fenced(self) -> tuple[NodeSpec, ...]:
+        """Former primaries kept out after a failover until they rejoin (no database role meanwhile)."""
+        return tuple(self.node(name) for name in self.out)
+
+    @property
     def primary(self) -> NodeSpec:
         """The database primary (the design rules make sure there is exactly one where it is asked for)."""
         primaries = self.with_role("db_primary")
@@ -158,18 +163,17 @@ class Lab:
     def with_primary(self, name: str, out: tuple[str, ...] = ()) -> Lab:
         """The same design after a promotion: `name` is the primary, the former primary a replica (or, while
         it is `out`, fenced after a failover, no database at all until it rejoins)."""
-        if not self.has_node(name) or not (self.node(name).has_role("db_replica") or self.node(name).has_role("db_primary")):
+        if not self.has_node(name) or self.node(name) not in self.db_nodes:
             raise TopologyError(f"{self.source}: {name} holds no database: it cannot be the primary")
-        db_roles = DB_ROLES
 
         def recast(node: NodeSpec) -> NodeSpec:
-            if not any(node.has_role(r) for r in db_roles):
+            if not any(node.has_role(r) for r in DB_ROLES):
                 return node
-            kept = [r for r in node.roles if r not in db_roles]
+            kept = [r for r in node.roles if r not in DB_ROLES]
             if node.name in out:
                 return replace(node, roles=tuple(kept))
             db_role = "db_primary" if node.name == name else "db_replica"
-            position = next(i for i, r in enumerate(node.roles) if r in db_roles)
+            position = next(i for i, r in enumerate(node.roles) if r in DB_ROLES)
             return replace(node, roles=tuple(kept[:position] + [db_role] + kept[position:]))
 
         return replace(self, nodes=tuple(recast(n) for n in self.nodes), out=out)

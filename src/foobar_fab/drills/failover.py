@@ -58,15 +58,17 @@ def fail_over(run: DrillRun) -> None:
     run.findings["new_primary"] = done.new
 
 
-def returned(run: DrillRun, node: NodeSpec) -> str | None:
-    """Wait until the node's MariaDB is up and its guard has run; its read_only then (None: it never came)."""
+def returned(run: DrillRun, node: NodeSpec) -> bool | None:
+    """Wait until the node's MariaDB is up and its guard has run; whether it takes writes then (None: it never came)."""
     shells = run.live.shells
     guard_ran = f"test \"$(systemctl show -p ExecMainExitTimestampMonotonic --value {GUARD_SERVICE})\" != 0"
     deadline = time.monotonic() + BACK_TIMEOUT
     while time.monotonic() < deadline:
         try:
             if shells.run(node.name, guard_ran, timeout=5.0, show=False).ok:
-                return run.live.databases.value(node, "SELECT @@global.read_only", timeout=5.0)
+                writable = run.live.databases.writable(node, timeout=5.0)
+                if writable is not None:
+                    return writable
         except NodeUnreachable:
             pass
         time.sleep(1.0)
@@ -78,12 +80,12 @@ def rejoin(run: DrillRun) -> None:
     node = run.target
     if node.name not in run.live.lab.out:
         return  # no failover happened: nothing to rejoin
-    read_only = returned(run, node)
-    if read_only is None:
+    writable = returned(run, node)
+    if writable is None:
         run.event("not back", f"{node.name}'s MariaDB did not answer within {BACK_TIMEOUT:g} s: `invoke db.rejoin {node.name}` later")
         return
-    run.findings["fenced_on_return"] = read_only == "1"
-    run.event("back", f"{node.name} is up again, " + ("read-only: fenced" if read_only == "1" else "TAKING WRITES: not fenced"))
+    run.findings["fenced_on_return"] = not writable
+    run.event("back", f"{node.name} is up again, " + ("TAKING WRITES: not fenced" if writable else "read-only: fenced"))
     try:
         promotion.rejoin(run.live, node, run.options)
         run.findings["rejoined"] = "rejoin"

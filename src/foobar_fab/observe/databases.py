@@ -49,6 +49,13 @@ class Databases:
         rows = self.rows(node, statement, timeout)
         return rows[0][0] if rows and rows[0] else ""
 
+    def writable(self, node: NodeSpec, timeout: float = QUERY_TIMEOUT) -> bool | None:
+        """Whether the node's MariaDB takes writes now (not read_only); None: it does not answer."""
+        try:
+            return self.value(node, "SELECT @@global.read_only", timeout) == "0"
+        except NodeUnreachable:
+            return None
+
     def count(self, node: NodeSpec, body: str) -> int:
         """How many messages with exactly this body the node's database holds."""
         return int(self.value(node, f"SELECT COUNT(*) FROM {DATABASE}.messages WHERE body = {sql_text(body)}") or 0)

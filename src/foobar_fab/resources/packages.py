@@ -76,7 +76,8 @@ class Packages(Step):
 
     def decide(self, probe: Outcome) -> Plan:
         rows, cache, marker = sections(probe.stdout, 3)
-        missing = [p for p in self.packages if p not in installed(rows)]
+        present = installed(rows)
+        missing = [p for p in self.packages if p not in present]
         if not missing:
             return ok(f"{len(self.packages)} installed: {', '.join(self.packages)}{image_origin(marker, self.packages)}")
         install = Run(install_command(missing))

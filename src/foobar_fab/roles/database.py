@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_USER
 from ..expect import eventually, expect
-from ..observe.shell import NodeUnreachable
 from ..resources.files import Absent, ConfigFile
 from ..resources.mariadb import Database, ReadOnly, Replica, Schema, SemiSync, User
 from ..resources.packages import Packages
@@ -73,8 +72,7 @@ def semi_sync(inputs: RoleInputs) -> list[Step]:
 
 def peers(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
     """The other database servers of the design, the fenced former primaries included."""
-    fenced = tuple(lab.node(name) for name in lab.out)
-    return tuple(n for n in lab.db_nodes + fenced if n != node)
+    return tuple(n for n in lab.db_nodes + lab.fenced if n != node)
 
 
 def guard(inputs: RoleInputs) -> list[Step]:
@@ -133,7 +131,7 @@ def primary_steps(inputs: RoleInputs) -> list[Step]:
         # The exporters' account, on every database server through replication (none without monitoring).
         User(EXPORTER_USER, ("localhost",) if lab.has("monitoring") else (), inputs.secrets.get("db_exporter", ""), EXPORTER_GRANTS),
         # The primary's guard asks the other servers whether they take writes; it may ask nothing else.
-        User(GUARD_USER, tuple(dict.fromkeys(str(n.address) for n in lab.db_nodes + peers(lab, inputs.node))), inputs.secrets.get("db_guard", ""), ()),
+        User(GUARD_USER, tuple(str(n.address) for n in lab.db_nodes + lab.fenced), inputs.secrets.get("db_guard", ""), ()),
         Schema(DATABASE, (APP_SOURCE / "schema.sql").read_text()),
     ]
 
@@ -181,12 +179,11 @@ def replica_threads(live: LiveLab, node: NodeSpec) -> str:
 def one_writer(live: LiveLab) -> str:
     """The primary takes writes, and every other database server (a fenced former primary too) refuses them."""
     lab = live.lab
-    fenced = tuple(lab.node(name) for name in lab.out)
+    fenced = lab.fenced
     seen, wrong = [], []
     for node in lab.db_nodes + fenced:
-        try:
-            writable = live.databases.value(node, "SELECT @@global.read_only", timeout=3) == "0"
-        except NodeUnreachable:
+        writable = live.databases.writable(node, timeout=3)
+        if writable is None:
             seen.append(f"{node.name} does not answer")
             if node not in fenced:  # a fenced former primary may well be without power
                 wrong.append(node.name)

@@ -36,10 +36,9 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None)
     for line in building.primary_line(s):
         print(line)
     with live(s) as running:
-        for node in lab.db_nodes + tuple(lab.node(n) for n in lab.out):
+        for node in lab.db_nodes + lab.fenced:
             try:
-                read_only = running.databases.value(node, "SELECT @@global.read_only")
-                position = running.databases.value(node, "SELECT @@gtid_current_pos")
+                read_only, position = running.databases.rows(node, "SELECT @@global.read_only, @@gtid_current_pos")[0]
             except NodeUnreachable:
                 print(f"  {node.name:<8} does not answer")
                 continue

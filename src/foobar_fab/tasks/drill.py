@@ -9,11 +9,11 @@ from typing import Any
 from invoke import Context, task
 from invoke.exceptions import Exit
 
+from ..balancer import algorithm
 from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
 from ..live import live
-from ..providers import ProviderError
 from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
 from .common import QUIET_HELP, friendly, session
@@ -71,8 +71,8 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
-        if balance is not None and balance not in ALGORITHMS:
-            raise ProviderError(f"unknown algorithm {balance!r}: one of {', '.join(ALGORITHMS)}")
+        if balance is not None:
+            algorithm(balance)
         runs = [(d, mode) for d in drills for mode in modes(replication)]
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[dict[str, Any]] = []

@@ -8,30 +8,29 @@ from typing import Any
 from invoke import Context, task
 
 from .. import balancer
-from ..live import live
+from ..live import LiveLab, live
 from ..roles import BuildOptions
 from ..roles.loadbalancer import ALGORITHMS
-from ..session import LabSession
 from .common import LAB_HELP, QUIET_HELP, friendly, session
 
 SERVER_HELP = {**LAB_HELP, "server": "a web server of the design, e.g. web-01"}
 UNDO = "undo: `invoke build` puts back what the design says"
 
 
-def _report(s: LabSession, said: str | None = None) -> None:
+def _report(lab: LiveLab, said: str | None = None) -> None:
     """What changed (if anything), then every balancer's view of its web servers."""
     if said:
-        s.console.line(said)
-    with live(s) as lab:
-        for row in balancer.table(lab):
-            s.console.line(row)
+        lab.console.line(said)
+    for row in balancer.table(lab):
+        lab.console.line(row)
 
 
 @task(help=LAB_HELP)
 @friendly
 def show(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Show HAProxy's algorithm, and each web server's status, weight, role and requests."""
-    _report(session(c, lab_file=lab_file, provider=provider))
+    with live(session(c, lab_file=lab_file, provider=provider)) as lab:
+        _report(lab)
 
 
 @task(help={**SERVER_HELP, "weight": f"the server's new weight, 0 to {balancer.MAX_WEIGHT} (the config gives each server 1)"})
@@ -41,7 +40,7 @@ def weight(c: Context, server: str, weight: str, lab_file: str | None = None, pr
     s = session(c, lab_file=lab_file, provider=provider)
     with live(s) as lab:
         balancer.set_weight(lab, server, balancer.weight_of(weight))
-    _report(s, f"{server}: weight {weight}, live, nothing restarted ({UNDO})")
+        _report(lab, f"{server}: weight {weight}, live, nothing restarted ({UNDO})")
 
 
 def _state_task(state: str, doc: str, said: str) -> Callable[..., Any]:
@@ -49,7 +48,7 @@ def _state_task(state: str, doc: str, said: str) -> Callable[..., Any]:
         s = session(c, lab_file=lab_file, provider=provider)
         with live(s) as lab:
             balancer.set_state(lab, server, state)
-        _report(s, f"{server}: {said}")
+            _report(lab, f"{server}: {said}")
 
     body.__doc__ = doc
     body.__name__ = state
@@ -81,7 +80,8 @@ def balance(c: Context, algorithm: str, lab_file: str | None = None, provider: s
     with live(s) as lab:
         kept = balancer.running_choices(lab)
     balancer.rebuild(s, BuildOptions(balance=algorithm, backups=kept.backups))
-    _report(s, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")
+    with live(s) as lab:
+        _report(lab, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")
 
 
 @task(name="active-passive", help={**QUIET_HELP, "backup": "the web server that waits (default: the design's last web server)"})
@@ -92,4 +92,5 @@ def active_passive(c: Context, backup: str | None = None, lab_file: str | None =
     with live(s) as lab:
         options = balancer.active_passive(lab, backup)
     balancer.rebuild(s, options)
-    _report(s, f"{', '.join(options.backups)}: backup, through the build (HAProxy 2.6 cannot make a server a backup live), HAProxy reloaded ({UNDO})")
+    with live(s) as lab:
+        _report(lab, f"{', '.join(options.backups)}: backup, through the build (HAProxy 2.6 cannot make a server a backup live), HAProxy reloaded ({UNDO})")

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .layout import LxcLayout
+from .package_cache import size
 from .recipe import DEBIAN_SUITE
 
 
@@ -41,7 +42,6 @@ def report(layout: LxcLayout) -> list[str]:
         used = _users(layout, f"{generation}/layer:")
         packages = len(stamp.get("packages", "").split())
         rows.append(f"  role image  {generation.parent.name}/{generation.name}, {_mib(generation)}, {packages} packages, built {built}, used by {', '.join(used) or 'none'}")
-    debs = list(layout.package_cache.glob("*.deb"))
-    size = sum(d.stat().st_size for d in debs) / 2**20
-    rows.append(f"  package cache  {layout.package_cache}, {len(debs)} package files, {size:.0f} MiB")
+    debs = [(d.stat().st_size, 0.0) for d in layout.package_cache.glob("*.deb")]
+    rows.append(f"  package cache  {layout.package_cache}, {size(debs)}")
     return rows

@@ -167,6 +167,11 @@ class ResolverGone(Step):
         return change("dnsmasq stopped", Run(f"kill {pids} && rm -f {self.layout.dnsmasq_pid}"))
 
 
+def other_labs(tables: list[str], layout: LxcLayout) -> list[str]:
+    """The other labs' firewall tables among `nft list tables ip` lines: while any is left, the host's settings stay."""
+    return [t for t in tables if t.startswith("table ip foobar_fab_") and t != f"table ip {layout.nft_table}"]
+
+
 @dataclass
 class NatGone(Step):
     """The lab's firewall table is gone; forwarding is off again if the lab turned it on."""
@@ -184,7 +189,7 @@ class NatGone(Step):
         actions = []
         if f"table ip {table}" in found:
             actions.append(Run(f"nft delete table ip {table}"))
-        others = [t for t in found if t.startswith("table ip foobar_fab_") and t != f"table ip {table}"]
+        others = other_labs(found, self.layout)
         if "forward-note" in found and not others:
             actions.append(Run(f"sysctl -qw net.ipv4.ip_forward=0 && rm -f {self.layout.forward_note}"))
         if not actions:
@@ -251,7 +256,7 @@ class InotifyLimitGone(Step):
 
     def decide(self, probe: Outcome) -> Plan:
         was, tables = sections(probe.stdout, 2)
-        others = [t for t in lines(tables) if t.startswith("table ip foobar_fab_") and t != f"table ip {self.layout.nft_table}"]
+        others = other_labs(lines(tables), self.layout)
         if not was.strip().isdigit() or others:
             return ok("left as it is" + (" (other labs run)" if others and was.strip() else ""))
         return change(f"{INOTIFY} put back to {was.strip()}", Run(f"sysctl -qw {INOTIFY}={was.strip()} && rm -f {InotifyLimit(self.layout).note}"))

@@ -19,6 +19,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ...executors import Outcome
@@ -64,8 +65,9 @@ class ImageRecipe:
     packages: tuple[str, ...]
     nodes: tuple[str, ...]
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """The recipe's name: base image, packages, the in-image script and the held services (read once)."""
         recipe = "\0".join([self.layout.base_dir.name, *sorted(set(self.packages)), IN_IMAGE.read_text(), *self.held])
         return hashlib.sha256(recipe.encode()).hexdigest()[:8]
 
