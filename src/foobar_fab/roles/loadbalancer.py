@@ -19,6 +19,7 @@ from ..steps import Plan, Run, Step, StepError, change, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck
+from .web import proxies_elsewhere
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -156,12 +157,20 @@ def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
     return eventually(probe)
 
 
+def answering(lab: Lab) -> tuple[list[str], list[str]]:
+    """Who the round-robin check expects to answer: every web server, and, where some web server proxies to
+    an application server on another node, every application server the web servers proxy to (else none
+    is named: each web server's own application answers for it)."""
+    web = [n.name for n in lab.web_nodes]
+    if not any(proxies_elsewhere(lab, w) for w in lab.web_nodes):
+        return web, []
+    return web, list(dict.fromkeys(a.name for w in lab.web_nodes for a in lab.upstream_apps(w)))
+
+
 def round_robin(live: LiveLab) -> str:
     """Requests through the entry address are answered in turn by every web server (and, where the
-    application servers are servers of their own, by every one of those too)."""
-    lab = live.lab
-    web = [n.name for n in lab.web_nodes]
-    apps = [n.name for n in lab.app_nodes] if any(not w.has_role("app") for w in lab.web_nodes) else []
+    application servers are not only the web servers' own, by every application server too)."""
+    web, apps = answering(live.lab)
 
     def probe() -> str:
         answers = [live.site.get(HEALTH_PATH, HTTP_TIMEOUT) for _ in range(2 * max(len(web), len(apps)))]
