@@ -18,7 +18,8 @@ from ..resources.services import Service
 from ..steps import Plan, Run, Step, StepError, change, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
-from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck
+from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck, roles_field
+from .web import ports as web_ports
 from .web import proxies_elsewhere
 
 if TYPE_CHECKING:
@@ -216,6 +217,13 @@ def _web_behind(lab: Lab) -> Iterator[Problem]:
         yield Problem(f"nodes.{lab.balancers[0].name}.roles", "no node has the role web")
 
 
+def _ports_to_itself(lab: Lab) -> Iterator[Problem]:
+    for balancer in lab.balancers:
+        if balancer.has_role("web"):
+            shared = sorted({p.number for p in ports(lab, balancer)} & {p.number for p in web_ports(lab, balancer)})
+            yield Problem(roles_field(balancer), f"{balancer.name} has web too: HAProxy and Nginx would both listen on {', '.join(map(str, shared))}")
+
+
 def _floating_needed(lab: Lab) -> Iterator[Problem]:
     if len(lab.balancers) > 1 and lab.floating_address is None:
         yield Problem("lab.floating_address", f"missing, with {len(lab.balancers)} load balancers")
@@ -242,6 +250,7 @@ ROLE = Role(
     rules=(
         Rule("the design needs a load balancer in front of the site", _balancer_rules),
         Rule("a load balancer needs web servers to send requests to", _web_behind),
+        Rule("a load balancer needs the site's ports to itself: put the web server on another node", _ports_to_itself),
         Rule("two or more load balancers need lab.floating_address for clients to reach them by", _floating_needed),
         Rule("a floating address needs two or more load balancers to move between", _floating_has_balancers),
     ),
