@@ -11,7 +11,7 @@ lets in (loaded where the design has a firewall; who must reach what, either way
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import yaml
@@ -110,18 +110,6 @@ ROWS = {
         checks=SEED_CHECKS,
         answering=("web-01 web-02", ""),
     ),
-    "secured": Row(
-        "configs/secured.yml",
-        binds={"web-01": ["127.0.0.1:8000", "0.0.0.0:9180"], "web-02": ["127.0.0.1:8000", "0.0.0.0:9180"]},
-        upstreams={"web-01": ["127.0.0.1:8000"], "web-02": ["127.0.0.1:8000"]},
-        backends=["web-01 11:80", "web-02 12:80"],
-        reads={"web-01": 11, "web-02": 12},
-        grants={"foobar_app": [11, 12], "foobar_repl": [12], "foobar_guard": [11, 12], "exporter": ["localhost"]},
-        firewall=joined(SEED_NODES, SECURED_EXTRA, {"mon-01": MONITOR}),
-        checks={**SEED_CHECKS, **secured_checks("lb-01 web-01 web-02 mon-01", "web-01 web-02", "mon-01")},
-        answering=("web-01 web-02", ""),
-        scrape={"node": "lb-01 web-01 web-02 mon-01", "mysqld": "web-01 web-02", "haproxy": "lb-01", "app": "web-01 web-02"},
-    ),
     "scaled": Row(
         "configs/scaled.yml",
         binds={"app-01": ["31:8000"], "app-02": ["32:8000"]},
@@ -132,21 +120,6 @@ ROWS = {
         firewall=TIERS_NODES,
         checks=TIERS_CHECKS,
         answering=("web-01 web-02", "app-01 app-02"),
-    ),
-    "reference": Row(
-        "configs/reference.yml",
-        binds={"app-01": ["31:8000", "0.0.0.0:9180"], "app-02": ["32:8000", "0.0.0.0:9180"]},
-        upstreams={"web-01": ["31:8000", "32:8000"], "web-02": ["31:8000", "32:8000"]},
-        backends=["web-01 21:80", "web-02 22:80"],
-        reads={"app-01": 42, "app-02": 42},
-        grants={"foobar_app": [31, 32], "foobar_repl": [42], "foobar_guard": [41, 42], "exporter": ["localhost"]},
-        firewall=joined(TIERS_NODES, EXPORTERS, REFERENCE_EXTRA),
-        checks={**TIERS_CHECKS, **secured_checks("lb-01 lb-02 web-01 web-02 app-01 app-02 db-01 db-02 mon-01", "db-01 db-02", "mon-01")},
-        answering=("web-01 web-02", "app-01 app-02"),
-        scrape={
-            "node": "lb-01 lb-02 web-01 web-02 app-01 app-02 db-01 db-02 mon-01", "mysqld": "db-01 db-02",
-            "haproxy": "lb-01 lb-02", "app": "app-01 app-02",
-        },
     ),
     "mixed-web-alone": Row(
         "tests/designs/mixed-web-alone.yml",
@@ -241,6 +214,28 @@ ROWS = {
         scrape={"node": "lb-01 web-01 app-01 db-01 mon-01", "mysqld": "db-01", "haproxy": "lb-01", "app": "app-01"},
     ),
 }
+# The secured and reference designs: the seed's and the scaled one's, with a firewall, HTTPS and monitoring.
+ROWS["secured"] = replace(
+    ROWS["lab"],
+    file="configs/secured.yml",
+    binds={"web-01": ["127.0.0.1:8000", "0.0.0.0:9180"], "web-02": ["127.0.0.1:8000", "0.0.0.0:9180"]},
+    grants={**ROWS["lab"].grants, "exporter": ["localhost"]},
+    firewall=joined(SEED_NODES, SECURED_EXTRA, {"mon-01": MONITOR}),
+    checks={**SEED_CHECKS, **secured_checks("lb-01 web-01 web-02 mon-01", "web-01 web-02", "mon-01")},
+    scrape={"node": "lb-01 web-01 web-02 mon-01", "mysqld": "web-01 web-02", "haproxy": "lb-01", "app": "web-01 web-02"},
+)
+ROWS["reference"] = replace(
+    ROWS["scaled"],
+    file="configs/reference.yml",
+    binds={"app-01": ["31:8000", "0.0.0.0:9180"], "app-02": ["32:8000", "0.0.0.0:9180"]},
+    grants={**ROWS["scaled"].grants, "exporter": ["localhost"]},
+    firewall=joined(TIERS_NODES, EXPORTERS, REFERENCE_EXTRA),
+    checks={**TIERS_CHECKS, **secured_checks("lb-01 lb-02 web-01 web-02 app-01 app-02 db-01 db-02 mon-01", "db-01 db-02", "mon-01")},
+    scrape={
+        "node": "lb-01 lb-02 web-01 web-02 app-01 app-02 db-01 db-02 mon-01", "mysqld": "db-01 db-02",
+        "haproxy": "lb-01 lb-02", "app": "app-01 app-02",
+    },
+)
 LABS = {name: design.load(PROJECT_ROOT / row.file) for name, row in ROWS.items()}
 
 
@@ -308,7 +303,7 @@ def test_every_balancer_sends_to_every_web_server(name: str) -> None:
 @pytest.mark.parametrize("name", ROWS)
 def test_each_application_writes_to_the_primary_and_reads_where_the_design_says(name: str) -> None:
     lab, row = case(name)
-    primary = lab.with_role("db_primary")[0].address
+    primary = lab.primary.address
     assert sorted(n.name for n in lab.app_nodes) == sorted(row.reads)
     for node, reads in row.reads.items():
         written = files(app.steps(inputs_for(lab, lab.node(node), SECRETS)))
