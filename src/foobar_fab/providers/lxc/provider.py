@@ -10,9 +10,10 @@ from pathlib import Path
 
 from ... import parallel
 from ...console import Console
-from ...executors import LocalExecutor, SshParams
+from ...executors import LocalExecutor, Outcome, SshParams
 from ...roles import packages_of
-from ...steps import Runner, Step
+from ...steps import Runner, Step, StepError
+from ...topology import NodeSpec
 from ..base import NodeStatus, Provider, ProviderError, misrouted, must
 from .containers import (
     Booted,
@@ -25,7 +26,7 @@ from .containers import (
     wait_for_boot,
 )
 from .image import BaseImage, OldImages
-from .layout import BASE_MARKER, MARKER, LxcLayout
+from .layout import MARKER, LxcLayout
 from .network import Bridge, BridgeGone, InotifyLimit, InotifyLimitGone, Nat, NatGone, Resolver, ResolverGone
 from .package_cache import OldPackages, PackageCache
 from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
@@ -72,11 +73,11 @@ class LxcProvider(Provider):
         host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), InotifyLimit(layout), Bridge(layout), Nat(layout), Resolver(layout)]
         if not runner.apply("host", self.host, host_steps):
             return False
-        new_nodes = [n.name for n in layout.lab.nodes if self._needs_container(n.name)]
+        public_key = (layout.key_file.with_suffix(".pub")).read_text()
+        new_nodes = self.to_make(public_key)
         images = self._role_images(runner, new_nodes)
         if images is None:
             return False
-        public_key = (layout.key_file.with_suffix(".pub")).read_text()
 
         def bring_up(node_name: str) -> bool:
             node = layout.lab.node(node_name)
@@ -104,13 +105,19 @@ class LxcProvider(Provider):
             return None
         return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
 
-    def _needs_container(self, node: str) -> bool:
-        """No container of this lab for the node, or one made from another base image: it is about to be made."""
-        folder = self.layout.container_dir(node)
-        made = [folder / MARKER, folder / BASE_MARKER]
-        if not all(f.is_file() for f in made) or not self.layout.base_stamp.is_file():
-            return True
-        return made[1].read_text() != self.layout.base_stamp.read_text()
+    def to_make(self, public_key: str) -> list[str]:
+        """The nodes whose container is about to be made (created or replaced), as their Container step will
+        decide: they start from role images, and the build tidies afterwards."""
+
+        def made(node: NodeSpec) -> bool:
+            step = Container(self.layout, node, public_key)
+            probe = step.probe()
+            proc = subprocess.run(probe, shell=True, capture_output=True, text=True, executable="/bin/bash")
+            try:
+                return step.why_made(Outcome(probe, proc.returncode, proc.stdout, proc.stderr)) is not None
+            except StepError:
+                return False  # not made by this lab: its Container step refuses it
+        return [node.name for node in self.layout.lab.nodes if made(node)]
 
     def stop_hard(self, node: str) -> None:
         must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))
