@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from . import build, dbstate, design, parallel
 from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAGING
 from .dbstate import DbState
+from .errors import LabError
 from .live import LiveLab
 from .observe.databases import gtid_sequences
 from .observe.shell import NodeUnreachable
-from .providers import ProviderError
 from .resources.mariadb import sql
 from .roles import BuildOptions
 from .roles.app import PRIMARY_FILE
@@ -45,7 +45,7 @@ LAB_ACCOUNT = re.compile("|".join(f"`{u}`@`" for u in LAB_USERS))
 DUMP_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([0-9,-]*)'")
 
 
-class PromotionError(ProviderError):
+class PromotionError(LabError):
     """A promotion or a rejoin cannot go on; the message says why and what to do."""
 
 

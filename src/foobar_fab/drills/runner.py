@@ -22,13 +22,13 @@ import requests
 from .. import build as building
 from ..balancer import running_choices
 from ..console import Console
+from ..errors import LabError
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
 from ..observe.prometheus import Prometheus
 from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
-from ..providers import ProviderError
 from ..roles import BuildOptions
 from ..topology import DB_ROLES, NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
@@ -284,7 +284,7 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
     try:
         with run.live.console.briefly():
             act(run)
-    except (ProviderError, NodeUnreachable) as err:
+    except (LabError, NodeUnreachable) as err:
         run.event("response failed", str(err))
     finally:
         health.follow()

@@ -9,12 +9,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from ..errors import LabError
 from ..executors import Outcome, SshParams
 from ..steps import Runner
 from ..topology import Lab
 
 
-class ProviderError(RuntimeError):
+class ProviderError(LabError):
     """The provider cannot do what was asked; the message says what to do."""
 
 
