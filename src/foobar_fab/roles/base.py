@@ -15,7 +15,7 @@ from ..topology import Lab, NodeSpec
 from .record import ADMIN, NodeCheck, Port, Role, RoleInputs, Rule, problems_where
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
@@ -174,7 +174,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
     ]
 
 
-def system_running(live: LiveLab, node: NodeSpec) -> str:
+def system_running(live: LabView, node: NodeSpec) -> str:
     with live.shells.host(node.name) as host:
         state = host.run("systemctl is-system-running").stdout.strip()
     return expect(state == "running", f"is-system-running: {state}")
