@@ -22,6 +22,18 @@ CACHE_HELPER = "/usr/local/sbin/foobar-apt-cache"
 CACHE_HELPER_SCRIPT = Path(__file__).with_name("foobar-apt-cache.sh").read_text()
 #: Written into a role image: which image it is and the packages it holds.
 IMAGE_MARKER = "/var/lib/foobar_fab/role-image"
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # where apt's own daily job records success
+#: Run after every `apt-get update` the lab makes (base image, role images, nodes): the lists' age is the stamp's.
+TOUCH_UPDATE_STAMP = f"mkdir -p {UPDATE_STAMP.rsplit('/', 1)[0]} && touch {UPDATE_STAMP}"
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """What a node's image needs, as the roles say it: its packages, and the services among them that stay
+    disabled until the build configures them (they fail when started without the lab's settings)."""
+
+    packages: tuple[str, ...]
+    held: tuple[str, ...] = ()
 
 
 def install_command(packages: Iterable[str]) -> str:

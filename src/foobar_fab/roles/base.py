@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..constants import DRILL_TABLE, SSH_PORT
 from ..executors import Outcome
 from ..expect import expect
-from ..resources.packages import APT_GET, Packages, installed, query_command
+from ..resources.packages import APT_GET, TOUCH_UPDATE_STAMP, UPDATE_STAMP, Packages, installed, query_command
 from ..steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, NodeCheck, Port, Role, RoleInputs, Rule, problems_where
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
-UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # where apt's own daily job records success
-TOUCH_UPDATE_STAMP = f"mkdir -p {UPDATE_STAMP.rsplit('/', 1)[0]} && touch {UPDATE_STAMP}"
 
 
 @dataclass

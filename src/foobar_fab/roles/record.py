@@ -146,6 +146,9 @@ class Role:
     rules: tuple[Rule, ...] = ()
     retire: Callable[[RoleInputs], list[Step]] | None = None  # takes the role away from a node that no longer has it
     node_packages: Callable[[Lab, NodeSpec], tuple[str, ...]] | None = None  # packages that depend on the node's other roles
+    #: Services of its packages that fail when started before the build configures them (the MariaDB exporter
+    #: has no credentials yet): a role image keeps them disabled, so a node made from it boots clean.
+    held: tuple[str, ...] = ()
 
 
 def roles_field(node: NodeSpec) -> str:

@@ -6,12 +6,13 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from ... import parallel
 from ...console import Console
 from ...executors import LocalExecutor, Outcome, SshParams
-from ...roles import packages_of
+from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
 from ...topology import NodeSpec
 from ..base import NodeStatus, Provider, ProviderError, misrouted, must
@@ -67,7 +68,7 @@ class LxcProvider(Provider):
         if missing:
             raise ProviderError(f"missing host packages {', '.join(missing)}: run `make lab` or apt-get install them")
 
-    def up(self, runner: Runner) -> bool:
+    def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.layout.lab.name} on LXC")
         layout = self.layout
         host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), InotifyLimit(layout), Bridge(layout), Nat(layout), Resolver(layout)]
@@ -75,13 +76,13 @@ class LxcProvider(Provider):
             return False
         public_key = (layout.key_file.with_suffix(".pub")).read_text()
         new_nodes = self.to_make(public_key)
-        images = self._role_images(runner, new_nodes)
-        if images is None:
+        made_from = self._role_images(runner, {name: images[name] for name in new_nodes})
+        if made_from is None:
             return False
 
         def bring_up(node_name: str) -> bool:
             node = layout.lab.node(node_name)
-            steps = [Container(layout, node, public_key, images.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
+            steps = [Container(layout, node, public_key, made_from.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
             return runner.apply(node.name, LocalExecutor(node.name, self.console), steps)
 
         if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
@@ -93,14 +94,14 @@ class LxcProvider(Provider):
         tidy: list[Step] = [OldRoleImages(layout), OldPackages(layout)] if new_nodes else []
         return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), *tidy])
 
-    def _role_images(self, runner: Runner, new_nodes: list[str]) -> dict[str, Path | None] | None:
+    def _role_images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, Path | None] | None:
         """The role image each node about to be created starts from, checked or made first; None if one failed."""
         if not self.role_images:
             return {}
-        recipes: dict[tuple[str, ...], list[str]] = {}
-        for name in new_nodes:
-            recipes.setdefault(tuple(sorted(set(packages_of(self.lab, self.lab.node(name))))), []).append(name)
-        wanted = [ImageRecipe(self.layout, packages, tuple(nodes)) for packages, nodes in recipes.items()]
+        recipes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+        for name, image in new_nodes.items():
+            recipes.setdefault((tuple(sorted(set(image.packages))), tuple(sorted(set(image.held)))), []).append(name)
+        wanted = [ImageRecipe(self.layout, packages, tuple(nodes), held) for (packages, held), nodes in recipes.items()]
         if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
             return None
         return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}

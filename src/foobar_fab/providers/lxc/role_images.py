@@ -28,12 +28,11 @@ from ...resources.packages import (
     CACHE_HELPER,
     CACHE_HELPER_SCRIPT,
     IMAGE_MARKER,
+    TOUCH_UPDATE_STAMP,
     image_marker,
     install_command,
     seed_command,
 )
-from ...roles.base import TOUCH_UPDATE_STAMP
-from ...roles.exporter import HELD_UNTIL_CONFIGURED
 from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable
@@ -64,17 +63,13 @@ class ImageRecipe:
     layout: LxcLayout
     packages: tuple[str, ...]
     nodes: tuple[str, ...]
+    held: tuple[str, ...] = ()  # the image's services that stay disabled until the build configures them
 
     @cached_property
     def digest(self) -> str:
         """The recipe's name: base image, packages, the in-image script and the held services (read once)."""
         recipe = "\0".join([self.layout.base_dir.name, *sorted(set(self.packages)), IN_IMAGE.read_text(), *self.held])
         return hashlib.sha256(recipe.encode()).hexdigest()[:8]
-
-    @property
-    def held(self) -> tuple[str, ...]:
-        """The image's services that stay disabled until the build configures them."""
-        return tuple(p for p in sorted(set(self.packages)) if p in HELD_UNTIL_CONFIGURED)
 
     @property
     def folder(self) -> Path:
