@@ -24,7 +24,7 @@ from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAG
 from .dbstate import DbState
 from .errors import LabError
 from .live import LiveLab
-from .observe.databases import gtid_sequences
+from .observe.replication import gtid_sequences, gtids
 from .observe.shell import NodeUnreachable
 from .resources.mariadb import sql
 from .roles import BuildOptions
@@ -182,9 +182,8 @@ def errant(promoted_at: str, binlog: str) -> list[str]:
     promotion point, in each replication domain ('0-11-42' style ids)."""
     known = gtid_sequences(promoted_at)
     found = []
-    for part in filter(None, (p.strip() for p in binlog.split(","))):
-        domain, server, sequence = part.split("-")
-        found += [f"{domain}-{server}-{n}" for n in range(known.get(domain, 0) + 1, int(sequence) + 1)]
+    for gtid in gtids(binlog):
+        found += [f"{gtid.domain}-{gtid.server}-{n}" for n in range(known.get(gtid.domain, 0) + 1, gtid.sequence + 1)]
     return found
 
 

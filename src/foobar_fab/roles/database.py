@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_USER
 from ..expect import eventually, expect
+from ..observe.replication import threads_running
 from ..resources.files import Absent, ConfigFile
 from ..resources.mariadb import Database, ReadOnly, Replica, Schema, SemiSync, User
 from ..resources.packages import Packages
@@ -172,8 +173,8 @@ def replica_threads(live: LabView, node: NodeSpec) -> str:
     seen = f"IO {io_run}, SQL {sql_run}, {status.get('Seconds_Behind_Master', '?')} s behind {status.get('Master_Host', '?')}"
     if live.lab.has("https"):
         tls = status.get("Master_SSL_Allowed") == "Yes" and status.get("Master_SSL_Verify_Server_Cert") == "Yes"
-        return expect(io_run == "Yes" and sql_run == "Yes" and tls, seen + (", TLS, certificate checked" if tls else ", not over TLS"))
-    return expect(io_run == "Yes" and sql_run == "Yes", seen)
+        return expect(threads_running(status) and tls, seen + (", TLS, certificate checked" if tls else ", not over TLS"))
+    return expect(threads_running(status), seen)
 
 
 def one_writer(live: LabView) -> str:
