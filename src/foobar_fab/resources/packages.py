@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..executors import Outcome
-from ..steps import SECTION, Plan, Put, Run, Step, change, lines, ok, sections
+from ..steps import SECTION, Plan, Put, Run, Step, change, fields, lines, ok, sections
 
 APT_GET = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120"
 #: The host's package cache, where a node sees it (a bind mount of the host's folder).
@@ -67,9 +67,9 @@ def image_marker(image: str, packages: Iterable[str]) -> str:
 
 def image_origin(marker: str, packages: Iterable[str]) -> str:
     """' (from role image X)' when the node's role image holds all these packages, else ''."""
-    fields = dict(row.split(": ", 1) for row in lines(marker) if ": " in row)
-    if "image" in fields and set(packages) <= set(fields.get("packages", "").split()):
-        return f" (from role image {fields['image']})"
+    found = fields(marker)
+    if "image" in found and set(packages) <= set(found.get("packages", "").split()):
+        return f" (from role image {found['image']})"
     return ""
 
 

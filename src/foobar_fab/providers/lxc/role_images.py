@@ -16,6 +16,7 @@ network it is used as it is, or, where there is none, made from the host's packa
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from ...resources.packages import (
     install_command,
     seed_command,
 )
-from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, fields, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable
 
@@ -113,16 +114,14 @@ def _files(counted: str) -> str:
 
 
 def generations(text: str) -> list[Generation]:
-    """Parse the probe's listing: 'image: <path>', the stamp's 'key: value' lines, 'counted: <files> <bytes>'."""
+    """Parse the probe's listing: for each generation 'image: <path>', its stamp's 'key: value' lines, then
+    'counted: <files> <bytes>'."""
     found: list[Generation] = []
-    for row in lines(text):
-        key, _, value = row.partition(": ")
-        if key == "image":
-            found.append(Generation(value))
-        elif found and key == "counted":
-            found[-1] = Generation(found[-1].path, found[-1].stamp, value)
-        elif found:
-            found[-1].stamp[key] = value
+    for record in re.split(r"^(?=image: )", text, flags=re.MULTILINE):
+        stamp = fields(record)
+        if "image" in stamp:
+            path, counted = stamp.pop("image"), stamp.pop("counted", "")
+            found.append(Generation(path, stamp, counted))
     return found
 
 
