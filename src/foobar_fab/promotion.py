@@ -32,6 +32,7 @@ from .roles.app import PRIMARY_FILE
 from .roles.database import GUARD_USER
 from .session import LabSession, open_session
 from .topology import NodeSpec
+from .waiting import wait_until
 
 SETTLED_ROLES = ("db_primary", "db_replica", "app", "firewall", "exporter", "monitor")  # what a new primary changes
 CATCH_UP_SECONDS = 10.0  # how long a switchover waits for the replica to apply everything
@@ -140,12 +141,9 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     started = time.monotonic()
     live.shells.must(old.name, sql("SET GLOBAL read_only = ON"), kind="run")
     target = value(live, old, "SELECT @@gtid_binlog_pos")
-    deadline = time.monotonic() + CATCH_UP_SECONDS
-    while value(live, new, "SELECT @@gtid_slave_pos") != target:
-        if time.monotonic() > deadline:
-            live.shells.must(old.name, sql("SET GLOBAL read_only = OFF"), kind="run")
-            raise PromotionError(f"{new.name} did not catch up with {old.name} in {CATCH_UP_SECONDS:g} s: the primary takes writes again")
-        time.sleep(0.05)
+    if not wait_until(lambda: value(live, new, "SELECT @@gtid_slave_pos") == target, CATCH_UP_SECONDS, 0.05):
+        live.shells.must(old.name, sql("SET GLOBAL read_only = OFF"), kind="run")
+        raise PromotionError(f"{new.name} did not catch up with {old.name} in {CATCH_UP_SECONDS:g} s: the primary takes writes again")
     promote(live, new)
     writable = time.monotonic() - started
     demote(live, old)

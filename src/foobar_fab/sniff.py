@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from .constants import DB_PORT, HTTP_PORT, HTTPS_PORT
 from .live import LiveLab
 from .providers import ProviderError
+from .waiting import wait_until
 
 CAPTURE_SECONDS = 15  # the longest a capture may run
 READABLE = re.compile(r"[ -~]{12,}")  # runs of printable text in tcpdump's ASCII view
@@ -95,9 +96,8 @@ def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
     with tcpdump(bridge, client) as seen_client, tcpdump(bridge, behind) as seen_behind, tcpdump(bridge, replication) as seen_replication:
         answer = live.site.post_message(body)
         posted = answer.status_code == 201
-        deadline = time.monotonic() + 10
-        while posted and time.monotonic() < deadline and not all(live.databases.count(r, body) == 1 for r in lab.replicas):
-            time.sleep(0.2)
+        if posted:
+            wait_until(lambda: all(live.databases.count(r, body) == 1 for r in lab.replicas), 10, 0.2)
     if not posted:
         raise ProviderError(f"the message could not be posted (HTTP {answer.status_code}): run `invoke check`")
     return [

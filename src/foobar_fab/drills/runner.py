@@ -31,6 +31,7 @@ from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
 from ..roles import BuildOptions
 from ..topology import DB_ROLES, NodeSpec
+from ..waiting import wait_until
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
 from .observer import Floating, Observer
@@ -68,12 +69,7 @@ class Health:
 
     def quiet(self, timeout: float) -> bool:
         """Wait until no alert fires; True if none was left at the end."""
-        deadline = time.monotonic() + timeout
-        while self.firing():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(1.0)
-        return True
+        return wait_until(lambda: not self.firing(), timeout, 1.0)
 
     def problems(self) -> list[str]:
         """What keeps the lab from being healthy: stopped nodes, servers not UP, replicas behind."""
@@ -97,12 +93,7 @@ class Health:
         self.databases.lab = self.live.lab
 
     def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.problems():
-                return True
-            time.sleep(0.5)
-        return False
+        return wait_until(lambda: not self.problems(), timeout, 0.5)
 
 
 def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
