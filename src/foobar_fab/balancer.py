@@ -8,7 +8,7 @@ option, and HAProxy reloads (a new process takes over the sockets; its counters 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 from . import build as building
 from .live import LiveLab
@@ -65,16 +65,9 @@ def set_weight(live: LiveLab, name: str, weight: int) -> None:
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} weight {weight}")
 
 
-@dataclass(frozen=True)
-class Choices:
-    """What a balancer's running config chose: the algorithm and the backup servers."""
-
-    balance: str
-    backups: tuple[str, ...]
-
-
-def parse_choices(config: str) -> Choices:
-    """The algorithm and backup servers of the web backend in a haproxy.cfg."""
+def parse_options(config: str) -> BuildOptions:
+    """The build options a haproxy.cfg was written with, as far as it tells: the web backend's algorithm and
+    backup servers."""
     balance, backups, inside = "roundrobin", [], False
     for line in config.splitlines():
         words = line.split()
@@ -84,12 +77,13 @@ def parse_choices(config: str) -> Choices:
             balance = words[1]
         elif inside and words[:1] == ["server"] and "backup" in words[3:]:
             backups.append(words[1])
-    return Choices(balance, tuple(backups))
+    return BuildOptions(balance=balance, backups=tuple(backups))
 
 
-def running_choices(live: LiveLab) -> Choices:
-    """What the first balancer runs now (a build gives every balancer the same config)."""
-    return parse_choices(live.shells.must(live.lab.balancers[0].name, f"cat {CONFIG}", kind="probe", show=False))
+def running_options(live: LiveLab) -> BuildOptions:
+    """The build options the lab's HAProxy runs with now (what `invoke lb.*` chose), read from the first
+    balancer's config (a build gives every balancer the same one): the one place they are read."""
+    return parse_options(live.shells.must(live.lab.balancers[0].name, f"cat {CONFIG}", kind="probe", show=False))
 
 
 def rebuild(session: LabSession, options: BuildOptions) -> None:
@@ -104,12 +98,12 @@ def active_passive(live: LiveLab, backup: str | None) -> BuildOptions:
     if len(live.lab.web_nodes) < 2:
         raise ProviderError("active-passive needs two web servers: this design has one")
     name = web_server(live, backup).name if backup else live.lab.web_nodes[-1].name
-    return BuildOptions(balance=running_choices(live).balance, backups=(name,))
+    return dataclasses.replace(running_options(live), backups=(name,))
 
 
 def table(live: LiveLab) -> list[str]:
     """Each balancer's algorithm, and each web server's status, weight, role and requests, as HAProxy counts them."""
-    choices = running_choices(live)
+    choices = running_options(live)
     rows = []
     for balancer in live.lab.balancers:
         servers = live.stats(balancer).server_rows(timeout=2.0)

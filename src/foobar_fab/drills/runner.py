@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from .. import build as building
-from ..balancer import running_choices
+from ..balancer import running_options
 from ..console import Console
 from ..errors import LabError
 from ..live import LiveLab
@@ -150,9 +150,8 @@ def run_drill(
         )
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
-        running = running_choices(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
-        chosen = BuildOptions(balance=running.balance, backups=running.backups)
-        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or running.balance)
+        chosen = running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or chosen.balance)
         options = dataclasses.replace(haproxy, replication=mode)
         if haproxy != chosen:
             use_haproxy(live, haproxy)
