@@ -65,7 +65,6 @@ class Promotion:
     how: str
     old: str
     new: str
-    promoted_at: str  # the new primary's position of the old primary's transactions when promoted
     writable_after: float  # seconds from the start until the new primary took writes
     files_after: float  # seconds until every reachable application server wrote to it
 
@@ -151,7 +150,7 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     files = time.monotonic() - started
     state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
     settle(live, state, (), options)
-    return Promotion("switchover", old.name, new.name, target, writable, files)
+    return Promotion("switchover", old.name, new.name, writable, files)
 
 
 def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = BuildOptions(), seen_dead: bool = False) -> Promotion:
@@ -172,7 +171,7 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     files = time.monotonic() - started
     state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now(), previous=old.name)
     settle(live, state, out, options)
-    return Promotion("failover", old.name, new.name, promoted_at, writable, files)
+    return Promotion("failover", old.name, new.name, writable, files)
 
 
 def errant(promoted_at: str, binlog: str) -> list[str]:
