@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from .constants import DB_PORT, HTTP_PORT, HTTPS_PORT
+from .errors import LabError
 from .live import LiveLab
-from .providers import ProviderError
 from .waiting import wait_until
 
 CAPTURE_SECONDS = 15  # the longest a capture may run
@@ -79,9 +79,9 @@ def summarise(what: str, capture_filter: str, text: str, marker: str) -> Capture
 def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
     """Post one message through the site while both captures run; return what each saw."""
     if bridge is None:
-        raise ProviderError("sniff listens on the lab's own bridge: it needs the lxc provider (or vagrant with lxc)")
+        raise LabError("sniff listens on the lab's own bridge: it needs the lxc provider (or vagrant with lxc)")
     if shutil.which("tcpdump") is None:
-        raise ProviderError("tcpdump is missing: apt-get install tcpdump (or run `make lab`, which installs it)")
+        raise LabError("tcpdump is missing: apt-get install tcpdump (or run `make lab`, which installs it)")
     lab = live.lab
     marker = f"sniffed-{uuid.uuid4().hex[:10]}"
     entry = lab.entry_address
@@ -99,7 +99,7 @@ def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
         if posted:
             wait_until(lambda: all(live.databases.count(r, body) == 1 for r in lab.replicas), 10, 0.2)
     if not posted:
-        raise ProviderError(f"the message could not be posted (HTTP {answer.status_code}): run `invoke check`")
+        raise LabError(f"the message could not be posted (HTTP {answer.status_code}): run `invoke check`")
     return [
         summarise(f"clients and {lab.entry_name} (the Internet side)", client, "".join(seen_client), marker),
         summarise("the load balancer and the web servers (inside the lab)", behind, "".join(seen_behind), marker),
