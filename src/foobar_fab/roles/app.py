@@ -128,10 +128,15 @@ def web_clients(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
 
 
 def listen_address(lab: Lab, node: NodeSpec) -> str:
-    """Loopback when only the node's own web server uses it; else the node's address."""
+    """Loopback when only the node's own web server uses it; else the node's address (its own web server
+    then reaches it there too)."""
     others = [w for w in web_clients(lab, node) if w != node]
     return str(node.address) if others else "127.0.0.1"
 
+
+def endpoint(lab: Lab, node: NodeSpec) -> str:
+    """host:port where the application server on this node answers: what gunicorn binds, what Nginx proxies to."""
+    return f"{listen_address(lab, node)}:{APP_PORT}"
 
 
 def environment(inputs: RoleInputs) -> str:
@@ -161,7 +166,7 @@ def unit(inputs: RoleInputs) -> str:
         app_root=APP_ROOT,
         app_env=APP_ENV,
         app_workers=APP_WORKERS,
-        binds=[f"{listen_address(inputs.lab, inputs.node)}:{APP_PORT}"] + ([f"0.0.0.0:{APP_METRICS_PORT}"] if inputs.lab.has("monitoring") else []),
+        binds=[endpoint(inputs.lab, inputs.node)] + ([f"0.0.0.0:{APP_METRICS_PORT}"] if inputs.lab.has("monitoring") else []),
     )
 
 
