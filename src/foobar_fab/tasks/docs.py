@@ -72,8 +72,8 @@ def diagram(c: Context, lab_file: str | None = None) -> None:
     }
 )
 @options(
-    url=Text("a web address, http://... or https://...", lambda t: t.startswith(("http://", "https://"))),
-    path=FilePath("a PNG file to write"),
+    url=Text("a web address, http://... or https://...", "http://www.foobar.com/", lambda t: t.startswith(("http://", "https://"))),
+    path=FilePath("a PNG file to write", sample="site.png"),
     width=PIXELS,
     height=PIXELS,
     during=SHELL_COMMAND,

@@ -16,7 +16,7 @@ from ..live import live
 from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
 from .common import QUIET_HELP, session
-from .options import SECONDS, Choice, FilePath, Number, options
+from .options import FLAG, SECONDS, Choice, FilePath, Number, options
 
 DRILL_HELP = {
     **QUIET_HELP,
@@ -31,6 +31,7 @@ BOTH = "both"
 DRILL_OPTIONS = {
     "rate": Number("a number of requests per second", 1, 200),
     "duration": SECONDS,
+    "haproxy_defaults": FLAG,
     "balance": Choice(ALGORITHMS),
     "plot_to": FilePath("a file to write (drill.all: a folder)"),
     "replication": Choice((*REPLICATION_MODES, BOTH)),

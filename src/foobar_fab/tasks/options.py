@@ -51,6 +51,10 @@ class Kind(ABC):
     def parse(self, value: Any, lab: Lab | None) -> Any:
         """The value the task gets; raise Refused when the option does not allow it."""
 
+    @abstractmethod
+    def example(self, lab: Lab | None) -> str:
+        """A value the option allows, as typed."""
+
 
 @dataclass(frozen=True)
 class Flag(Kind):
@@ -63,6 +67,9 @@ class Flag(Kind):
 
     def parse(self, value: Any, lab: Lab | None) -> bool:
         return bool(value)
+
+    def example(self, lab: Lab | None) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class Number(Kind):
             raise Refused()  # NaN fails the range too
         return int(number) if self.whole else number
 
+    def example(self, lab: Lab | None) -> str:
+        return f"{self.low:g}"
+
 
 @dataclass(frozen=True)
 class Choice(Kind):
@@ -103,12 +113,16 @@ class Choice(Kind):
             raise Refused()
         return str(value)
 
+    def example(self, lab: Lab | None) -> str:
+        return self.choices[0]
+
 
 @dataclass(frozen=True)
 class Text(Kind):
     """Free text, never empty; `valid` checks its form where it has one (a lab name, a subnet, a web address)."""
 
     what: str
+    sample: str = "true"
     valid: Callable[[str], bool] = bool
 
     def allowed(self, lab: Lab | None) -> str:
@@ -120,6 +134,9 @@ class Text(Kind):
             raise Refused()
         return text
 
+    def example(self, lab: Lab | None) -> str:
+        return self.sample
+
 
 @dataclass(frozen=True)
 class FilePath(Kind):
@@ -127,6 +144,7 @@ class FilePath(Kind):
 
     what: str
     must_exist: bool = False
+    sample: str = "out.svg"
 
     def allowed(self, lab: Lab | None) -> str:
         return self.what
@@ -138,6 +156,9 @@ class FilePath(Kind):
         if self.must_exist and not Path(text).expanduser().is_file():
             raise Refused("no such file")
         return text
+
+    def example(self, lab: Lab | None) -> str:
+        return self.sample
 
 
 @dataclass(frozen=True)
@@ -157,6 +178,9 @@ class Found(Kind):
         if not any(text in candidate for candidate in self.among()):
             raise Refused("it matches nothing")
         return text
+
+    def example(self, lab: Lab | None) -> str:
+        return self.among()[0]
 
 
 @dataclass(frozen=True)
@@ -183,6 +207,10 @@ class Node(Kind):
             raise Refused(f"{name}'s roles: {roles}" + ("; fenced" if name in lab.out else ""))
         raise Refused("no such node")
 
+    def example(self, lab: Lab | None) -> str:
+        assert lab is not None
+        return self.pick(lab)[0].name
+
 
 @dataclass(frozen=True)
 class Cause(Kind):
@@ -202,6 +230,9 @@ class Cause(Kind):
             raise Refused(str(err)) from None
         return str(value)
 
+    def example(self, lab: Lab | None) -> str:
+        return causes.NONE
+
 
 def is_subnet(text: str) -> bool:
     try:
@@ -218,12 +249,12 @@ REPLICA = Node("a database replica", operator.attrgetter("replicas"))
 FENCED = Node("a fenced former primary", operator.attrgetter("fenced"))
 SECONDS = Number("a number of seconds", 1, 600)
 SHELL_COMMAND = Text("a shell command")
-LAB_NAME_TEXT = Text("a lab name: 1-12 lowercase letters or digits, starting with a letter", lambda t: bool(LAB_NAME.fullmatch(t)))
-SUBNET = Text("an IPv4 subnet, e.g. 10.181.56.0/24", is_subnet)
+LAB_NAME_TEXT = Text("a lab name: 1-12 lowercase letters or digits, starting with a letter", "fbbench", lambda t: bool(LAB_NAME.fullmatch(t)))
+SUBNET = Text("an IPv4 subnet, e.g. 10.181.56.0/24", "10.181.56.0/24", is_subnet)
 
 #: The options most tasks take, declared once.
 COMMON: dict[str, Kind] = {
-    "lab_file": FilePath("an existing design file, e.g. configs/lab.yml", must_exist=True),
+    "lab_file": FilePath("an existing design file, e.g. configs/lab.yml", must_exist=True, sample="configs/lab.yml"),
     "provider": Choice(PROVIDERS),
     "quiet": FLAG,
     "json_": FLAG,
