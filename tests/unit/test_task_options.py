@@ -84,10 +84,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     return found
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str, namespace: Collection = ns) -> tuple[int, str, str]:
-    """Run `invoke ARGV` in this process: exit status, stdout, stderr."""
+def run(capsys: pytest.CaptureFixture[str], name: str, *argv: str, namespace: Collection | None = None) -> tuple[int, str, str]:
+    """Run `invoke NAME ARGV` in this process (the task alone, unless another namespace is given): exit status, stdout, stderr."""
     try:
-        Program(namespace=namespace, binary="invoke").run(["invoke", *argv])
+        Program(namespace=namespace or alone(name), binary="invoke").run(["invoke", "task" if namespace is None else name, *argv])
         code = 0
     except SystemExit as ended:
         code = ended.code if isinstance(ended.code, int) else 1
@@ -127,10 +127,12 @@ def bad_values(kind: Kind, lab: Lab) -> list[str]:
         return values + (["1.5"] if kind.whole else [])
     if isinstance(kind, Choice):
         return ["", "nothing-of-the-list", kind.choices[0].upper()]
-    if isinstance(kind, (Text, FilePath)):
-        return ["", " "] + (["/nonexistent/design.yml"] if isinstance(kind, FilePath) and kind.must_exist else [])
     if isinstance(kind, Found):
-        return ["", "nothing-matches-this-ever"]
+        return ["", " ", "nothing-matches-this-ever"]
+    if isinstance(kind, FilePath):
+        return ["", " "] + (["/nonexistent/design.yml"] if kind.must_exist else [])
+    if isinstance(kind, Text):
+        return ["", " "]
     if isinstance(kind, Node):
         allowed = {n.name for n in kind.pick(lab)}
         return ["", "web-99", "WEB-01"] + [n.name for n in lab.nodes if n.name not in allowed]
@@ -159,7 +161,7 @@ def test_a_bad_value_gets_one_line_and_reaches_nothing(name: str, option: str, w
     assert kind.parse(kind.example(world.lab), world.lab) is not None, "the option refuses its own example"
     required = [f"{flag_name(a.name)}={kinds[a.name].example(world.lab)}" for a in arguments(t) if a.positional and a.name != option]
     for value in bad_values(kind, world.lab):
-        code, out, err = run(capsys, "task", *required, f"{flag_name(option)}={value}", namespace=alone(name))
+        code, out, err = run(capsys, name, *required, f"{flag_name(option)}={value}")
         said = f"{name} {flag_name(option)}={value!r}: exit {code}, stdout {out!r}, stderr {err!r}"
         assert code == 2, said
         assert "Traceback" not in out + err, said

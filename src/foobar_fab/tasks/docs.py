@@ -29,8 +29,8 @@ def block_commands(paths: list[str]) -> list[str]:
     return [command for path in paths for command in docs_capture.commands((PROJECT_ROOT / path).read_text())]
 
 
-ONLY = Found("text of a capture block's command in docs/ or README.md, e.g. drill.kill-lb", lambda: block_commands(documents()))
-DOCUMENT = Found("text of a document's path, e.g. 07-securing", documents)
+ONLY = Found("text of a capture block's command in docs/ or README.md, e.g. drill.kill-lb", among=lambda: block_commands(documents()))
+DOCUMENT = Found("text of a document's path, e.g. 07-securing", among=documents)
 PIXELS = Number("a number of pixels", 200, 4000, whole=True)
 
 

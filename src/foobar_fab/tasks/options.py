@@ -130,54 +130,41 @@ class Text(Kind):
 
     def parse(self, value: Any, lab: Lab | None) -> str:
         text = str(value)
-        if not text.strip() or not self.valid(text):
+        if not text.strip():
             raise Refused()
+        self.check(text)
         return text
+
+    def check(self, text: str) -> None:
+        """Raise Refused when the text, not empty, is still not what the option takes."""
+        if not self.valid(text):
+            raise Refused()
 
     def example(self, lab: Lab | None) -> str:
         return self.sample
 
 
 @dataclass(frozen=True)
-class FilePath(Kind):
+class FilePath(Text):
     """A file: one that must exist (read), or one to write."""
 
-    what: str
-    must_exist: bool = False
     sample: str = "out.svg"
+    must_exist: bool = False
 
-    def allowed(self, lab: Lab | None) -> str:
-        return self.what
-
-    def parse(self, value: Any, lab: Lab | None) -> str:
-        text = str(value)
-        if not text.strip():
-            raise Refused()
+    def check(self, text: str) -> None:
         if self.must_exist and not Path(text).expanduser().is_file():
             raise Refused("no such file")
-        return text
-
-    def example(self, lab: Lab | None) -> str:
-        return self.sample
 
 
 @dataclass(frozen=True)
-class Found(Kind):
+class Found(Text):
     """Text that must occur in one of a list (a filter): one that matches nothing is most likely a typo."""
 
-    what: str
-    among: Callable[[], list[str]]
+    among: Callable[[], list[str]] = list
 
-    def allowed(self, lab: Lab | None) -> str:
-        return self.what
-
-    def parse(self, value: Any, lab: Lab | None) -> str:
-        text = str(value)
-        if not text.strip():
-            raise Refused()
+    def check(self, text: str) -> None:
         if not any(text in candidate for candidate in self.among()):
             raise Refused("it matches nothing")
-        return text
 
     def example(self, lab: Lab | None) -> str:
         return self.among()[0]
