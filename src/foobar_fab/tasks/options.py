@@ -72,6 +72,11 @@ class Flag(Kind):
         return ""
 
 
+def shown(number: float) -> str:
+    """A bound as people write it: 600, 0.05, 2147483647 (not 2.14748e+09)."""
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
 @dataclass(frozen=True)
 class Number(Kind):
     """A number within a range (whole, where a fraction makes no sense)."""
@@ -82,7 +87,7 @@ class Number(Kind):
     whole: bool = False
 
     def allowed(self, lab: Lab | None) -> str:
-        return f"{self.what} from {self.low:g} to {self.high:g}"
+        return f"{self.what} from {shown(self.low)} to {shown(self.high)}"
 
     def parse(self, value: Any, lab: Lab | None) -> int | float:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -96,7 +101,7 @@ class Number(Kind):
         return int(number) if self.whole else number
 
     def example(self, lab: Lab | None) -> str:
-        return f"{self.low:g}"
+        return shown(self.low)
 
 
 @dataclass(frozen=True)
