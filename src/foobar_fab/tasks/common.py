@@ -26,6 +26,7 @@ LAB_HELP = {
     "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile) or ssh (existing servers from an inventory)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
+YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}
 
 
 def settings(c: Context, **flags: Any) -> Settings:

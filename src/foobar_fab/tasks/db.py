@@ -13,11 +13,11 @@ from ..live import LiveLab, live
 from ..observe.shell import NodeUnreachable
 from ..session import LabSession
 from ..topology import NodeSpec
-from .common import LAB_HELP, QUIET_HELP, confirm, session
+from .common import LAB_HELP, QUIET_HELP, YES_HELP, confirm, session
 from .options import FENCED, REPLICA, Node, options
 
 NODE_HELP = {**QUIET_HELP, "node": "the database server, e.g. web-01"}
-REBUILD_HELP = {**NODE_HELP, "yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}
+REBUILD_HELP = {**NODE_HELP, **YES_HELP}
 REPLICA_OR_FENCED = Node("a database replica or a fenced former primary", lambda lab: lab.replicas + lab.fenced)
 TO_HELP = {**QUIET_HELP, "to": "the replica to promote (default: the one that applied the most)"}
 
@@ -50,6 +50,7 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None)
 
 
 def promoted(to: str | None) -> str:
+    """The replica a promotion makes the primary, for the line it starts with."""
     return to or "the replica that applied the most"
 
 

@@ -20,7 +20,7 @@ from ..live import live
 from ..observe.prometheus import alert_log
 from ..providers import ProviderError
 from ..steps import Runner
-from .common import LAB_HELP, QUIET_HELP, confirm, session
+from .common import LAB_HELP, QUIET_HELP, YES_HELP, confirm, session
 from .options import ANY_NODE, SHELL_COMMAND, Number, options
 
 
@@ -95,7 +95,7 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
     os.execvp("ssh", argv)
 
 
-@task(help={**QUIET_HELP, "yes": "do not ask first (asked only on a terminal: scripts go on without asking)"})
+@task(help={**QUIET_HELP, **YES_HELP})
 @options()
 def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
     """Remove the nodes, bridge, rules, keys and state this lab made (and nothing else)."""

@@ -300,14 +300,14 @@ def options(**declared: Kind) -> Callable[[F], F]:
             given = signature.bind(c, *args, **kwargs).arguments
             return body(c, **parsed(c, kinds, {k: v for k, v in given.items() if k in kinds and v is not None}))
 
-        def as_typed(p: inspect.Parameter) -> inspect.Parameter:
+        def as_invoke_sees(p: inspect.Parameter) -> inspect.Parameter:
             """What Invoke sees: no typed default (Invoke would cast it itself, with a traceback for 'abc')."""
             kind = kinds[p.name]
             if kind is None or not kind.takes_value or p.default is p.empty:
                 return p
             return p.replace(default=None)
 
-        checked.__signature__ = signature.replace(parameters=[context] + [as_typed(p) for p in parameters])  # type: ignore[attr-defined]
+        checked.__signature__ = signature.replace(parameters=[context] + [as_invoke_sees(p) for p in parameters])  # type: ignore[attr-defined]
         checked.option_kinds = kinds  # type: ignore[attr-defined]
         return friendly(checked)  # type: ignore[return-value]
 
