@@ -158,6 +158,8 @@ def test_a_bad_value_gets_one_line_and_reaches_nothing(name: str, option: str, w
     kind = (kinds_of(t.body) or {}).get(option)
     assert kind is not None, f"{name} {flag_name(option)} declares no kind"
     kinds = {k: v for k, v in (kinds_of(t.body) or {}).items() if v is not None}
+    argument = next(a for a in arguments(t) if a.name == option)
+    assert kind.takes_value == (argument.kind is not bool), "only an on/off switch is declared a flag (it has no value to try)"
     assert kind.parse(kind.example(world.lab), world.lab) is not None, "the option refuses its own example"
     required = [f"{flag_name(a.name)}={kinds[a.name].example(world.lab)}" for a in arguments(t) if a.positional and a.name != option]
     for value in bad_values(kind, world.lab):
