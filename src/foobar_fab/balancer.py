@@ -53,13 +53,6 @@ def algorithm(name: str) -> str:
     return name
 
 
-def weight_of(text: str) -> int:
-    """A weight given on the command line, checked."""
-    if not text.isdigit() or not 0 <= int(text) <= MAX_WEIGHT:
-        raise LabError(f"weight {text}: a whole number from 0 to {MAX_WEIGHT}")
-    return int(text)
-
-
 def set_weight(live: LiveLab, name: str, weight: int) -> None:
     """The server's share: HAProxy gives each server requests in proportion to its weight (the config gives 1)."""
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} weight {weight}")

@@ -80,7 +80,7 @@ def offline_rebuild(settings: Settings) -> float:
     lab = design.load(settings.lab_file)
     with without_network(f"{lab.name}-offline") as prefix:
         build, env = invoke_command(settings, "build", "--quiet")
-        destroy, _ = invoke_command(settings, "destroy", "--quiet")
+        destroy, _ = invoke_command(settings, "destroy", "--quiet", "--yes")
         started = time.monotonic()
         run = subprocess.run(prefix + build, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
         seconds = time.monotonic() - started

@@ -219,8 +219,9 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
     (its own transactions dropped), then following it from the copy's position. Nothing of the copy goes
     to the node's binary log: it holds no transaction the others lack."""
     primary = live.lab.primary
-    if node == primary:
-        raise PromotionError(f"{node.name} is the primary: rebuild a replica or a fenced former primary")
+    if node not in live.lab.replicas + live.lab.fenced:  # checked before anything runs: the copy starts by dropping
+        what = "the primary" if node == primary else "no database replica and no fenced former primary"
+        raise PromotionError(f"{node.name} is {what}: rebuild a replica or a fenced former primary")
     dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
     position = DUMP_POSITION.search(dump)
     if position is None:

@@ -27,6 +27,13 @@ class LabSession:
         return self.settings.state_dir(self.lab.name)
 
 
+def current_design(settings: Settings) -> Lab:
+    """The design as the lab runs it now: the file, checked, with the recorded primary and fenced nodes
+    applied (after a promotion); raises TopologyError. Nothing is reached: no node, no provider."""
+    designed = design.load(settings.lab_file)
+    return dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
+
+
 def open_session(settings: Settings, console: Console | None = None) -> LabSession:
     """Load and check the design, apply the lab's recorded primary (after a promotion), then choose the
     provider; raises TopologyError or ProviderError.
@@ -34,8 +41,6 @@ def open_session(settings: Settings, console: Console | None = None) -> LabSessi
     The lab's passwords, where a build made them, are masked in everything the session prints.
     """
     console = console or Console(quiet=settings.quiet)
-    designed = design.load(settings.lab_file)
-    current = dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
-    lab, provider = providers.make(settings, current, console)
+    lab, provider = providers.make(settings, current_design(settings), console)
     console.secrets = list(lab_secrets.load(settings.state_dir(lab.name)).values())
     return LabSession(settings, lab, console, provider)

@@ -70,6 +70,11 @@ class Provider(ABC):
     def destroy(self, runner: Runner) -> bool:
         """Remove every node and everything the lab made on the host; safe to repeat."""
 
+    def what_destroy_removes(self) -> str:
+        """What `destroy` takes away, for the line it starts with."""
+        nodes = ", ".join(n.name for n in self.lab.nodes)
+        return f"{nodes} are removed with all their data, and the lab's network, keys and state on this host"
+
     @abstractmethod
     def status(self) -> list[NodeStatus]:
         """Each node's state and address."""

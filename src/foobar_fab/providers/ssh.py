@@ -105,6 +105,9 @@ class SshProvider(Provider):
     def start(self, node: str) -> None:
         self._run(node, f"nft delete table inet {CUT_TABLE}")
 
+    def what_destroy_removes(self) -> str:
+        return "the existing servers are left as they are; only their host keys known to this lab are forgotten"
+
     def destroy(self, runner: Runner) -> bool:
         self.console.note("host", f"existing servers are left as they are; forgetting their host keys in {self.state_dir}")
         (self.state_dir / "known_hosts").unlink(missing_ok=True)

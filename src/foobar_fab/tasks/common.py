@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ LAB_HELP = {
     "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile) or ssh (existing servers from an inventory)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
+YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}
 
 
 def settings(c: Context, **flags: Any) -> Settings:
@@ -37,6 +39,18 @@ def session(c: Context, **flags: Any) -> LabSession:
     opened = open_session(s, Console(quiet=s.quiet))
     opened.provider.preflight()
     return opened
+
+
+def confirm(yes: bool) -> None:
+    """Before data is discarded: on a terminal, ask (unless --yes); scripts, with no terminal, go on as they always have."""
+    if yes or not sys.stdin.isatty():
+        return
+    try:
+        answer = input("go on? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise Exit("nothing done: not confirmed (--yes skips the question)", code=1)
 
 
 def friendly(task_body: F) -> F:
