@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .errors import LabError
+
 LAB_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -39,7 +41,7 @@ FEATURES: dict[str, str | None] = {
 }
 
 
-class TopologyError(ValueError):
+class TopologyError(LabError, ValueError):
     """The design file is not usable; the message is one line: file, field, problem."""
 
 

@@ -33,7 +33,7 @@ OFFLINE_SUBNET = os.environ.get("FOOBAR_TEST_OFFLINE_SUBNET", "10.181.64.0/24")
 
 def layout_of(settings: Settings) -> LxcLayout:
     lab = design.load(settings.lab_file)
-    return LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
+    return LxcLayout.of(settings, lab)
 
 
 def run(prefix: list[str], settings: Settings, *words: str) -> subprocess.CompletedProcess[str]:

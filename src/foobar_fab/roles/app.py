@@ -39,7 +39,7 @@ from ..topology import Lab, NodeSpec
 from .record import Port, Role, RoleInputs, Rule, SiteCheck, problems_where
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql", "python3-prometheus-client")
 
@@ -193,7 +193,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     return (Port(APP_PORT, APP_SERVICE, "application server", "node" if clients else "loopback", clients),)
 
 
-def post_message(live: LiveLab) -> str:
+def post_message(live: LabView) -> str:
     """A message posted through the site is acknowledged (stored on the primary)."""
     answer = live.site.post_message(live.marker)
     expect(answer.status_code == 201, f"HTTP {answer.status_code} {answer.text.strip()[:120]}")

@@ -25,7 +25,7 @@ from .web import proxies_elsewhere
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("haproxy", "socat")  # socat: to talk to HAProxy's runtime API (its admin socket)
 #: The algorithms a class can choose between (`invoke lb.balance`); the design's is round robin.
@@ -147,7 +147,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     )
 
 
-def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
+def servers_up(live: LabView, balancer: NodeSpec) -> str:
     """HAProxy on this balancer shows every web server of the design UP."""
     stats = live.stats(balancer)
 
@@ -168,7 +168,7 @@ def answering(lab: Lab) -> tuple[list[str], list[str]]:
     return web, list(dict.fromkeys(a.name for w in lab.web_nodes for a in lab.upstream_apps(w)))
 
 
-def round_robin(live: LiveLab) -> str:
+def round_robin(live: LabView) -> str:
     """Requests through the entry address are answered in turn by every web server (and, where the
     application servers are not only the web servers' own, by every application server too)."""
     web, apps = answering(live.lab)
@@ -184,7 +184,7 @@ def round_robin(live: LiveLab) -> str:
     return eventually(probe)
 
 
-def https_served(live: LiveLab) -> str:
+def https_served(live: LabView) -> str:
     """HTTPS answers with a certificate of the lab's CA for the site's name, TLS 1.2 or newer, HTTP/2 offered."""
     assert live.site.ca_file is not None
     shook = handshake(live.site.address, live.lab.domain, live.site.ca_file)
@@ -196,7 +196,7 @@ def https_served(live: LiveLab) -> str:
     return expect(shook.alpn == "h2" and old is None and answer.status_code == 200 and days_left > RENEW_DAYS, seen)
 
 
-def http_redirects(live: LiveLab) -> str:
+def http_redirects(live: LabView) -> str:
     """Plain HTTP is answered with a permanent redirect to the same page over HTTPS."""
     answer = live.site.get(HEALTH_PATH, HTTP_TIMEOUT, scheme="http")
     location = answer.headers.get("Location", "")

@@ -22,7 +22,7 @@ HELP = {"lab-file": "the lab's topology file (default: configs/lab.yml)"}
 def layout(c: Context, lab_file: str | None) -> LxcLayout:
     s = settings(c, lab_file=lab_file)
     lab = design.load(s.lab_file)
-    return LxcLayout(lab, s.state_dir(lab.name), s.cache_dir, s.mirror)
+    return LxcLayout.of(s, lab)
 
 
 @task(help=HELP)

@@ -12,11 +12,9 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from ..console import Console
-from ..providers import ProviderError
+from ..errors import LabError
 from ..session import LabSession, open_session
 from ..settings import Settings
-from ..templates import TemplateError
-from ..topology import TopologyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +60,7 @@ def friendly(task_body: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return task_body(*args, **kwargs)
-        except (TopologyError, ProviderError, TemplateError) as err:
+        except LabError as err:
             raise Exit(f"error: {err}", code=2) from None
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted: if a build was under way, run `invoke build` to finish it (or `invoke destroy`)"

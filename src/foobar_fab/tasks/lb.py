@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,6 @@ from invoke import Context, task
 
 from .. import balancer
 from ..live import LiveLab, live
-from ..roles import BuildOptions
 from ..roles.loadbalancer import ALGORITHMS
 from .common import LAB_HELP, QUIET_HELP, session
 from .options import WEB_SERVER, Choice, Number, options
@@ -79,8 +79,8 @@ def balance(c: Context, algorithm: str, lab_file: str | None = None, provider: s
     """Choose HAProxy's algorithm (through the build: HAProxy reloads)."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
     with live(s) as lab:
-        kept = balancer.running_choices(lab)
-    balancer.rebuild(s, BuildOptions(balance=algorithm, backups=kept.backups))
+        kept = balancer.running_options(lab)
+    balancer.rebuild(s, dataclasses.replace(kept, balance=algorithm))
     with live(s) as lab:
         _report(lab, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")
 
