@@ -30,7 +30,7 @@ from .image import BaseImage, OldImages
 from .layout import MARKER, LxcLayout
 from .network import Bridge, BridgeGone, InotifyLimit, InotifyLimitGone, Nat, NatGone, Resolver, ResolverGone
 from .package_cache import OldPackages, PackageCache
-from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
+from .role_images import OldRoleImages, role_images_for
 
 HOST_COMMANDS = {
     "lxc-start": "lxc",
@@ -96,15 +96,7 @@ class LxcProvider(Provider):
 
     def _role_images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, Path | None] | None:
         """The role image each node about to be created starts from, checked or made first; None if one failed."""
-        if not self.role_images:
-            return {}
-        recipes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
-        for name, image in new_nodes.items():
-            recipes.setdefault((tuple(sorted(set(image.packages))), tuple(sorted(set(image.held)))), []).append(name)
-        wanted = [ImageRecipe(self.layout, packages, tuple(nodes), held) for (packages, held), nodes in recipes.items()]
-        if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
-            return None
-        return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
+        return role_images_for(self.layout, runner, self.host, new_nodes) if self.role_images else {}
 
     def to_make(self, public_key: str) -> list[str]:
         """The nodes whose container is about to be made (created or replaced), as their Container step will
