@@ -1,0 +1,76 @@
+"""Incus images from the lab's own base and role images, imported offline, once per image.
+
+An image is packed as Incus's split format: a metadata tarball (metadata.yaml) and a rootfs tarball.
+A role image is a layer over the base image, so its rootfs is read through a read-only overlay of
+both (which applies the layer's deletions) and packed with zstd. Incus never fetches an image: every
+instance is made from one of these, by alias.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...executors import Outcome
+from ...steps import Plan, Put, Run, Step, StepError, change, ok
+from .layout import SOURCE_KEY, IncusLayout, incus
+
+
+@dataclass
+class IncusImage(Step):
+    """The Incus image packed from `source` (a role image, or the base image for None) is imported."""
+
+    layout: IncusLayout
+    alias: str
+    source: Path | None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"incus image {self.alias}"
+
+    @property
+    def what(self) -> str:
+        return f"role image {self.source.parent.name}/{self.source.name}" if self.source else f"base image {self.layout.files.base_dir.name}"
+
+    def probe(self) -> str:
+        return f"{incus('query', f'/1.0/images/aliases/{self.alias}')} 2>/dev/null; true"
+
+    def decide(self, probe: Outcome) -> Plan:
+        if probe.stdout.strip():
+            try:
+                target = str(json.loads(probe.stdout).get("target", ""))
+            except (ValueError, AttributeError):
+                raise StepError(f"unexpected answer of `incus query`: {probe.stdout[:200]!r}") from None
+            return ok(f"imported: {self.what} ({target[:12]})")
+        return change(f"packed from the {self.what} and imported", *self.actions(int(time.time())))
+
+    def metadata(self, now: int) -> str:
+        return (
+            "architecture: x86_64\n"
+            f"creation_date: {now}\n"
+            "properties:\n"
+            "  os: debian\n"
+            "  release: bookworm\n"
+            f"  description: foobar_fab {self.what}\n"
+            f"  {SOURCE_KEY}: {self.source or self.layout.files.base_rootfs}\n"
+        )
+
+    def actions(self, now: int) -> list[Run | Put]:
+        files = self.layout.files
+        tmp = self.layout.packing / f"{self.alias}.partial"
+        rootfs = tmp / "rootfs"
+        pack = f"tar --numeric-owner --xattrs -C {rootfs} -cf - . | zstd -q -1 -T0 > {tmp}/rootfs.tar.zst"
+        if self.source is None:
+            read = [Run(f"set -o pipefail; {pack.replace(str(rootfs), str(files.base_rootfs), 1)}")]
+        else:
+            lower = f"{self.source / 'layer'}:{files.base_rootfs}"
+            read = [Run(f"set -o pipefail; mount -t overlay overlay -o ro,lowerdir={lower} {rootfs} && {{ {pack}; s=$?; umount {rootfs}; [ $s -eq 0 ]; }}")]
+        return [
+            Run(f"rm -rf {tmp} && mkdir -p {rootfs}"),
+            Put(f"{tmp}/metadata.yaml", self.metadata(now)),
+            Run(f"tar -C {tmp} -cf {tmp}/metadata.tar metadata.yaml"),
+            *read,
+            Run(f"{incus('image', 'import', f'{tmp}/metadata.tar', f'{tmp}/rootfs.tar.zst', '--alias', self.alias)} && rm -rf {tmp}"),
+        ]
