@@ -11,7 +11,7 @@ import pytest
 from foobar_fab import providers
 from foobar_fab.console import Console
 from foobar_fab.providers.incus import IncusLayout, IncusProvider
-from foobar_fab.providers.incus.images import IncusImage
+from foobar_fab.providers.incus.images import IncusImage, OldIncusImages
 from foobar_fab.providers.incus.instances import Instance, InstanceGone, Network, NetworkGone, Running
 from foobar_fab.providers.incus.layout import LAB_KEY
 from foobar_fab.providers.lxc.layout import LxcLayout, mac_address
@@ -125,6 +125,29 @@ def test_a_role_image_is_read_through_a_read_only_overlay_over_the_base(incus: I
 def test_the_base_image_alone_is_packed_from_its_rootfs(incus: IncusLayout) -> None:
     pack = next(c for c in commands(IncusImage(incus, "foobar-0123", None).decide(probed(""))) if "zstd" in c)
     assert "mount" not in pack and f"-C {incus.files.base_rootfs} -cf - ." in pack
+
+
+def test_only_unused_images_whose_source_is_gone_are_removed(incus: IncusLayout, tmp_path: Path) -> None:
+    kept_source, gone_source = tmp_path / "images/r/new", tmp_path / "images/r/old"
+
+    def image(fingerprint: str, source: Path | None, alias: str | None = None) -> dict[str, Any]:
+        properties = {"user.foobar_fab.source": str(source)} if source else {"description": "someone else's"}
+        return {"fingerprint": fingerprint, "properties": properties, "aliases": [{"name": alias or incus.image_alias(STAMP, source)}]}
+
+    images = [
+        image("aaa", kept_source),  # its role image is on the host
+        image("bbb", gone_source),  # its role image was tidied away, and nobody uses it: removed
+        image("ccc", gone_source, "foobar-inuse"),  # gone too, but an instance was made from it
+        image("ddd", None, "debian/12"),  # not the lab's
+        image("eee", None, incus.image_alias("fedcba987654 older base\n", None)),  # the base image alone, of an older base
+        image("fff", incus.files.base_rootfs, incus.image_alias(STAMP, None)),  # the base image alone, current
+    ]
+    images[5]["properties"] = {"user.foobar_fab.source": str(incus.files.base_rootfs)}
+    images[4]["properties"] = {"user.foobar_fab.source": str(incus.files.base_rootfs)}
+    instances = [{"name": "x", "config": {"volatile.base_image": "ccc"}}]
+    plan = OldIncusImages(incus).decide(probed(answer(images, instances, STAMP, f"{kept_source}\n")))
+    assert commands(plan) == ["incus image delete bbb eee"]
+    assert not OldIncusImages(incus).decide(probed(answer([images[0]], [], STAMP, f"{kept_source}\n"))).changes
 
 
 # --- instances -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...executors import Outcome
-from ...steps import Plan, Put, Run, Step, StepError, change, ok
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import SOURCE_KEY, IncusLayout, incus
 
 
@@ -74,3 +74,40 @@ class IncusImage(Step):
             *read,
             Run(f"{incus('image', 'import', f'{tmp}/metadata.tar', f'{tmp}/rootfs.tar.zst', '--alias', self.alias)} && rm -rf {tmp}"),
         ]
+
+
+@dataclass
+class OldIncusImages(Step):
+    """Images the lab's builds imported go once no instance uses them and the image they were packed
+    from is gone (a role image tidied away, a base image made again): Incus keeps no stale copies."""
+
+    layout: IncusLayout
+    name: str = "old incus images"
+
+    def probe(self) -> str:
+        files = self.layout.files
+        stamped = f'for s in {files.images_dir}/*/*/stamp; do [ -f "$s" ] && echo "${{s%/stamp}}"; done'
+        return (
+            f"{incus('image', 'list', '--format', 'json')}; echo {SECTION}; "
+            f"{incus('list', '--all-projects', '--format', 'json')}; echo {SECTION}; "
+            f"cat {files.base_stamp} 2>/dev/null; echo {SECTION}; {stamped}; true"
+        )
+
+    def decide(self, probe: Outcome) -> Plan:
+        images_text, instances_text, base_stamp, stamped = sections(probe.stdout, 4)
+        try:
+            images, instances = json.loads(images_text), json.loads(instances_text)
+        except ValueError:
+            raise StepError(f"unexpected answer of `incus list`: {probe.stdout[:200]!r}") from None
+        used = {str(i.get("config", {}).get("volatile.base_image", "")) for i in instances}
+        sources = {Path(p) for p in lines(stamped)}
+        current = {self.layout.image_alias(base_stamp, s) for s in sources} | {self.layout.image_alias(base_stamp, None)} if base_stamp.strip() else set()
+        gone = [
+            i for i in images
+            if SOURCE_KEY in i.get("properties", {}) and i.get("fingerprint") not in used
+            and not {str(a.get("name")) for a in i.get("aliases", [])} & current
+        ]
+        if not gone:
+            return ok("none unused")
+        names = ", ".join(str(a.get("name")) for i in gone for a in i.get("aliases", [])) or f"{len(gone)} without alias"
+        return change(f"removed {len(gone)} unused: {names}", Run(incus("image", "delete", *(str(i["fingerprint"]) for i in gone))))

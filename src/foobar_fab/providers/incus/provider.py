@@ -24,9 +24,9 @@ from ...steps import Runner, Step, StepError
 from ..base import NodeStatus, Provider, ProviderError, misrouted, must
 from ..lxc.containers import KeyPair, StateGone, wait_until_running
 from ..lxc.image import BaseImage
-from ..lxc.package_cache import PackageCache
-from ..lxc.role_images import role_images_for
-from .images import IncusImage
+from ..lxc.package_cache import OldPackages, PackageCache
+from ..lxc.role_images import OldRoleImages, role_images_for
+from .images import IncusImage, OldIncusImages
 from .instances import (
     IncusBooted,
     IncusKnownHosts,
@@ -85,7 +85,9 @@ class IncusProvider(Provider):
         for gone in sorted(set(self._leftover_nodes()) - {n.name for n in self.lab.nodes}):
             if not runner.apply(gone, LocalExecutor(gone, self.console), [InstanceGone(self.layout, gone, why="not in this design")]):
                 return False
-        return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes)])
+        # As on LXC, builds that make nodes tidy what builds keep, so a re-run stays a run with nothing to change.
+        tidy: list[Step] = [OldRoleImages(files), OldPackages(files), OldIncusImages(self.layout)] if new_nodes else []
+        return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes), *tidy])
 
     def _images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, str] | None:
         """The Incus image alias each new node is made from, each imported first; None if one failed."""
