@@ -68,11 +68,16 @@ class IncusImage(Step):
             lower = f"{self.source / 'layer'}:{files.base_rootfs}"
             read = [Run(f"set -o pipefail; mount -t overlay overlay -o ro,lowerdir={lower} {rootfs} && {{ {pack}; s=$?; umount {rootfs}; [ $s -eq 0 ]; }}")]
         return [
-            Run(f"rm -rf {tmp} && mkdir -p {rootfs}"),
+            # A run killed while packing leaves its overlay mounted: unmount it before clearing the folder.
+            Run(f"{{ umount {rootfs} 2>/dev/null; true; }} && rm -rf {tmp} && mkdir -p {rootfs}"),
             Put(f"{tmp}/metadata.yaml", self.metadata(now)),
             Run(f"tar -C {tmp} -cf {tmp}/metadata.tar metadata.yaml"),
             *read,
-            Run(f"{incus('image', 'import', f'{tmp}/metadata.tar', f'{tmp}/rootfs.tar.zst', '--alias', self.alias)} && rm -rf {tmp}"),
+            # Another lab's build may have imported the same image meanwhile: that is as good.
+            Run(
+                f"{incus('image', 'import', f'{tmp}/metadata.tar', f'{tmp}/rootfs.tar.zst', '--alias', self.alias)}; s=$?; rm -rf {tmp}; "
+                f"[ $s -eq 0 ] || {incus('query', f'/1.0/images/aliases/{self.alias}')} >/dev/null"
+            ),
         ]
 
 
