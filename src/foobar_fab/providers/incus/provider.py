@@ -21,7 +21,7 @@ from ...console import Console
 from ...executors import LocalExecutor, Outcome, SshParams
 from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
-from ..base import NodeStatus, Provider, ProviderError, misrouted, must
+from ..base import NodeStatus, Provider, ProviderError, must
 from ..lxc.containers import KeyPair, StateGone, wait_until_running
 from ..lxc.image import BaseImage
 from ..lxc.package_cache import OldPackages, PackageCache
@@ -156,20 +156,17 @@ class IncusProvider(Provider):
         ]
 
     def ssh_params(self, node: str) -> SshParams:
-        files = self.layout.files
-        return SshParams(host=str(self.lab.node(node).address), user="root", key_file=files.key_file, known_hosts=files.known_hosts)
+        return self.layout.files.ssh_params(node)
 
     @property
     def bridge(self) -> str | None:
         return self.layout.network
 
     def network_present(self) -> bool:
-        return os.path.isdir(f"/sys/class/net/{self.layout.network}")
+        return self.layout.files.bridge_present()
 
     def missing_network(self) -> str | None:
-        if not self.network_present():
-            return f"no bridge {self.layout.network}"
-        return misrouted(self.lab.addresses, self.layout.network)
+        return self.layout.files.missing_bridge()
 
     def _leftover_nodes(self) -> list[str]:
         """Instances this lab made for nodes no longer in its design (found by their lab key)."""

@@ -15,7 +15,7 @@ from ...executors import LocalExecutor, Outcome, SshParams
 from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
 from ...topology import NodeSpec
-from ..base import NodeStatus, Provider, ProviderError, misrouted, must
+from ..base import NodeStatus, Provider, ProviderError, must
 from .containers import (
     Booted,
     Container,
@@ -140,22 +140,17 @@ class LxcProvider(Provider):
         return rows
 
     def ssh_params(self, node: str) -> SshParams:
-        spec = self.layout.lab.node(node)
-        return SshParams(
-            host=str(spec.address), user="root", key_file=self.layout.key_file, known_hosts=self.layout.known_hosts
-        )
+        return self.layout.ssh_params(node)
 
     @property
     def bridge(self) -> str | None:
         return self.layout.bridge
 
     def network_present(self) -> bool:
-        return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
+        return self.layout.bridge_present()
 
     def missing_network(self) -> str | None:
-        if not self.network_present():
-            return f"no bridge {self.layout.bridge}"
-        return misrouted(self.lab.addresses, self.layout.bridge)
+        return self.layout.missing_bridge()
 
     def _leftover_nodes(self) -> list[str]:
         """Containers this lab made for nodes no longer in lab.yml (found by their marker)."""
