@@ -10,6 +10,7 @@ import pytest
 
 from foobar_fab import providers
 from foobar_fab.console import Console
+from foobar_fab.providers import ProviderError
 from foobar_fab.providers.incus import IncusLayout, IncusProvider
 from foobar_fab.providers.incus.images import IncusImage, OldIncusImages
 from foobar_fab.providers.incus.instances import Instance, InstanceGone, Network, NetworkGone, Running
@@ -231,3 +232,10 @@ def test_the_provider_setting_chooses_incus(lab: Lab, tmp_path: Path) -> None:
     settings = Settings.from_mapping({"provider": "incus", "state_dir": str(tmp_path), "cache_dir": str(tmp_path / "cache")})
     made_lab, provider = providers.make(settings, lab, Console())
     assert isinstance(provider, IncusProvider) and made_lab is lab and provider.bridge == "foobar-br"
+
+
+def test_preflight_says_how_to_set_incus_up(incus: IncusLayout, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda command: None if command == "incus" else f"/usr/bin/{command}")
+    with pytest.raises(ProviderError, match=r"missing host packages incus-base: run `sh src/foobar_fab/host/bootstrap.sh incus`"):
+        IncusProvider(incus, Console()).preflight()

@@ -44,7 +44,7 @@ if ! incus admin waitready --timeout 1 >/dev/null 2>&1; then
     else
         echo "foobar_fab: starting incusd (no systemd here)"
         mkdir -p /var/log/incus
-        nohup /usr/libexec/incus/incusd --group incus-admin >>/var/log/incus/incusd.foobar_fab.log 2>&1 &
+        nohup /usr/libexec/incus/incusd --group incus-admin </dev/null >>/var/log/incus/incusd.foobar_fab.log 2>&1 &
     fi
     incus admin waitready --timeout 60 || fail "incusd did not start: see /var/log/incus/incusd.foobar_fab.log"
 fi

@@ -60,8 +60,11 @@ class IncusProvider(Provider):
         missing = sorted({pkg for cmd, pkg in HOST_COMMANDS.items() if shutil.which(cmd) is None})
         if missing:
             raise ProviderError(f"missing host packages {', '.join(missing)}: run `sh src/foobar_fab/host/bootstrap.sh incus`")
-        proc = subprocess.run(["incus", "query", "/1.0"], capture_output=True, text=True, timeout=30)
-        if proc.returncode != 0:
+        try:
+            answered = subprocess.run(["incus", "query", "/1.0"], capture_output=True, text=True, timeout=30).returncode == 0
+        except subprocess.TimeoutExpired:
+            answered = False
+        if not answered:
             raise ProviderError("the Incus daemon does not answer: run `sh src/foobar_fab/host/bootstrap.sh incus` to start it")
 
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
