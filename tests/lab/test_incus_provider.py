@@ -59,7 +59,10 @@ def test_build_from_images_passes_the_checks_and_a_second_changes_nothing(incus_
     session, _ = quiet_session(incus_lab)
     assert {s.name: s.state for s in session.provider.status()} == {"lb-01": "running", "web-01": "running", "web-02": "running"}
     instances = {i["name"]: i for i in incus_json("list")}  # type: ignore[union-attr]
-    assert instances[f"{LAB}-web-01"]["config"]["volatile.base_image"] == instances[f"{LAB}-web-02"]["config"]["volatile.base_image"]
+    made_from = instances[f"{LAB}-web-01"]["config"]["volatile.base_image"]
+    assert made_from == instances[f"{LAB}-web-02"]["config"]["volatile.base_image"]
+    image = next(i for i in incus_json("image", "list") if i["fingerprint"] == made_from)  # type: ignore[union-attr]
+    assert image["properties"]["user.foobar_fab.source"].startswith(f"{incus_lab.cache_dir}/images/"), image["properties"]
     with live_lab(incus_lab) as (lab, said):
         found = checks.check(lab)
     assert found and all(c.ok for c in found), said.getvalue()
