@@ -64,13 +64,13 @@ def test_the_static_address_is_set_by_liblxc(incus: IncusLayout, lab: Lab) -> No
 
 # --- network -------------------------------------------------------------------------------------
 
-OURS: dict[str, Any] = {"managed": True, "config": {"ipv4.address": "192.168.56.1/24", "ipv4.nat": "true", "ipv4.dhcp": "false", "ipv6.address": "none", LAB_KEY: "foobar"}}
+OURS: dict[str, Any] = {"managed": True, "config": {"ipv4.address": "192.168.56.1/24", "ipv4.nat": "false", "ipv4.dhcp": "false", "ipv6.address": "none", LAB_KEY: "foobar"}}
 
 
-def test_a_missing_network_is_created_with_the_labs_subnet_and_no_dhcp(incus: IncusLayout) -> None:
+def test_a_missing_network_is_created_with_the_labs_subnet_no_dhcp_and_no_nat_of_incus(incus: IncusLayout) -> None:
     plan = Network(incus).decide(probed(answer(None, "")))
     assert commands(plan) == [
-        "incus network create foobar-br ipv4.address=192.168.56.1/24 ipv4.nat=true ipv4.dhcp=false ipv6.address=none user.foobar_fab.lab=foobar"
+        "incus network create foobar-br ipv4.address=192.168.56.1/24 ipv4.nat=false ipv4.dhcp=false ipv6.address=none user.foobar_fab.lab=foobar"
     ]
 
 

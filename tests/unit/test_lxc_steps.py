@@ -18,7 +18,7 @@ from foobar_fab.providers.lxc.containers import (
     Running,
 )
 from foobar_fab.providers.lxc.layout import LxcLayout, mac_address
-from foobar_fab.providers.lxc.network import Bridge, Nat, NatGone, Resolver, ResolverGone
+from foobar_fab.providers.lxc.network import Bridge, Nat, Resolver, ResolverGone
 from foobar_fab.steps import Plan, Put, Run, StepError
 from foobar_fab.topology import Lab, relocate
 
@@ -392,12 +392,3 @@ def test_inotify_instances_are_raised_once_and_the_hosts_value_kept(layout: LxcL
     assert not InotifyLimitGone(layout).decide(probed("128\n" + other_lab)).changes  # another lab still runs
     plan = InotifyLimitGone(layout).decide(probed("128\n@@\ntable ip foobar_fab_foobar\n"))
     assert kinds(plan)[0].startswith("run sysctl -qw fs.inotify.max_user_instances=128")
-
-
-def test_forwarding_stays_on_while_a_lab_on_incus_needs_it(layout: LxcLayout) -> None:
-    """The last LXC lab going turns forwarding off only if it turned it on, and no lab on Incus is left."""
-    alone = NatGone(layout).decide(probed(f"table ip {layout.nft_table}\nforward-note\n"))
-    assert any("ip_forward=0" in c for c in kinds(alone))
-    beside_incus = NatGone(layout).decide(probed(f"table ip {layout.nft_table}\nforward-note\nincus-labs\n"))
-    assert kinds(beside_incus) == [f"run nft delete table ip {layout.nft_table}"]
-    assert "user.foobar_fab.lab" in NatGone(layout).probe()

@@ -35,11 +35,13 @@ def query(path: str) -> str:
 
 
 def network_config(layout: IncusLayout) -> dict[str, str]:
-    """The lab's network: its subnet's gateway on the bridge, NAT to the mirror, Incus's dnsmasq for DNS
-    only (the nodes' addresses are static), no IPv6."""
+    """The lab's network: its subnet's gateway on the bridge, Incus's dnsmasq for DNS only (the nodes'
+    addresses are static), no IPv6. NAT is the lab's own firewall table, as on LXC: Incus's masquerade
+    rule would rewrite the source of multicast between the nodes too (the host's bridges pass netfilter),
+    and VRRP between two balancers would fail."""
     return {
         "ipv4.address": layout.files.prefix,
-        "ipv4.nat": "true",
+        "ipv4.nat": "false",
         "ipv4.dhcp": "false",
         "ipv6.address": "none",
         LAB_KEY: layout.lab_name,

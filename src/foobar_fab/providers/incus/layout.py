@@ -13,10 +13,9 @@ from pathlib import Path
 
 from ...topology import NodeSpec
 from ..lxc.layout import LxcLayout
-from ..lxc.network import INCUS_LAB_KEY
 
 POOL = "default"  # the storage pool host/incus.sh makes
-LAB_KEY = INCUS_LAB_KEY  # on every instance and network the lab makes: whose it is
+LAB_KEY = "user.foobar_fab.lab"  # on every instance and network the lab makes: whose it is
 SOURCE_KEY = "user.foobar_fab.source"  # on every image: the folder it was packed from
 
 

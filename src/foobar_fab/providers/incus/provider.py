@@ -24,6 +24,7 @@ from ...steps import Runner, Step, StepError
 from ..base import NodeStatus, Provider, ProviderError, must
 from ..lxc.containers import KeyPair, StateGone, wait_until_running
 from ..lxc.image import BaseImage
+from ..lxc.network import Nat, NatGone
 from ..lxc.package_cache import OldPackages, PackageCache
 from ..lxc.role_images import OldRoleImages, role_images_for
 from .images import IncusImage, OldIncusImages
@@ -38,7 +39,7 @@ from .instances import (
 )
 from .layout import LAB_KEY, IncusLayout, incus
 
-HOST_COMMANDS = {"incus": "incus-base", "debootstrap": "debootstrap", "zstd": "zstd", "ssh-keygen": "openssh-client"}
+HOST_COMMANDS = {"incus": "incus-base", "nft": "nftables", "conntrack": "conntrack", "debootstrap": "debootstrap", "zstd": "zstd", "ssh-keygen": "openssh-client"}
 STATES = {"Running": "running", "Stopped": "stopped", "Frozen": "stopped"}
 
 
@@ -70,7 +71,7 @@ class IncusProvider(Provider):
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on Incus")
         files = self.layout.files
-        if not runner.apply("host", self.host, [KeyPair(files), BaseImage(files), PackageCache(files), Network(self.layout)]):
+        if not runner.apply("host", self.host, [KeyPair(files), BaseImage(files), PackageCache(files), Network(self.layout), Nat(files)]):
             return False
         public_key = files.key_file.with_suffix(".pub").read_text()
         new_nodes = self.to_make(public_key)
@@ -136,7 +137,7 @@ class IncusProvider(Provider):
         self.console.heading(f"destroy: lab {self.lab.name} on Incus")
         nodes = sorted({n.name for n in self.lab.nodes} | set(self._leftover_nodes()))
         results = parallel.each(nodes, lambda n: runner.apply(n, LocalExecutor(n, self.console), [InstanceGone(self.layout, n)]))
-        host: list[Step] = [NetworkGone(self.layout), StateGone(self.layout.files)]
+        host: list[Step] = [NetworkGone(self.layout), NatGone(self.layout.files), StateGone(self.layout.files)]
         return all(results) and runner.apply("host", self.host, host)
 
     def what_destroy_removes(self) -> str:

@@ -172,10 +172,6 @@ def other_labs(tables: list[str], layout: LxcLayout) -> list[str]:
     return [t for t in tables if t.startswith("table ip foobar_fab_") and t != f"table ip {layout.nft_table}"]
 
 
-INCUS_LAB_KEY = "user.foobar_fab.lab"  # on every Incus network a lab on Incus makes
-INCUS_LABS = "incus-labs"
-
-
 @dataclass
 class NatGone(Step):
     """The lab's firewall table is gone; forwarding is off again if the lab turned it on."""
@@ -185,9 +181,7 @@ class NatGone(Step):
 
     def probe(self) -> str:
         note = self.layout.forward_note
-        # Labs on Incus need forwarding too (their networks are Incus's, marked with the lab's name).
-        incus_labs = f"{{ incus query '/1.0/networks?recursion=1'; }} 2>/dev/null | grep -q '\"{INCUS_LAB_KEY}\"' && echo {INCUS_LABS}"
-        return f"nft list tables ip; test -f {note} && echo forward-note; {incus_labs}; true"
+        return f"nft list tables ip; test -f {note} && echo forward-note; true"
 
     def decide(self, probe: Outcome) -> Plan:
         found = lines(probe.stdout)
@@ -196,7 +190,7 @@ class NatGone(Step):
         if f"table ip {table}" in found:
             actions.append(Run(f"nft delete table ip {table}"))
         others = other_labs(found, self.layout)
-        if "forward-note" in found and not others and INCUS_LABS not in found:
+        if "forward-note" in found and not others:
             actions.append(Run(f"sysctl -qw net.ipv4.ip_forward=0 && rm -f {self.layout.forward_note}"))
         if not actions:
             return ok(f"no table {table}")
