@@ -30,6 +30,10 @@ if [ "${1:-}" = test ]; then
     need vagrant vagrant
     [ -d /usr/share/doc/vagrant-lxc ] || missing="$missing vagrant-lxc"
 fi
+# `test` and `incus`: zstd packs the lab's images for Incus (Incus itself is set up at the end).
+case "${1:-}" in
+    test|incus) need zstd zstd ;;
+esac
 # `docs`: headless Chromium too, for the screenshots `invoke docs.capture` takes (only when asked: it is large).
 if [ "${1:-}" = docs ]; then
     need chromium chromium
