@@ -93,8 +93,8 @@ class OldIncusImages(Step):
         files = self.layout.files
         stamped = f'for s in {files.images_dir}/*/*/stamp; do [ -f "$s" ] && echo "${{s%/stamp}}"; done'
         return (
-            f"{incus('image', 'list', '--format', 'json')}; echo {SECTION}; "
-            f"{incus('list', '--all-projects', '--format', 'json')}; echo {SECTION}; "
+            f"{incus('image', 'list', '--format', 'json')} 2>/dev/null || echo '[]'; echo {SECTION}; "
+            f"{incus('list', '--all-projects', '--format', 'json')} 2>/dev/null || echo '[]'; echo {SECTION}; "
             f"cat {files.base_stamp} 2>/dev/null; echo {SECTION}; {stamped}; true"
         )
 
