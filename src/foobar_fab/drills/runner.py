@@ -19,8 +19,7 @@ from typing import Any
 
 import requests
 
-from .. import build as building
-from ..balancer import running_options
+from .. import reconfiguration
 from ..console import Console
 from ..errors import LabError
 from ..live import LiveLab
@@ -30,7 +29,7 @@ from ..observe.prometheus import Prometheus
 from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
 from ..roles import BuildOptions
-from ..topology import DB_ROLES, NodeSpec
+from ..topology import NodeSpec
 from ..waiting import wait_until
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
@@ -102,17 +101,10 @@ def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
     said = io.StringIO()
     quiet = dataclasses.replace(live.session, console=Console(quiet=True, stream=said, secrets=live.console.secrets))
     what = f"HAProxy {options.haproxy_profile}, balance {options.balance}"
-    if not building.reconfigure(quiet, ["loadbalancer"], options):
+    if not reconfiguration.haproxy(quiet, options):
         live.console.line(said.getvalue().rstrip())
         raise DrillRefused(f"could not switch to {what} (see the failed step above)")
     live.console.note("drill", f"{what}: through the build (haproxy.cfg written, HAProxy reloaded)")
-
-
-def use_replication(live: LiveLab, mode: str | None) -> bool:
-    """Make the database servers replicate in another mode (None: the design's), through the build's own
-    steps, showing only what changes; False if a step failed."""
-    with live.console.briefly():
-        return building.reconfigure(live.session, DB_ROLES, BuildOptions(replication=mode))
 
 
 def run_drill(
@@ -150,7 +142,7 @@ def run_drill(
         )
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
-        chosen = running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+        chosen = reconfiguration.running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
         haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or chosen.balance)
         options = dataclasses.replace(haproxy, replication=mode)
         if haproxy != chosen:
@@ -158,7 +150,7 @@ def run_drill(
             health.wait(30)
         if mode != lab.replication:
             switched = True
-            if not use_replication(live, mode):
+            if not reconfiguration.replication(live, mode):
                 raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
             health.wait(30)
         run_id = uuid.uuid4().hex[:8]
@@ -282,7 +274,7 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
 
 def put_back(live: LiveLab, health: Health) -> None:
     """The design's replication mode again, after a drill that changed it."""
-    if use_replication(live, None):
+    if reconfiguration.replication(live, None):
         health.wait(RECOVERY_TIMEOUT)
     else:
         live.console.note("drill", "the design's replication mode could not be put back: run `invoke build`")
