@@ -13,7 +13,7 @@ from typing import Any
 from foobar_fab import balancer, reconfiguration
 from foobar_fab.constants import HEALTH_PATH
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.site import served_by
 from foobar_fab.roles import BuildOptions
@@ -73,7 +73,7 @@ def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: Fir
 
 def slow_drill(built_lab: FirstBuild, balance: str) -> dict[str, Any]:
     with live_lab(built_lab.settings) as (lab, output):
-        report = run_drill(lab, by_name("slow-web1"), 20.0, 8.0, balance=balance)
+        report = run_drill(lab, by_name("slow-web1"), DrillOptions(20.0, 8.0, balance=balance))
     assert report["recovered"] and report["settings"]["balance"] == balance, output.getvalue()
     assert all(e["ok"] for e in report["expectations"]), report["expectations"]
     return report

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from foobar_fab.drills.catalog import DRILLS, DrillRefused, by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.providers.base import LabNotUp
 
 from .conftest import FirstBuild, build, live_lab, quiet_session
@@ -25,7 +25,7 @@ SEED_DRILLS = ("kill-web1", "kill-web2", "kill-lb") + SERVICE_AND_NETWORK  # the
 
 def drill(built_lab: FirstBuild, name: str, profile: str = "tuned") -> dict[str, Any]:
     with live_lab(built_lab.settings) as (lab, output):
-        report = run_drill(lab, by_name(name), RATE, DURATION, profile)
+        report = run_drill(lab, by_name(name), DrillOptions(RATE, DURATION, profile))
     assert report["recovered"], output.getvalue()
     assert report["design"] == "lab.yml" and not report["interrupted"]
     assert all(e["id"] for e in report["expectations"])
@@ -83,7 +83,7 @@ def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
         session.provider.stop_hard("web-02")
         try:
             with pytest.raises(DrillRefused, match="web-02 is stopped"):
-                run_drill(lab, DRILLS[0], RATE, DURATION)
+                run_drill(lab, DRILLS[0], DrillOptions(RATE, DURATION))
             with pytest.raises(LabNotUp, match="web-02 is stopped: run `invoke build`"):
                 session.provider.require_running(["web-02"])
         finally:
