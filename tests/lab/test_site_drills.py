@@ -15,7 +15,7 @@ from foobar_fab.drills.catalog import DRILLS, DrillRefused, by_name
 from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.providers.base import LabNotUp
 
-from .conftest import FirstBuild, build, live_lab, quiet_session
+from .conftest import TEST_LAB, FirstBuild, build, live_lab, quiet_session
 
 RATE = 20.0
 DURATION = 5.0
@@ -43,7 +43,7 @@ def test_kill_web1_keeps_reads_and_fails_writes(built_lab: FirstBuild) -> None:
     assert expectation(report, "writes.all-failed")["ok"], report["expectations"]
     assert report["detection_seconds"] is not None and report["detection_seconds"] <= 2.0
     assert report["totals"]["reads"]["slow"] == 0
-    saved = sorted((built_lab.settings.state_dir("fftest") / "drills").glob("*-kill-web1.json"))[-1]
+    saved = sorted((built_lab.settings.state_dir(TEST_LAB) / "drills").glob("*-kill-web1.json"))[-1]
     assert json.loads(saved.read_text())["drill"] == "kill-web1"
     assert saved.with_suffix(".svg").read_text().startswith("<?xml")
 
@@ -94,7 +94,7 @@ def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
 
 def test_reports_exist_for_every_drill_run(built_lab: FirstBuild) -> None:
     """Each drill run above left its report; the later designs' drills are run by their own modules."""
-    folder: Path = built_lab.settings.state_dir("fftest") / "drills"
+    folder: Path = built_lab.settings.state_dir(TEST_LAB) / "drills"
     names = {p.name.split("-", 2)[2].removesuffix(".json") for p in folder.glob("*.json")}
     assert set(SEED_DRILLS) <= names
     assert set(SEED_DRILLS) <= {d.name for d in DRILLS}
