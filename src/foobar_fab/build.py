@@ -117,16 +117,6 @@ def certificates(session: LabSession) -> Pki | None:
     return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.state_dir, report)
 
 
-def reconfigure(session: LabSession, roles: Collection[str], options: BuildOptions = BuildOptions(), skip: Collection[str] = ()) -> bool:
-    """Apply some roles again (with other build options: a drill's untuned HAProxy), through the build's own steps."""
-    if isinstance(roles, str):
-        raise TypeError(f"reconfigure takes a collection of role names, not the string {roles!r}")
-    session.provider.require_up()
-    runner = Runner(session.console)
-    secrets = lab_secrets.load(session.state_dir)
-    return converge(session, runner, secrets, options, only=set(roles), tls=certificates(session), skip=skip) and not runner.failures
-
-
 def summary(session: LabSession) -> list[str]:
     """Where to look once the lab is up."""
     lab = session.lab

@@ -18,7 +18,7 @@ import pytest
 
 from foobar_fab import design, scan, sniff, topology
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
 from .conftest import TEST_LAB, TEST_SUBNET, FirstBuild, build, live_lab
@@ -108,7 +108,7 @@ def test_https_checks_and_data_kept(secured: Settings) -> None:
 
 def drill(settings: Settings, name: str) -> dict[str, Any]:
     with live_lab(settings) as (lab, output):
-        report = run_drill(lab, by_name(name), 20.0, 8.0)
+        report = run_drill(lab, by_name(name), DrillOptions(20.0, 8.0))
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     return report
 

@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable
 
 from .. import build as building
-from .. import checks, lab_secrets
+from .. import checks, reconfiguration
 from ..checks import Check
 from ..live import LiveLab
 from ..live import live as connect
 from ..session import LabSession
-from ..steps import Runner
 from ..topology import Lab
 from . import causes
 from .catalog import EXERCISES, by_name
@@ -192,8 +191,7 @@ def put_back(live: LiveLab, exercise: Exercise, details: Details) -> bool:
         exercise.teardown(live, details)
     except PROBLEMS:
         return False
-    runner = Runner(session.console)
-    return building.converge(session, runner, lab_secrets.load(session.state_dir), tls=building.certificates(session)) and not runner.failures
+    return reconfiguration.as_built(session)
 
 
 def solve(live: LiveLab, out: Out) -> None:
