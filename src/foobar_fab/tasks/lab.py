@@ -27,7 +27,7 @@ from .common import LAB_HELP, QUIET_HELP, friendly, session
 @friendly
 def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, fresh: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
+    s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
     result = building.build(s)
     if not result.ok:
         reasons = "; ".join(str(f) for f in result.failures) or "see the failed steps above"
@@ -98,7 +98,7 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
 @friendly
 def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Remove the nodes, bridge, rules, keys and state this lab made (and nothing else)."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet)
     ok = s.provider.destroy(Runner(s.console))
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
