@@ -313,7 +313,11 @@ def _duplicate_inject(live: LiveLab, details: Details) -> Details:
 
 
 def _duplicate_fix(live: LiveLab, details: Details) -> None:
-    on(live, details["replica"], f"mariadb -e 'SET sql_log_bin=0; DELETE FROM foobar.messages WHERE id={int(details['row'])}; START SLAVE;'")
+    """The row written into the replica goes, and only it: the fix runs again when an exercise stops after it, by
+    when the primary's row of that id has replicated (deleting it too would leave the replica short of a row)."""
+    row, body, replica = int(details["row"]), details["body"], details["replica"]
+    delete = f"DELETE FROM foobar.messages WHERE id={row} AND body='{body}' AND node='{replica}'"
+    on(live, replica, f"mariadb -e \"SET sql_log_bin=0; {delete}; START SLAVE;\"")
 
 
 DUPLICATE_KEY = Exercise(
