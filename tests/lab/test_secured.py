@@ -62,7 +62,7 @@ def test_seed_exposes_everything_and_speaks_in_clear(built_lab: FirstBuild) -> N
 def test_upgrade_in_place_to_the_secured_design(secured: Settings) -> None:
     result, output = build(secured)
     assert result.ok, output
-    assert "mon-01   changed  container: fftest-mon-01 created" in output
+    assert f"mon-01   changed  container: {TEST_LAB}-mon-01 created" in output
     result, output = build(secured)
     assert result.ok and result.changed == 0, output
 
@@ -113,7 +113,7 @@ def test_https_checks_and_data_kept(secured: Settings) -> None:
     ca = secured.state_dir(TEST_LAB) / "tls" / "ca.pem"
     assert oct((ca.parent / "ca.key").stat().st_mode & 0o777) == "0o600"
     curl = subprocess.run(
-        ["curl", "-sS", "--cacert", str(ca), "--resolve", "www.foobar.com:443:10.181.57.10", "https://www.foobar.com/api/messages"],
+        ["curl", "-sS", "--cacert", str(ca), "--resolve", f"www.foobar.com:443:{design.load(secured.lab_file).entry_address}", "https://www.foobar.com/api/messages"],
         capture_output=True, text=True, timeout=30,
     )
     assert MARKER in curl.stdout  # the message posted on the seed design survived the upgrade
@@ -153,7 +153,7 @@ def test_alerts_lists_what_alertmanager_delivered(built_lab: FirstBuild, secured
 def test_back_to_the_seed_design_takes_the_hardening_away(built_lab: FirstBuild) -> None:
     result, output = build(built_lab.settings)
     assert result.ok, output
-    for removed in ("firewall (not in this design): removed", "monitoring clients (not in this design): removed", "container: fftest-mon-01 destroyed"):
+    for removed in ("firewall (not in this design): removed", "monitoring clients (not in this design): removed", f"container: {TEST_LAB}-mon-01 destroyed"):
         assert removed in output, output
     result, output = build(built_lab.settings)
     assert result.ok and result.changed == 0, output
@@ -165,4 +165,4 @@ def test_back_to_the_seed_design_takes_the_hardening_away(built_lab: FirstBuild)
     assert captures[0].marker_readable
     with live_lab(built_lab.settings) as (lab, _):
         assert lab.databases.count(lab.lab.node("web-02"), MARKER) == 1
-    assert not Path("/var/lib/lxc/fftest-mon-01").exists()
+    assert not Path(f"/var/lib/lxc/{TEST_LAB}-mon-01").exists()
