@@ -8,12 +8,12 @@ option, and HAProxy reloads (a new process takes over the sockets; its counters 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 from . import build as building
+from .errors import LabError
 from .live import LiveLab
 from .observe.haproxy import BACKEND, runtime_command
-from .providers import ProviderError
 from .roles import BuildOptions
 from .roles.loadbalancer import ALGORITHMS, CONFIG
 from .session import LabSession
@@ -27,7 +27,7 @@ def web_server(live: LiveLab, name: str) -> NodeSpec:
     """A web server of the design (HAProxy's server of the same name), or one line saying which exist."""
     names = [w.name for w in live.lab.web_nodes]
     if name not in names:
-        raise ProviderError(f"{name} is not a web server of this design ({live.lab.source.name}): {', '.join(names)}")
+        raise LabError(f"{name} is not a web server of this design ({live.lab.source.name}): {', '.join(names)}")
     return live.lab.node(name)
 
 
@@ -36,28 +36,21 @@ def tell(live: LiveLab, command: str) -> None:
     for balancer in live.lab.balancers:
         answer = live.shells.must(balancer.name, runtime_command(command), kind="run").strip()
         if answer:
-            raise ProviderError(f"{balancer.name}: HAProxy refused `{command}`: {answer.splitlines()[0]}")
+            raise LabError(f"{balancer.name}: HAProxy refused `{command}`: {answer.splitlines()[0]}")
 
 
 def set_state(live: LiveLab, name: str, state: str) -> None:
     """ready, drain (no new requests, what is under way finishes) or maint (nothing at all, checks stop)."""
     if state not in STATES:
-        raise ProviderError(f"unknown state {state!r}: one of {', '.join(STATES)}")
+        raise LabError(f"unknown state {state!r}: one of {', '.join(STATES)}")
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} state {state}")
 
 
 def algorithm(name: str) -> str:
     """An algorithm given on the command line, checked."""
     if name not in ALGORITHMS:
-        raise ProviderError(f"unknown algorithm {name!r}: one of {', '.join(ALGORITHMS)}")
+        raise LabError(f"unknown algorithm {name!r}: one of {', '.join(ALGORITHMS)}")
     return name
-
-
-def weight_of(text: str) -> int:
-    """A weight given on the command line, checked."""
-    if not text.isdigit() or not 0 <= int(text) <= MAX_WEIGHT:
-        raise ProviderError(f"weight {text}: a whole number from 0 to {MAX_WEIGHT}")
-    return int(text)
 
 
 def set_weight(live: LiveLab, name: str, weight: int) -> None:
@@ -65,16 +58,9 @@ def set_weight(live: LiveLab, name: str, weight: int) -> None:
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} weight {weight}")
 
 
-@dataclass(frozen=True)
-class Choices:
-    """What a balancer's running config chose: the algorithm and the backup servers."""
-
-    balance: str
-    backups: tuple[str, ...]
-
-
-def parse_choices(config: str) -> Choices:
-    """The algorithm and backup servers of the web backend in a haproxy.cfg."""
+def parse_options(config: str) -> BuildOptions:
+    """The build options a haproxy.cfg was written with, as far as it tells: the web backend's algorithm and
+    backup servers."""
     balance, backups, inside = "roundrobin", [], False
     for line in config.splitlines():
         words = line.split()
@@ -84,32 +70,33 @@ def parse_choices(config: str) -> Choices:
             balance = words[1]
         elif inside and words[:1] == ["server"] and "backup" in words[3:]:
             backups.append(words[1])
-    return Choices(balance, tuple(backups))
+    return BuildOptions(balance=balance, backups=tuple(backups))
 
 
-def running_choices(live: LiveLab) -> Choices:
-    """What the first balancer runs now (a build gives every balancer the same config)."""
-    return parse_choices(live.shells.must(live.lab.balancers[0].name, f"cat {CONFIG}", kind="probe", show=False))
+def running_options(live: LiveLab) -> BuildOptions:
+    """The build options the lab's HAProxy runs with now (what `invoke lb.*` chose), read from the first
+    balancer's config (a build gives every balancer the same one): the one place they are read."""
+    return parse_options(live.shells.must(live.lab.balancers[0].name, f"cat {CONFIG}", kind="probe", show=False))
 
 
 def rebuild(session: LabSession, options: BuildOptions) -> None:
     """HAProxy's config with these options, through the build's own steps (a reload where it changes)."""
     algorithm(options.balance)
     if not building.reconfigure(session, ["loadbalancer"], options):
-        raise ProviderError("HAProxy's config could not be changed (see the failed step above); `invoke build` puts the design's back")
+        raise LabError("HAProxy's config could not be changed (see the failed step above); `invoke build` puts the design's back")
 
 
 def active_passive(live: LiveLab, backup: str | None) -> BuildOptions:
     """The options that make one web server a backup (the last, unless named), keeping the running algorithm."""
     if len(live.lab.web_nodes) < 2:
-        raise ProviderError("active-passive needs two web servers: this design has one")
+        raise LabError("active-passive needs two web servers: this design has one")
     name = web_server(live, backup).name if backup else live.lab.web_nodes[-1].name
-    return BuildOptions(balance=running_choices(live).balance, backups=(name,))
+    return dataclasses.replace(running_options(live), backups=(name,))
 
 
 def table(live: LiveLab) -> list[str]:
     """Each balancer's algorithm, and each web server's status, weight, role and requests, as HAProxy counts them."""
-    choices = running_choices(live)
+    choices = running_options(live)
     rows = []
     for balancer in live.lab.balancers:
         servers = live.stats(balancer).server_rows(timeout=2.0)

@@ -27,10 +27,10 @@ from . import design, topology
 from .console import Console
 from .constants import APP_ENV
 from .drills.runner import use_replication
+from .errors import LabError
 from .live import LiveLab, live
 from .no_network import without_network
 from .observe.site import MESSAGES_PATH
-from .providers import ProviderError
 from .roles import BuildOptions
 from .session import LabSession, open_session
 from .settings import PROJECT_ROOT, Settings
@@ -59,14 +59,14 @@ def timed_build(settings: Settings) -> tuple[float, int]:
     seconds = time.monotonic() - started
     if not result.ok:
         print(output.getvalue())
-        raise ProviderError(f"the benchmark's build failed: {'; '.join(map(str, result.failures))}")
+        raise LabError(f"the benchmark's build failed: {'; '.join(map(str, result.failures))}")
     return seconds, result.changed
 
 
 def destroy_quietly(settings: Settings) -> None:
     session = open_session(settings, Console(quiet=True, stream=io.StringIO()), any_design=True)
     if not session.provider.destroy(Runner(session.console)):
-        raise ProviderError(f"could not destroy the benchmark lab {session.lab.name}: run `invoke destroy` on it")
+        raise LabError(f"could not destroy the benchmark lab {session.lab.name}: run `invoke destroy` on it")
 
 
 def invoke_command(settings: Settings, *words: str) -> tuple[list[str], dict[str, str]]:
@@ -80,16 +80,16 @@ def offline_rebuild(settings: Settings) -> float:
     lab = design.load(settings.lab_file)
     with without_network(f"{lab.name}-offline") as prefix:
         build, env = invoke_command(settings, "build", "--quiet")
-        destroy, _ = invoke_command(settings, "destroy", "--quiet")
+        destroy, _ = invoke_command(settings, "destroy", "--quiet", "--yes")
         started = time.monotonic()
         run = subprocess.run(prefix + build, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
         seconds = time.monotonic() - started
         gone = subprocess.run(prefix + destroy, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         print(run.stdout[-3000:] + run.stderr)
-        raise ProviderError("the offline rebuild failed (see its output above)")
+        raise LabError("the offline rebuild failed (see its output above)")
     if gone.returncode != 0:
-        raise ProviderError(f"could not destroy the offline lab {lab.name}: {gone.stderr.strip()[-300:]}")
+        raise LabError(f"could not destroy the offline lab {lab.name}: {gone.stderr.strip()[-300:]}")
     return seconds
 
 
@@ -189,7 +189,7 @@ def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> floa
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if not found:
-        raise ProviderError(f"wrk printed no rate for {url}: {output.strip()[:200]}")
+        raise LabError(f"wrk printed no rate for {url}: {output.strip()[:200]}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
         print(f"    ({errors.group(1)} answers were not 2xx/3xx)")
@@ -232,14 +232,14 @@ def timed_writes(live: LiveLab, writes: int) -> tuple[list[float], list[float]]:
     timed on an application node."""
     readers = [a for a in live.lab.app_nodes if live.lab.read_database(a) in live.lab.replicas]
     if not readers:
-        raise ProviderError("no application server reads from a replica in this design: no replication delay to time")
+        raise LabError("no application server reads from a replica in this design: no replication delay to time")
     node = readers[0].name
     command = f"set -a && . {APP_ENV} && set +a && python3 -c {shlex.quote(DELAY_SCRIPT)} {writes}"
     print(f"  $ invoke ssh {node} --command 'python3 -c <insert on the primary, poll the replica> {writes}'")
     outcome = live.shells.run(node, command, show=False, timeout=30 + writes * 10)
     if not outcome.ok:
         said = (outcome.stderr.strip().splitlines() or [f"exit status {outcome.exited}"])[-1]
-        raise ProviderError(f"timing replication on {node} failed: {said} (`invoke check` tells why)")
+        raise LabError(f"timing replication on {node} failed: {said} (`invoke check` tells why)")
     found = json.loads(outcome.stdout)
     return [float(c) for c in found["commits"]], [float(d) for d in found["delays"]]
 
@@ -254,7 +254,7 @@ def write_figures(session: LabSession, live: LiveLab, writes: int) -> list[Figur
         if switched:
             print(f"  ({mode} replication for the measurement, through the build's own steps; {lab.replication} put back after)")
             if not use_replication(live, mode):
-                raise ProviderError(f"could not switch to {mode} replication for the measurement (see the failed step above)")
+                raise LabError(f"could not switch to {mode} replication for the measurement (see the failed step above)")
         try:
             commits, delays = timed_writes(live, writes)
         finally:
@@ -280,7 +280,7 @@ def site_benchmark(session: LabSession, seconds: int, connections: int, writes: 
     measurement only, through the build's own steps, and redirected again afterwards.
     """
     if shutil.which("wrk") is None:
-        raise ProviderError("wrk is missing: apt-get install wrk (or run `make lab`, which installs it)")
+        raise LabError("wrk is missing: apt-get install wrk (or run `make lab`, which installs it)")
     lab = session.lab
     with live(session) as lab_live:
         print(f"site benchmark on lab {lab.name} ({lab.source.name}): {seconds} s per run, {connections} connections, GET {MESSAGES_PATH}")
@@ -307,7 +307,7 @@ def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connec
     print("  (plain HTTP served for the measurement: the balancers' redirect is off until it ends)")
     try:
         if not building.reconfigure(session, ["loadbalancer"], BuildOptions(plain_http=True)):
-            raise ProviderError("could not serve plain HTTP for the measurement (see the failed step above)")
+            raise LabError("could not serve plain HTTP for the measurement (see the failed step above)")
         return wrk_rate(lab_live.site.url(MESSAGES_PATH, scheme="http"), session.lab.domain, seconds, connections)
     finally:
         if not building.reconfigure(session, ["loadbalancer"], BuildOptions()):

@@ -10,7 +10,7 @@ from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
 from .pki import Pki
-from .roles import BuildOptions, Role, RoleInputs, inputs_for, waves
+from .roles import BuildOptions, Role, RoleInputs, images, inputs_for, waves
 from .session import LabSession
 from .steps import Failure, Runner, Step
 from .topology import NodeSpec
@@ -33,7 +33,7 @@ def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildR
     secrets = lab_secrets.load_or_create(session.state_dir)
     designstate.save(session.state_dir, session.settings.lab_file)  # from now on the lab runs this design, even half-built
     console.secrets = list(secrets.values())
-    if session.provider.up(runner):
+    if session.provider.up(runner, images(session.lab)):
         converge(session, runner, secrets, options, tls=certificates(session))
         if not runner.failures:
             with live(session) as lab:

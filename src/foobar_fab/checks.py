@@ -26,6 +26,7 @@ from .topology import Lab, NodeSpec
 
 PHASES = {"node": "services on every node", "site": "the site through its entry address", "data": "a write, on every database"}
 SITE = "site"  # who a site check is about
+RUNNING = "node running (as the provider reports it)"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,27 @@ def _service(unit: str, sockets: list[str], live: LiveLab, node: NodeSpec) -> st
     return "yes"
 
 
+def node_checks(lab: Lab, node: NodeSpec, phase: str) -> list[NodeCheck]:
+    """The checks of one phase on one node: its roles' own (each once), and in the node phase its services."""
+    own = [c for role in roles_of(node) for c in role.checks if isinstance(c, NodeCheck) and c.phase == phase and c.when(lab)]
+    unique = list({c.id: c for c in own}.values())  # a check two roles share runs once
+    return unique + (service_checks(lab, node) if phase == "node" else [])
+
+
+def site_checks(lab: Lab, phase: str) -> list[SiteCheck]:
+    """The checks of one phase made once for the whole lab, as a client of the site."""
+    return [c for role in roles_in(lab) for c in role.checks if isinstance(c, SiteCheck) and c.phase == phase and c.when(lab)]
+
+
+def expected(lab: Lab) -> list[tuple[str, str, str]]:
+    """Every check `invoke check` makes on a design whose nodes all run, in order: (id, who, what)."""
+    found = [("node.running", n.name, RUNNING) for n in lab.nodes]
+    for phase in PHASES:
+        found += [(c.id, n.name, c.what) for n in lab.nodes for c in node_checks(lab, n, phase)]
+        found += [(c.id, SITE, c.what) for c in site_checks(lab, phase)]
+    return found
+
+
 class Checker:
     """Runs every check of the design on a live lab and records what each saw."""
 
@@ -81,16 +103,10 @@ class Checker:
         self.results.append(Check(check_id, who, what, ok, seen))
         self.live.console.result(who, "check", "ok" if ok else "failed", f"{what}: {seen}")
 
-    def node_checks(self, node: NodeSpec, phase: str) -> list[NodeCheck]:
-        lab = self.live.lab
-        own = [c for role in roles_of(node) for c in role.checks if isinstance(c, NodeCheck) and c.phase == phase and c.when(lab)]
-        unique = list({c.id: c for c in own}.values())  # a check two roles share runs once
-        return unique + (service_checks(self.live.lab, node) if phase == "node" else [])
-
     def run_phase(self, phase: str) -> None:
         lab = self.live.lab
-        site = [c for role in roles_in(lab) for c in role.checks if isinstance(c, SiteCheck) and c.phase == phase and c.when(lab)]
-        per_node = {n.name: self.node_checks(n, phase) for n in lab.nodes if self.live.running(n)}
+        site = site_checks(lab, phase)
+        per_node = {n.name: node_checks(lab, n, phase) for n in lab.nodes if self.live.running(n)}
         if not site and not any(per_node.values()):
             return
         self.live.console.heading(f"check: {PHASES[phase]}")
@@ -111,7 +127,7 @@ class Checker:
         self.live.console.heading("check: every node is running")
         for node in self.live.lab.nodes:
             state = self.live.states.get(node.name, "missing")
-            self.record("node.running", "node running (as the provider reports it)", node.name, partial(expect, state == "running", state))
+            self.record("node.running", RUNNING, node.name, partial(expect, state == "running", state))
         for phase in PHASES:
             self.run_phase(phase)
         return self.results

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .providers import ProviderError
+from .errors import LabError
 from .roles import roles_of
 from .topology import Lab, NodeSpec
 
@@ -58,7 +58,7 @@ def dot_source(lab: Lab) -> str:
 def draw(lab: Lab, folder: Path) -> Path:
     """Write <design>.dot and render <design>.svg beside it (lab.svg for configs/lab.yml); returns the SVG's path."""
     if shutil.which("dot") is None:
-        raise ProviderError("Graphviz is missing: apt-get install graphviz, then run `invoke docs.diagram` again")
+        raise LabError("Graphviz is missing: apt-get install graphviz, then run `invoke docs.diagram` again")
     source = folder / f"{lab.source.stem}.dot"
     source.write_text(dot_source(lab))
     svg = source.with_suffix(".svg")

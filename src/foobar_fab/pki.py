@@ -17,14 +17,14 @@ from pathlib import Path
 import trustme
 from cryptography import x509
 
-from .providers import ProviderError
+from .errors import LabError
 
 LEAF_DAYS = 365
 RENEW_DAYS = 30
 FOLDER = "tls"
 
 
-class PkiError(ProviderError):
+class PkiError(LabError):
     """The lab's CA cannot be used; the message names the file and what to do."""
 
 

@@ -22,16 +22,17 @@ from dataclasses import dataclass
 from . import build, dbstate, design, parallel
 from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAGING
 from .dbstate import DbState
+from .errors import LabError
 from .live import LiveLab
-from .observe.databases import gtid_sequences
+from .observe.replication import gtid_sequences, gtids
 from .observe.shell import NodeUnreachable
-from .providers import ProviderError
 from .resources.mariadb import sql
 from .roles import BuildOptions
 from .roles.app import PRIMARY_FILE
 from .roles.database import GUARD_USER
 from .session import LabSession, open_session
 from .topology import NodeSpec
+from .waiting import wait_until
 
 SETTLED_ROLES = ("db_primary", "db_replica", "app", "firewall", "exporter", "monitor")  # what a new primary changes
 CATCH_UP_SECONDS = 10.0  # how long a switchover waits for the replica to apply everything
@@ -45,7 +46,7 @@ LAB_ACCOUNT = re.compile("|".join(f"`{u}`@`" for u in LAB_USERS))
 DUMP_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([0-9,-]*)'")
 
 
-class PromotionError(ProviderError):
+class PromotionError(LabError):
     """A promotion or a rejoin cannot go on; the message says why and what to do."""
 
 
@@ -64,7 +65,6 @@ class Promotion:
     how: str
     old: str
     new: str
-    promoted_at: str  # the new primary's position of the old primary's transactions when promoted
     writable_after: float  # seconds from the start until the new primary took writes
     files_after: float  # seconds until every reachable application server wrote to it
 
@@ -140,12 +140,9 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     started = time.monotonic()
     live.shells.must(old.name, sql("SET GLOBAL read_only = ON"), kind="run")
     target = value(live, old, "SELECT @@gtid_binlog_pos")
-    deadline = time.monotonic() + CATCH_UP_SECONDS
-    while value(live, new, "SELECT @@gtid_slave_pos") != target:
-        if time.monotonic() > deadline:
-            live.shells.must(old.name, sql("SET GLOBAL read_only = OFF"), kind="run")
-            raise PromotionError(f"{new.name} did not catch up with {old.name} in {CATCH_UP_SECONDS:g} s: the primary takes writes again")
-        time.sleep(0.05)
+    if not wait_until(lambda: value(live, new, "SELECT @@gtid_slave_pos") == target, CATCH_UP_SECONDS, 0.05):
+        live.shells.must(old.name, sql("SET GLOBAL read_only = OFF"), kind="run")
+        raise PromotionError(f"{new.name} did not catch up with {old.name} in {CATCH_UP_SECONDS:g} s: the primary takes writes again")
     promote(live, new)
     writable = time.monotonic() - started
     demote(live, old)
@@ -153,7 +150,7 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     files = time.monotonic() - started
     state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
     settle(live, state, (), options)
-    return Promotion("switchover", old.name, new.name, target, writable, files)
+    return Promotion("switchover", old.name, new.name, writable, files)
 
 
 def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = BuildOptions(), seen_dead: bool = False) -> Promotion:
@@ -174,7 +171,7 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     files = time.monotonic() - started
     state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now(), previous=old.name)
     settle(live, state, out, options)
-    return Promotion("failover", old.name, new.name, promoted_at, writable, files)
+    return Promotion("failover", old.name, new.name, writable, files)
 
 
 def errant(promoted_at: str, binlog: str) -> list[str]:
@@ -182,9 +179,8 @@ def errant(promoted_at: str, binlog: str) -> list[str]:
     promotion point, in each replication domain ('0-11-42' style ids)."""
     known = gtid_sequences(promoted_at)
     found = []
-    for part in filter(None, (p.strip() for p in binlog.split(","))):
-        domain, server, sequence = part.split("-")
-        found += [f"{domain}-{server}-{n}" for n in range(known.get(domain, 0) + 1, int(sequence) + 1)]
+    for gtid in gtids(binlog):
+        found += [f"{gtid.domain}-{gtid.server}-{n}" for n in range(known.get(gtid.domain, 0) + 1, gtid.sequence + 1)]
     return found
 
 
@@ -223,8 +219,9 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
     (its own transactions dropped), then following it from the copy's position. Nothing of the copy goes
     to the node's binary log: it holds no transaction the others lack."""
     primary = live.lab.primary
-    if node == primary:
-        raise PromotionError(f"{node.name} is the primary: rebuild a replica or a fenced former primary")
+    if node not in live.lab.replicas + live.lab.fenced:  # checked before anything runs: the copy starts by dropping
+        what = "the primary" if node == primary else "no database replica and no fenced former primary"
+        raise PromotionError(f"{node.name} is {what}: rebuild a replica or a fenced former primary")
     dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
     position = DUMP_POSITION.search(dump)
     if position is None:

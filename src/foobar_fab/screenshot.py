@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .providers import ProviderError
+from .errors import LabError
 
 FLAGS = (
     "--headless",
@@ -32,7 +32,7 @@ def browser() -> str:
     """Debian's Chromium, or one line saying how to install it."""
     found = shutil.which("chromium")
     if found is None:
-        raise ProviderError("chromium is missing: apt-get install chromium (or `sh src/foobar_fab/host/bootstrap.sh docs`)")
+        raise LabError("chromium is missing: apt-get install chromium (or `sh src/foobar_fab/host/bootstrap.sh docs`)")
     return found
 
 
@@ -56,8 +56,8 @@ def take(url: str, path: Path, names: dict[str, str], size: tuple[int, int]) -> 
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise ProviderError(f"chromium took more than {TIMEOUT:g} s to show {url}") from None
+            raise LabError(f"chromium took more than {TIMEOUT:g} s to show {url}") from None
     if not path.is_file():
         said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ProviderError(f"chromium saved no screenshot of {url} (exit {done.returncode}): {said}")
+        raise LabError(f"chromium saved no screenshot of {url} (exit {done.returncode}): {said}")
     return f"{url} as {version(chromium)} shows it ({size[0]}x{size[1]})"

@@ -41,6 +41,18 @@ def running_design(settings: Settings, any_design: bool = False) -> tuple[Settin
     return settings.but(lab_file=choice.lab_file, lab_file_named=True), chosen, choice.note
 
 
+def with_primary(settings: Settings, designed: Lab) -> Lab:
+    """The design with the lab's recorded primary and fenced nodes applied (after a promotion)."""
+    return dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
+
+
+def current_design(settings: Settings, any_design: bool = False) -> Lab:
+    """The design as the lab runs it now: the file it runs (see running_design), checked, with the recorded
+    primary and fenced nodes applied; raises TopologyError. Nothing is reached: no node, no provider."""
+    resolved, designed, _ = running_design(settings, any_design)
+    return with_primary(resolved, designed)
+
+
 def open_session(settings: Settings, console: Console | None = None, any_design: bool = False) -> LabSession:
     """Load and check the design the lab runs, apply the lab's recorded primary (after a promotion), then choose
     the provider; raises TopologyError or ProviderError. `any_design`: the command may name another design of
@@ -50,7 +62,6 @@ def open_session(settings: Settings, console: Console | None = None, any_design:
     """
     console = console or Console(quiet=settings.quiet)
     settings, designed, note = running_design(settings, any_design)
-    current = dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
-    lab, provider = providers.make(settings, current, console)
+    lab, provider = providers.make(settings, with_primary(settings, designed), console)
     console.secrets = list(lab_secrets.load(settings.state_dir(lab.name)).values())
     return LabSession(settings, lab, console, provider, note)

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from .constants import DB_PORT, HTTP_PORT, HTTPS_PORT
+from .errors import LabError
 from .live import LiveLab
-from .providers import ProviderError
+from .waiting import wait_until
 
 CAPTURE_SECONDS = 15  # the longest a capture may run
 READABLE = re.compile(r"[ -~]{12,}")  # runs of printable text in tcpdump's ASCII view
@@ -78,9 +79,9 @@ def summarise(what: str, capture_filter: str, text: str, marker: str) -> Capture
 def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
     """Post one message through the site while both captures run; return what each saw."""
     if bridge is None:
-        raise ProviderError("sniff listens on the lab's own bridge: it needs the lxc provider (or vagrant with lxc)")
+        raise LabError("sniff listens on the lab's own bridge: it needs the lxc provider (or vagrant with lxc)")
     if shutil.which("tcpdump") is None:
-        raise ProviderError("tcpdump is missing: apt-get install tcpdump (or run `make lab`, which installs it)")
+        raise LabError("tcpdump is missing: apt-get install tcpdump (or run `make lab`, which installs it)")
     lab = live.lab
     marker = f"sniffed-{uuid.uuid4().hex[:10]}"
     entry = lab.entry_address
@@ -95,11 +96,10 @@ def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
     with tcpdump(bridge, client) as seen_client, tcpdump(bridge, behind) as seen_behind, tcpdump(bridge, replication) as seen_replication:
         answer = live.site.post_message(body)
         posted = answer.status_code == 201
-        deadline = time.monotonic() + 10
-        while posted and time.monotonic() < deadline and not all(live.databases.count(r, body) == 1 for r in lab.replicas):
-            time.sleep(0.2)
+        if posted:
+            wait_until(lambda: all(live.databases.count(r, body) == 1 for r in lab.replicas), 10, 0.2)
     if not posted:
-        raise ProviderError(f"the message could not be posted (HTTP {answer.status_code}): run `invoke check`")
+        raise LabError(f"the message could not be posted (HTTP {answer.status_code}): run `invoke check`")
     return [
         summarise(f"clients and {lab.entry_name} (the Internet side)", client, "".join(seen_client), marker),
         summarise("the load balancer and the web servers (inside the lab)", behind, "".join(seen_behind), marker),

@@ -145,6 +145,11 @@ def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def fields(text: str) -> dict[str, str]:
+    """The 'key: value' lines of a stamp or a marker as a dict (other lines are skipped)."""
+    return dict(row.split(": ", 1) for row in lines(text) if ": " in row)
+
+
 SECTION = "@@"
 
 

@@ -6,12 +6,13 @@ from typing import Any
 
 import jinja2
 
+from .errors import LabError
 from .settings import PROJECT_ROOT
 
 TEMPLATE_DIR = PROJECT_ROOT / "configs"
 
 
-class TemplateError(ValueError):
+class TemplateError(LabError, ValueError):
     """A template cannot be rendered; the message names the template and the missing value."""
 
 

@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .errors import LabError
+
 LAB_NAME = re.compile(r"[a-z][a-z0-9]{0,11}")
 NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -39,7 +41,7 @@ FEATURES: dict[str, str | None] = {
 }
 
 
-class TopologyError(ValueError):
+class TopologyError(LabError, ValueError):
     """The design file is not usable; the message is one line: file, field, problem."""
 
 
@@ -178,9 +180,15 @@ class Lab:
 
         return replace(self, nodes=tuple(recast(n) for n in self.nodes), out=out)
 
+    @property
+    def lone_apps(self) -> tuple[NodeSpec, ...]:
+        """The application servers with no web server of their own (every web server proxies to them)."""
+        return tuple(a for a in self.app_nodes if not a.has_role("web"))
+
     def upstream_apps(self, web: NodeSpec) -> tuple[NodeSpec, ...]:
-        """The application servers a web server proxies to: its own, else every application node."""
-        return (web,) if web.has_role("app") else self.app_nodes
+        """The application servers a web server proxies to: its own and those with no web server of their own,
+        or, where it has none of its own, every application server."""
+        return (web, *self.lone_apps) if web.has_role("app") else self.app_nodes
 
     def read_database(self, app: NodeSpec) -> NodeSpec:
         """Where an application node reads: its own database, else a replica (spread evenly), else the primary."""

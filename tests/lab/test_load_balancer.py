@@ -57,7 +57,7 @@ def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: Fir
     session, _ = quiet_session(built_lab.settings)
     balancer.rebuild(session, BuildOptions(balance="leastconn"))
     with live_lab(built_lab.settings) as (lab, _):
-        assert balancer.running_choices(lab) == balancer.Choices("leastconn", ())
+        assert balancer.running_options(lab) == BuildOptions(balance="leastconn")
         options = balancer.active_passive(lab, None)
     assert options == BuildOptions(balance="leastconn", backups=("web-02",))
     balancer.rebuild(session, options)
@@ -68,7 +68,7 @@ def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: Fir
         assert served(lab, 4) == Counter({"web-02": 4})  # the backup takes over
     rebuilt_to_the_design(built_lab, 1)  # one step: haproxy.cfg (the reload clears the maintenance)
     with live_lab(built_lab.settings) as (lab, _):
-        assert balancer.running_choices(lab) == balancer.Choices("roundrobin", ())
+        assert balancer.running_options(lab) == BuildOptions(balance="roundrobin")
 
 
 def slow_drill(built_lab: FirstBuild, balance: str) -> dict[str, Any]:

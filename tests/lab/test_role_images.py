@@ -33,7 +33,7 @@ OFFLINE_SUBNET = os.environ.get("FOOBAR_TEST_OFFLINE_SUBNET", "10.181.64.0/24")
 
 def layout_of(settings: Settings) -> LxcLayout:
     lab = design.load(settings.lab_file)
-    return LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
+    return LxcLayout.of(settings, lab)
 
 
 def run(prefix: list[str], settings: Settings, *words: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +96,7 @@ def test_rebuild_with_no_network_at_all(second_lab: Settings) -> None:
             mirror = run(prefix, second_lab, "ssh", "web-01", "--command", "getent hosts deb.debian.org || echo unresolved")
             assert mirror.stdout.strip().endswith("unresolved"), mirror.stdout
         finally:
-            gone = run(prefix, second_lab, "destroy", "--quiet")
+            gone = run(prefix, second_lab, "destroy", "--quiet", "--yes")
     assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr
 
 
@@ -119,7 +119,7 @@ def test_no_network_and_nothing_cached_stops_at_once(second_lab: Settings, tmp_p
         started = time.monotonic()
         built = run(prefix, empty, "build", "--quiet")
         seconds = time.monotonic() - started
-        run(prefix, empty, "destroy", "--quiet")
+        run(prefix, empty, "destroy", "--quiet", "--yes")
     assert built.returncode != 0
     assert seconds < 15, f"took {seconds:.1f} s"
     assert "base image: no base image is cached in" in built.stdout

@@ -87,6 +87,6 @@ def test_each_bad_server_gets_a_clear_error(built_lab: FirstBuild, tmp_path: Pat
     on_node(built_lab.settings, "web-02", student)
     session, _output = quiet_session(ssh_settings(built_lab, inventory(tmp_path, key, **change)))
     runner = Runner(session.console)
-    assert not session.provider.up(runner)
+    assert not session.provider.up(runner, {})
     assert [f.who for f in runner.failures] == list(change)
     assert runner.failures[0].error.startswith(message), runner.failures[0].error

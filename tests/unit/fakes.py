@@ -1,12 +1,16 @@
-"""Test doubles for unit tests: probe outcomes built by hand and an executor that replays them."""
+"""Test doubles for unit tests: probe outcomes built by hand, an executor that replays them, a provider that reaches nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from foobar_fab.console import Console
-from foobar_fab.executors import Outcome
+from foobar_fab.executors import Outcome, SshParams
+from foobar_fab.providers.base import LabNotUp, NodeStatus, Provider
+from foobar_fab.steps import Runner
+from foobar_fab.topology import Lab
 
 
 def probed(stdout: str = "", exited: int = 0, stderr: str = "", command: str = "probe") -> Outcome:
@@ -39,3 +43,42 @@ class FakeExecutor:
     @property
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
+
+
+class RecordingProvider(Provider):
+    """A provider that reaches nothing: it records every call (every way to a node goes through one) and
+    answers that the lab is not up."""
+
+    name = "fake"
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.calls: list[str] = []
+
+    def _refuse(self, call: str) -> NoReturn:
+        self.calls.append(call)
+        raise LabNotUp(f"the fake lab is not up ({call})")
+
+    def preflight(self) -> None:
+        self.calls.append("preflight")
+
+    def up(self, runner: Runner) -> bool:
+        self._refuse("up")
+
+    def stop_hard(self, node: str) -> None:
+        self._refuse(f"stop_hard {node}")
+
+    def start(self, node: str) -> None:
+        self._refuse(f"start {node}")
+
+    def destroy(self, runner: Runner) -> bool:
+        self._refuse("destroy")
+
+    def status(self) -> list[NodeStatus]:
+        self._refuse("status")
+
+    def ssh_params(self, node: str) -> SshParams:
+        self._refuse(f"ssh_params {node}")
+
+    def network_present(self) -> bool:
+        self._refuse("network_present")

@@ -8,7 +8,7 @@ import pytest
 
 from foobar_app.app import DELAY_FILE
 from foobar_fab import design
-from foobar_fab.balancer import Choices, parse_choices
+from foobar_fab.balancer import parse_options
 from foobar_fab.constants import APP_DELAY_FILE
 from foobar_fab.observe.haproxy import describe_rows, parse_servers_state, runtime_command
 from foobar_fab.roles import BuildOptions, RoleInputs, loadbalancer
@@ -76,21 +76,21 @@ def test_the_design_renders_round_robin_active_active_as_before() -> None:
     rendered = config(BuildOptions())
     assert "# Active-active: both web nodes take traffic in turn" in rendered
     assert "    balance roundrobin\n" in rendered and " backup" not in rendered
-    assert parse_choices(rendered) == Choices("roundrobin", ())
+    assert parse_options(rendered) == BuildOptions(balance="roundrobin")
 
 
 @pytest.mark.parametrize("balance", loadbalancer.ALGORITHMS)
 def test_each_algorithm_renders_and_reads_back(balance: str) -> None:
     rendered = config(BuildOptions(balance=balance))
     assert f"    balance {balance}\n" in rendered
-    assert parse_choices(rendered) == Choices(balance, ())
+    assert parse_options(rendered) == BuildOptions(balance=balance)
 
 
 def test_active_passive_makes_the_backup_wait() -> None:
     rendered = config(BuildOptions(balance="leastconn", backups=("web-02",)))
     assert "# Active-passive: web-02 is a backup: traffic only when every other web node is down." in rendered
     assert "    server web-01 192.168.56.11:80 check\n    server web-02 192.168.56.12:80 check backup\n" in rendered
-    assert parse_choices(rendered) == Choices("leastconn", ("web-02",))
+    assert parse_options(rendered) == BuildOptions(balance="leastconn", backups=("web-02",))
 
 
 def test_a_watch_line_says_weights_and_backups() -> None:

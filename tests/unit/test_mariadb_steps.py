@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from foobar_fab.observe.replication import parse_replica_status
 from foobar_fab.resources.mariadb import (
     Database,
     Replica,
     Schema,
     User,
     parse_accounts,
-    parse_replica_status,
     password_hash,
     sql,
 )

@@ -4,11 +4,13 @@ transactions that keep a former primary from rejoining, and the design rule of s
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from foobar_fab import dbstate, design
-from foobar_fab.promotion import errant
+from foobar_fab.promotion import PromotionError, errant, rebuild
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.topology import Lab, TopologyError
 
@@ -40,6 +42,21 @@ def test_only_a_database_server_can_be_the_primary(lab: Lab) -> None:
 def test_the_applications_read_from_the_new_layout() -> None:
     after = SCALED.with_primary("db-02", out=("db-01",))
     assert {after.read_database(a).name for a in after.app_nodes} == {"db-02"}
+
+
+@pytest.mark.parametrize("node", ["lb-01", "web-01"])
+def test_a_rebuild_refuses_a_node_that_is_neither_replica_nor_fenced_before_anything_runs(lab: Lab, node: str) -> None:
+    """The copy starts by dropping the node's database: on the balancer or the primary, nothing may run."""
+    ran: list[str] = []
+
+    def must(*args: Any, **kwargs: Any) -> str:
+        ran.append(str(args))
+        raise AssertionError(f"a command ran: {args}")
+
+    live: Any = SimpleNamespace(lab=lab, shells=SimpleNamespace(must=must, put=must))
+    with pytest.raises(PromotionError, match=f"{node} is (the primary|no database replica and no fenced former primary)"):
+        rebuild(live, lab.node(node))
+    assert ran == []
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from foobar_fab import design
 from foobar_fab.providers.lxc.image import BaseImage
 from foobar_fab.providers.lxc.layout import LxcLayout
 from foobar_fab.providers.lxc.mirror import REACHABLE, UNREACHABLE, reach_probe, unreachable
@@ -19,6 +20,8 @@ from foobar_fab.providers.lxc.role_images import (
     generations,
 )
 from foobar_fab.resources.packages import CACHE_HELPER, IMAGE_MARKER
+from foobar_fab.roles import image_of
+from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.steps import SECTION, Plan, Put, Run, StepError
 
 from .fakes import probed
@@ -98,11 +101,19 @@ def test_without_an_image_one_is_built_then_stamped_last(recipe: ImageRecipe) ->
 
 def test_a_service_that_needs_the_labs_configuration_stays_disabled_in_the_image(layout: LxcLayout) -> None:
     """The MariaDB exporter fails without its credentials: a node made from the image must not boot with it."""
-    monitored = ImageRecipe(layout, (*WEB, "prometheus-mysqld-exporter"), ("web-01",))
+    monitored = ImageRecipe(layout, (*WEB, "prometheus-mysqld-exporter"), ("web-01",), ("prometheus-mysqld-exporter",))
     runs = commands(RoleImage(monitored).decide(probed(probe_output())))
     install = next(i for i, c in enumerate(runs) if "install -y --no-install-recommends" in c)
     assert runs[install + 1].endswith("systemctl disable --quiet prometheus-mysqld-exporter")
-    assert monitored.held == ("prometheus-mysqld-exporter",) and ImageRecipe(layout, WEB, ("web-01",)).held == ()
+    assert monitored.folder != ImageRecipe(layout, monitored.packages, ("web-01",)).folder
+
+
+def test_the_roles_say_which_services_an_image_holds_until_configured() -> None:
+    """The exporter role holds the MariaDB exporter, on the nodes with a database (where it is installed)."""
+    lab = design.load(PROJECT_ROOT / "configs" / "secured.yml")
+    web, lb = image_of(lab, lab.node("web-01")), image_of(lab, lab.node("lb-01"))
+    assert "prometheus-mysqld-exporter" in web.packages and web.held == ("prometheus-mysqld-exporter",)
+    assert "prometheus-node-exporter" in lb.packages and lb.held == ()
 
 
 def test_an_image_older_than_a_day_is_rebuilt_when_the_mirror_answers(recipe: ImageRecipe) -> None:

@@ -175,6 +175,7 @@ REPLICA = "[base, db_replica, web, app]"
         pytest.param(REPLICA, LB, "lab.floating_address: loadbalancer: two or more load balancers need lab.floating_address", id="two-balancers-no-floating-address"),
         pytest.param("  domain: www.foobar.com\n", "  domain: www.foobar.com\n  floating_address: 192.168.56.100\n", "lab.floating_address: loadbalancer: a floating address needs two or more load balancers", id="floating-address-one-balancer"),
         pytest.param(LB, "[loadbalancer]", "nodes.lb-01.roles: base: every node needs base", id="base-missing"),
+        pytest.param(LB, "[base, loadbalancer, web]", "nodes.lb-01.roles: loadbalancer: a load balancer needs the site's ports to itself: put the web server on another node (lb-01 has web too: HAProxy and Nginx would both listen on 80)", id="balancer-and-web-on-one-node"),
         pytest.param("nodes:", "nodez:", "nodez: unknown key: did you mean 'nodes'?", id="unknown-top-key"),
         pytest.param("  name: foobar", "  name: foobar\n  nmae: x", "lab.nmae: unknown key: did you mean 'name'?", id="unknown-lab-key"),
     ],

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..constants import APP_DELAY_FILE, DRILL_TABLE
+from ..errors import LabError
 from ..live import LiveLab
 from ..observe.vip import holders
-from ..providers import ProviderError
 from ..topology import Lab, NodeSpec
 from .failover import FAILOVER
 from .response import Response
@@ -22,7 +22,7 @@ MULTICAST = "224.0.0.0/4"  # every IPv4 multicast group
 SLOW_MS = 200  # how much later the slow server answers: well under HAProxy's 800 ms server timeout
 
 
-class DrillRefused(ProviderError):
+class DrillRefused(LabError):
     """The drill cannot run on this lab or design; the message says why and what to do."""
 
 

@@ -10,12 +10,11 @@ primary counts as dead. Real sites run this loop in a tool of its own (orchestra
 
 from __future__ import annotations
 
-import time
-
 from .. import design, promotion
 from ..observe.shell import NodeUnreachable
 from ..roles.database import GUARD_SERVICE
 from ..topology import NodeSpec
+from ..waiting import wait_until
 from .response import DrillRun, Response
 
 PROBE_EVERY = 0.1  # seconds between two probes of the primary
@@ -62,17 +61,18 @@ def returned(run: DrillRun, node: NodeSpec) -> bool | None:
     """Wait until the node's MariaDB is up and its guard has run; whether it takes writes then (None: it never came)."""
     shells = run.live.shells
     guard_ran = f"test \"$(systemctl show -p ExecMainExitTimestampMonotonic --value {GUARD_SERVICE})\" != 0"
-    deadline = time.monotonic() + BACK_TIMEOUT
-    while time.monotonic() < deadline:
+    found: list[bool] = []
+
+    def back() -> bool:
         try:
             if shells.run(node.name, guard_ran, timeout=5.0, show=False).ok:
                 writable = run.live.databases.writable(node, timeout=5.0)
-                if writable is not None:
-                    return writable
+                found.extend([] if writable is None else [writable])
         except NodeUnreachable:
             pass
-        time.sleep(1.0)
-    return None
+        return bool(found)
+
+    return found[0] if wait_until(back, BACK_TIMEOUT, 1.0) else None
 
 
 def rejoin(run: DrillRun) -> None:

@@ -20,17 +20,18 @@ from typing import Any
 import requests
 
 from .. import build as building
-from ..balancer import running_choices
+from ..balancer import running_options
 from ..console import Console
+from ..errors import LabError
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.haproxy import HaproxyStats, all_up, describe
 from ..observe.prometheus import Prometheus
 from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone
-from ..providers import ProviderError
 from ..roles import BuildOptions
 from ..topology import DB_ROLES, NodeSpec
+from ..waiting import wait_until
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
 from .observer import Floating, Observer
@@ -68,12 +69,7 @@ class Health:
 
     def quiet(self, timeout: float) -> bool:
         """Wait until no alert fires; True if none was left at the end."""
-        deadline = time.monotonic() + timeout
-        while self.firing():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(1.0)
-        return True
+        return wait_until(lambda: not self.firing(), timeout, 1.0)
 
     def problems(self) -> list[str]:
         """What keeps the lab from being healthy: stopped nodes, servers not UP, replicas behind."""
@@ -97,12 +93,7 @@ class Health:
         self.databases.lab = self.live.lab
 
     def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.problems():
-                return True
-            time.sleep(0.5)
-        return False
+        return wait_until(lambda: not self.problems(), timeout, 0.5)
 
 
 def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
@@ -159,9 +150,8 @@ def run_drill(
         )
         detect_target = expected.web_out[0] if expected.web_out else None
         console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
-        running = running_choices(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
-        chosen = BuildOptions(balance=running.balance, backups=running.backups)
-        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or running.balance)
+        chosen = running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or chosen.balance)
         options = dataclasses.replace(haproxy, replication=mode)
         if haproxy != chosen:
             use_haproxy(live, haproxy)
@@ -284,7 +274,7 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
     try:
         with run.live.console.briefly():
             act(run)
-    except (ProviderError, NodeUnreachable) as err:
+    except (LabError, NodeUnreachable) as err:
         run.event("response failed", str(err))
     finally:
         health.follow()

@@ -5,7 +5,7 @@ Components are named as a sysadmin would; a few other usual names are accepted f
 
 from __future__ import annotations
 
-from ..providers import ProviderError
+from ..errors import LabError
 from ..topology import Lab
 
 NONE = "none"
@@ -24,7 +24,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CauseError(ProviderError):
+class CauseError(LabError):
     """The cause is not written as NODE:COMPONENT of this design; the message says how to write it."""
 
 

@@ -220,6 +220,8 @@ def solve(live: LiveLab, out: Out) -> None:
     hidden = drawer(live.session)
     state = hidden.load()
     exercise = by_name(state.exercise)
+    node = fill(exercise.causes[0], state.details).partition(":")[0]
+    out(f"exercise.solve: the reference fix of {exercise.name} changes " + ("no node (nothing is broken)" if node == causes.NONE else node))
     try:
         exercise.fix(live, state.details)
     except Exception as err:

@@ -19,13 +19,13 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ..providers import ProviderError
+from ..errors import LabError
 
 STATE = "exercise"
 RESULTS = "exercises.jsonl"
 
 
-class ExerciseError(ProviderError):
+class ExerciseError(LabError):
     """An exercise cannot be started, read or graded; the message says what to do."""
 
 

@@ -10,20 +10,11 @@ from __future__ import annotations
 import shlex
 
 from ..constants import DATABASE
-from ..resources.mariadb import parse_replica_status
 from ..topology import Lab, NodeSpec
+from .replication import SHOW_REPLICA_STATUS, gtid_sequences, parse_replica_status
 from .shell import NodeShells, NodeUnreachable
 
 QUERY_TIMEOUT = 5.0
-
-
-def gtid_sequences(position: str) -> dict[str, int]:
-    """'0-11-42,1-12-7' -> {'0': 42, '1': 7}: the last transaction of each replication domain."""
-    found = {}
-    for part in filter(None, (p.strip() for p in position.split(","))):
-        domain, _server, sequence = part.split("-")
-        found[domain] = int(sequence)
-    return found
 
 
 def sql_text(value: str) -> str:
@@ -67,8 +58,7 @@ class Databases:
 
     def replica_status(self, node: NodeSpec) -> dict[str, str]:
         """SHOW REPLICA STATUS of a node, as a dict (empty when it replicates from nobody)."""
-        command = "mariadb -e 'SHOW REPLICA STATUS\\G'"
-        return parse_replica_status(self.shells.must(node.name, command, kind="check", timeout=QUERY_TIMEOUT, show=self.show))
+        return parse_replica_status(self.shells.must(node.name, SHOW_REPLICA_STATUS, kind="check", timeout=QUERY_TIMEOUT, show=self.show))
 
     def transactions_behind(self) -> int | None:
         """How many transactions the replicas have not applied yet (the most behind one); None when one cannot be asked."""

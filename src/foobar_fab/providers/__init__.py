@@ -15,14 +15,12 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
     if settings.provider == "lxc":
         from .lxc import LxcLayout, LxcProvider
 
-        layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
-        return lab, LxcProvider(layout, console, role_images=not settings.fresh)
+        return lab, LxcProvider(LxcLayout.of(settings, lab), console, role_images=not settings.fresh)
     if settings.provider == "vagrant":
         from .lxc import LxcLayout
         from .vagrant import VagrantProvider
 
-        layout = LxcLayout(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
-        return lab, VagrantProvider(lab, layout, settings.vagrant_provider, console)
+        return lab, VagrantProvider(lab, LxcLayout.of(settings, lab), settings.vagrant_provider, console)
     if settings.provider == "ssh":
         from .. import inventory
         from .ssh import SshProvider

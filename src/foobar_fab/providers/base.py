@@ -6,15 +6,17 @@ import ipaddress
 import json
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from ..errors import LabError
 from ..executors import Outcome, SshParams
+from ..resources.packages import NodeImage
 from ..steps import Runner
 from ..topology import Lab
 
 
-class ProviderError(RuntimeError):
+class ProviderError(LabError):
     """The provider cannot do what was asked; the message says what to do."""
 
 
@@ -52,8 +54,9 @@ class Provider(ABC):
         """Raise ProviderError (one line) when this machine cannot run the provider."""
 
     @abstractmethod
-    def up(self, runner: Runner) -> bool:
-        """Create what is missing and start every node; False when a step failed."""
+    def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
+        """Create what is missing and start every node (`images`: what each node's image needs, by node name,
+        where the provider makes images); False when a step failed."""
 
     @abstractmethod
     def stop_hard(self, node: str) -> None:
@@ -66,6 +69,11 @@ class Provider(ABC):
     @abstractmethod
     def destroy(self, runner: Runner) -> bool:
         """Remove every node and everything the lab made on the host; safe to repeat."""
+
+    def what_destroy_removes(self) -> str:
+        """What `destroy` takes away, for the line it starts with."""
+        nodes = ", ".join(n.name for n in self.lab.nodes)
+        return f"{nodes} are removed with all their data, and the lab's network, keys and state on this host"
 
     @abstractmethod
     def status(self) -> list[NodeStatus]:

@@ -8,6 +8,7 @@ its traffic except SSH, removed again by start().
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import paramiko
@@ -16,6 +17,7 @@ from .. import parallel
 from ..console import Console
 from ..executors import Outcome, RemoteExecutor, SshParams
 from ..inventory import Inventory
+from ..resources.packages import NodeImage
 from ..steps import Failure, Runner
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
@@ -61,7 +63,7 @@ class SshProvider(Provider):
             known_hosts=self.state_dir / "known_hosts", trust_new_hosts=True,
         )
 
-    def up(self, runner: Runner) -> bool:
+    def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on existing servers (inventory {self.inventory.source})")
         return all(parallel.each([n.name for n in self.lab.nodes], lambda n: self._reachable(runner, n)))
 
@@ -102,6 +104,9 @@ class SshProvider(Provider):
 
     def start(self, node: str) -> None:
         self._run(node, f"nft delete table inet {CUT_TABLE}")
+
+    def what_destroy_removes(self) -> str:
+        return "the existing servers are left as they are; only their host keys known to this lab are forgotten"
 
     def destroy(self, runner: Runner) -> bool:
         self.console.note("host", f"existing servers are left as they are; forgetting their host keys in {self.state_dir}")

@@ -12,10 +12,12 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..console import Console
 from ..executors import LocalExecutor, Outcome, SshParams
+from ..resources.packages import NodeImage
 from ..settings import PROJECT_ROOT
 from ..steps import Plan, Run, Runner, Step, change, lines, ok
 from ..topology import Lab
@@ -101,7 +103,7 @@ class VagrantProvider(Provider):
         if self.backend == "lxc" and (gem_file("vagrant-lxc-*/scripts/lxc-template") is None or os.geteuid() != 0):
             raise ProviderError("Vagrant with LXC needs root and Debian's vagrant-lxc package: apt-get install vagrant-lxc")
 
-    def up(self, runner: Runner) -> bool:
+    def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on Vagrant ({self.backend})")
         steps: list[Step] = []
         if self.backend == "lxc":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..constants import STAGING
 from ..executors import Outcome
+from ..observe.replication import SHOW_REPLICA_STATUS, parse_replica_status, threads_running
 from ..steps import Plan, Put, Run, Step, StepError, change, lines, ok
 
 WAIT_SECONDS = 30
@@ -170,7 +171,7 @@ class Replica(Step):
     name: str = "replication"
 
     def probe(self) -> str:
-        return f"mariadb -e 'SHOW REPLICA STATUS\\G' && echo @@ && cat {FINGERPRINT} 2>/dev/null; true"
+        return f"{SHOW_REPLICA_STATUS} && echo @@ && cat {FINGERPRINT} 2>/dev/null; true"
 
     @property
     def fingerprint(self) -> str:
@@ -188,7 +189,7 @@ class Replica(Step):
             raise StepError(f"MariaDB does not answer: {probe.error()}")
         shown, _, stored = probe.stdout.partition("@@\n")
         status = parse_replica_status(shown)
-        running = status.get("Slave_IO_Running") == "Yes" and status.get("Slave_SQL_Running") == "Yes"
+        running = threads_running(status)
         configured = (
             status.get("Master_Host") == self.primary
             and status.get("Master_User") == self.user
@@ -216,23 +217,12 @@ class Replica(Step):
 
 def wait_for_replication() -> str:
     """Wait until both replication threads run; on timeout, show MariaDB's last errors."""
-    status = "mariadb -e 'SHOW REPLICA STATUS\\G'"
     return (
         f"for i in $(seq {WAIT_SECONDS * 5}); do "
-        f"s=$({status}); echo \"$s\" | grep -q 'Slave_IO_Running: Yes' && "
+        f"s=$({SHOW_REPLICA_STATUS}); echo \"$s\" | grep -q 'Slave_IO_Running: Yes' && "
         f"echo \"$s\" | grep -q 'Slave_SQL_Running: Yes' && exit 0; sleep 0.2; done; "
         f"echo \"$s\" | grep -E 'Running|Last_.*Error:' >&2; exit 1"
     )
-
-
-def parse_replica_status(text: str) -> dict[str, str]:
-    """SHOW REPLICA STATUS\\G as a dict (empty when the server is no replica)."""
-    status = {}
-    for row in text.splitlines():
-        key, sep, value = row.partition(":")
-        if sep and not key.startswith("*"):
-            status[key.strip()] = value.strip()
-    return status
 
 
 @dataclass

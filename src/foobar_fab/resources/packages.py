@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..executors import Outcome
-from ..steps import SECTION, Plan, Put, Run, Step, change, lines, ok, sections
+from ..steps import SECTION, Plan, Put, Run, Step, change, fields, lines, ok, sections
 
 APT_GET = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120"
 #: The host's package cache, where a node sees it (a bind mount of the host's folder).
@@ -22,6 +22,18 @@ CACHE_HELPER = "/usr/local/sbin/foobar-apt-cache"
 CACHE_HELPER_SCRIPT = Path(__file__).with_name("foobar-apt-cache.sh").read_text()
 #: Written into a role image: which image it is and the packages it holds.
 IMAGE_MARKER = "/var/lib/foobar_fab/role-image"
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # where apt's own daily job records success
+#: Run after every `apt-get update` the lab makes (base image, role images, nodes): the lists' age is the stamp's.
+TOUCH_UPDATE_STAMP = f"mkdir -p {UPDATE_STAMP.rsplit('/', 1)[0]} && touch {UPDATE_STAMP}"
+
+
+@dataclass(frozen=True)
+class NodeImage:
+    """What a node's image needs, as the roles say it: its packages, and the services among them that stay
+    disabled until the build configures them (they fail when started without the lab's settings)."""
+
+    packages: tuple[str, ...]
+    held: tuple[str, ...] = ()
 
 
 def install_command(packages: Iterable[str]) -> str:
@@ -55,9 +67,9 @@ def image_marker(image: str, packages: Iterable[str]) -> str:
 
 def image_origin(marker: str, packages: Iterable[str]) -> str:
     """' (from role image X)' when the node's role image holds all these packages, else ''."""
-    fields = dict(row.split(": ", 1) for row in lines(marker) if ": " in row)
-    if "image" in fields and set(packages) <= set(fields.get("packages", "").split()):
-        return f" (from role image {fields['image']})"
+    found = fields(marker)
+    if "image" in found and set(packages) <= set(found.get("packages", "").split()):
+        return f" (from role image {found['image']})"
     return ""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..pki import Pki
+from ..resources.packages import NodeImage
 from ..topology import Lab, NodeSpec
 from . import app, base, database, exporter, firewall, keepalived, loadbalancer, monitor, web
 from .record import BuildOptions, Exposure, Role, RoleInputs
@@ -49,6 +50,17 @@ def packages_of(lab: Lab, node: NodeSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for role in roles_of(node) for p in role.packages + (role.node_packages(lab, node) if role.node_packages else ())))
 
 
+def image_of(lab: Lab, node: NodeSpec) -> NodeImage:
+    """What the node's image needs: its packages, and those of its roles' services held until configured."""
+    packages = packages_of(lab, node)
+    return NodeImage(packages, tuple(sorted({unit for role in roles_of(node) for unit in role.held if unit in packages})))
+
+
+def images(lab: Lab) -> dict[str, NodeImage]:
+    """What each node's image needs, as the provider is given it."""
+    return {node.name: image_of(lab, node) for node in lab.nodes}
+
+
 def inputs_for(
     lab: Lab, node: NodeSpec, secrets: Mapping[str, str], options: BuildOptions = BuildOptions(), tls: Pki | None = None
 ) -> RoleInputs:
@@ -56,4 +68,4 @@ def inputs_for(
     return RoleInputs(lab, node, secrets, packages_of(lab, node), options, exposure(lab), tls)
 
 
-__all__ = ["ROLES", "BuildOptions", "Exposure", "Role", "RoleInputs", "exposure", "inputs_for", "packages_of", "roles_in", "roles_of", "waves"]
+__all__ = ["ROLES", "BuildOptions", "Exposure", "Role", "RoleInputs", "exposure", "image_of", "images", "inputs_for", "packages_of", "roles_in", "roles_of", "waves"]

@@ -39,7 +39,7 @@ from ..topology import Lab, NodeSpec
 from .record import Port, Role, RoleInputs, Rule, SiteCheck, problems_where
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("gunicorn", "python3-flask", "python3-pymysql", "python3-prometheus-client")
 
@@ -128,10 +128,15 @@ def web_clients(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:
 
 
 def listen_address(lab: Lab, node: NodeSpec) -> str:
-    """Loopback when only the node's own web server uses it; else the node's address."""
+    """Loopback when only the node's own web server uses it; else the node's address (its own web server
+    then reaches it there too)."""
     others = [w for w in web_clients(lab, node) if w != node]
     return str(node.address) if others else "127.0.0.1"
 
+
+def endpoint(lab: Lab, node: NodeSpec) -> str:
+    """host:port where the application server on this node answers: what gunicorn binds, what Nginx proxies to."""
+    return f"{listen_address(lab, node)}:{APP_PORT}"
 
 
 def environment(inputs: RoleInputs) -> str:
@@ -161,7 +166,7 @@ def unit(inputs: RoleInputs) -> str:
         app_root=APP_ROOT,
         app_env=APP_ENV,
         app_workers=APP_WORKERS,
-        binds=[f"{listen_address(inputs.lab, inputs.node)}:{APP_PORT}"] + ([f"0.0.0.0:{APP_METRICS_PORT}"] if inputs.lab.has("monitoring") else []),
+        binds=[endpoint(inputs.lab, inputs.node)] + ([f"0.0.0.0:{APP_METRICS_PORT}"] if inputs.lab.has("monitoring") else []),
     )
 
 
@@ -188,7 +193,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     return (Port(APP_PORT, APP_SERVICE, "application server", "node" if clients else "loopback", clients),)
 
 
-def post_message(live: LiveLab) -> str:
+def post_message(live: LabView) -> str:
     """A message posted through the site is acknowledged (stored on the primary)."""
     answer = live.site.post_message(live.marker)
     expect(answer.status_code == 201, f"HTTP {answer.status_code} {answer.text.strip()[:120]}")

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING
 from ..constants import DRILL_TABLE, SSH_PORT
 from ..executors import Outcome
 from ..expect import expect
-from ..resources.packages import APT_GET, Packages, installed, query_command
+from ..resources.packages import APT_GET, TOUCH_UPDATE_STAMP, UPDATE_STAMP, Packages, installed, query_command
 from ..steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, NodeCheck, Port, Role, RoleInputs, Rule, problems_where
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("curl", "ca-certificates", "iproute2", "nftables", "python3", "tzdata")
 APT_LISTS_MAX_AGE = 3600
-UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"  # where apt's own daily job records success
-TOUCH_UPDATE_STAMP = f"mkdir -p {UPDATE_STAMP.rsplit('/', 1)[0]} && touch {UPDATE_STAMP}"
 
 
 @dataclass
@@ -174,7 +172,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
     ]
 
 
-def system_running(live: LiveLab, node: NodeSpec) -> str:
+def system_running(live: LabView, node: NodeSpec) -> str:
     with live.shells.host(node.name) as host:
         state = host.run("systemctl is-system-running").stdout.strip()
     return expect(state == "running", f"is-system-running: {state}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_USER
 from ..expect import eventually, expect
+from ..observe.replication import threads_running
 from ..resources.files import Absent, ConfigFile
 from ..resources.mariadb import Database, ReadOnly, Replica, Schema, SemiSync, User
 from ..resources.packages import Packages
@@ -22,7 +23,7 @@ from .app import APP_SOURCE
 from .record import NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck, roles_field
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("default-mysql-server",)
 
@@ -155,7 +156,7 @@ def replica_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     return (Port(DB_PORT, "mariadb", "MariaDB, for the application servers reading here and the primary's guard", "node", tuple(clients)),)
 
 
-def has_posted_message(live: LiveLab, node: NodeSpec) -> str:
+def has_posted_message(live: LabView, node: NodeSpec) -> str:
     """The message the site check posted is in this node's database (replicated, on a replica)."""
 
     def probe() -> str:
@@ -165,18 +166,18 @@ def has_posted_message(live: LiveLab, node: NodeSpec) -> str:
     return eventually(probe, 10)
 
 
-def replica_threads(live: LiveLab, node: NodeSpec) -> str:
+def replica_threads(live: LabView, node: NodeSpec) -> str:
     """Both replication threads run on this replica (over TLS, with the primary's certificate checked, with https)."""
     status = live.databases.replica_status(node)
     io_run, sql_run = status.get("Slave_IO_Running", "No"), status.get("Slave_SQL_Running", "No")
     seen = f"IO {io_run}, SQL {sql_run}, {status.get('Seconds_Behind_Master', '?')} s behind {status.get('Master_Host', '?')}"
     if live.lab.has("https"):
         tls = status.get("Master_SSL_Allowed") == "Yes" and status.get("Master_SSL_Verify_Server_Cert") == "Yes"
-        return expect(io_run == "Yes" and sql_run == "Yes" and tls, seen + (", TLS, certificate checked" if tls else ", not over TLS"))
-    return expect(io_run == "Yes" and sql_run == "Yes", seen)
+        return expect(threads_running(status) and tls, seen + (", TLS, certificate checked" if tls else ", not over TLS"))
+    return expect(threads_running(status), seen)
 
 
-def one_writer(live: LiveLab) -> str:
+def one_writer(live: LabView) -> str:
     """The primary takes writes, and every other database server (a fenced former primary too) refuses them."""
     lab = live.lab
     fenced = lab.fenced

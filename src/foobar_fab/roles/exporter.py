@@ -23,9 +23,6 @@ from .record import Port, Problem, Role, RoleInputs, Rule
 
 NODE_EXPORTER = "prometheus-node-exporter"
 MYSQLD_EXPORTER = "prometheus-mysqld-exporter"
-#: Services that fail when started before the lab configures them (the MariaDB exporter has no credentials
-#: yet): a role image keeps them disabled, so a node made from it boots clean; the build starts them.
-HELD_UNTIL_CONFIGURED = (MYSQLD_EXPORTER,)
 NODE_DEFAULTS = f"/etc/default/{NODE_EXPORTER}"
 MYSQLD_DEFAULTS = f"/etc/default/{MYSQLD_EXPORTER}"
 MYSQLD_CNF = "/etc/prometheus/mysqld-exporter.cnf"
@@ -123,6 +120,7 @@ ROLE = Role(
     label="exporters (metrics)",
     packages=(NODE_EXPORTER,),
     node_packages=node_packages,
+    held=(MYSQLD_EXPORTER,),
     wave=4,
     steps=steps,
     retire=retire,

@@ -23,7 +23,7 @@ from ..topology import NodeSpec
 from .record import NodeCheck, Role, RoleInputs
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 TABLE = "foobar_fab_fw"
 RULES = "/etc/foobar_fab/firewall.nft"
@@ -133,7 +133,7 @@ def retire(inputs: RoleInputs) -> list[Step]:
     return [FirewallGone()]
 
 
-def rules_loaded(live: LiveLab, node: NodeSpec) -> str:
+def rules_loaded(live: LabView, node: NodeSpec) -> str:
     """The node's firewall table is in the kernel with its default-drop input chain."""
     listing = live.shells.run(node.name, f"nft list chain inet {TABLE} input", kind="check").stdout
     return expect("policy drop;" in listing, f"table inet {TABLE}: " + ("input policy drop" if "policy drop;" in listing else "missing"))

@@ -21,7 +21,7 @@ from ..topology import Lab, NodeSpec
 from .record import Port, Problem, Role, RoleInputs, Rule, SiteCheck
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 CONFIG = "/etc/keepalived/keepalived.conf"
 DEFAULTS = "/etc/default/keepalived"
@@ -72,7 +72,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     return (Port(VRRP, "keepalived", "VRRP advertisements from the other balancers", "any", peers, protocol="vrrp"),)
 
 
-def one_holder(live: LiveLab) -> str:
+def one_holder(live: LabView) -> str:
     """Exactly one balancer holds the floating address."""
 
     def probe() -> str:

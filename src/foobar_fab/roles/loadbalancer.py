@@ -18,12 +18,14 @@ from ..resources.services import Service
 from ..steps import Plan, Run, Step, StepError, change, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
-from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck
+from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck, roles_field
+from .web import ports as web_ports
+from .web import proxies_elsewhere
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("haproxy", "socat")  # socat: to talk to HAProxy's runtime API (its admin socket)
 #: The algorithms a class can choose between (`invoke lb.balance`); the design's is round robin.
@@ -145,7 +147,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     )
 
 
-def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
+def servers_up(live: LabView, balancer: NodeSpec) -> str:
     """HAProxy on this balancer shows every web server of the design UP."""
     stats = live.stats(balancer)
 
@@ -156,12 +158,20 @@ def servers_up(live: LiveLab, balancer: NodeSpec) -> str:
     return eventually(probe)
 
 
-def round_robin(live: LiveLab) -> str:
-    """Requests through the entry address are answered in turn by every web server (and, where the
-    application servers are servers of their own, by every one of those too)."""
-    lab = live.lab
+def answering(lab: Lab) -> tuple[list[str], list[str]]:
+    """Who the round-robin check expects to answer: every web server, and, where some web server proxies to
+    an application server on another node, every application server the web servers proxy to (else none
+    is named: each web server's own application answers for it)."""
     web = [n.name for n in lab.web_nodes]
-    apps = [n.name for n in lab.app_nodes] if any(not w.has_role("app") for w in lab.web_nodes) else []
+    if not any(proxies_elsewhere(lab, w) for w in lab.web_nodes):
+        return web, []
+    return web, list(dict.fromkeys(a.name for w in lab.web_nodes for a in lab.upstream_apps(w)))
+
+
+def round_robin(live: LabView) -> str:
+    """Requests through the entry address are answered in turn by every web server (and, where the
+    application servers are not only the web servers' own, by every application server too)."""
+    web, apps = answering(live.lab)
 
     def probe() -> str:
         answers = [live.site.get(HEALTH_PATH, HTTP_TIMEOUT) for _ in range(2 * max(len(web), len(apps)))]
@@ -174,7 +184,7 @@ def round_robin(live: LiveLab) -> str:
     return eventually(probe)
 
 
-def https_served(live: LiveLab) -> str:
+def https_served(live: LabView) -> str:
     """HTTPS answers with a certificate of the lab's CA for the site's name, TLS 1.2 or newer, HTTP/2 offered."""
     assert live.site.ca_file is not None
     shook = handshake(live.site.address, live.lab.domain, live.site.ca_file)
@@ -186,7 +196,7 @@ def https_served(live: LiveLab) -> str:
     return expect(shook.alpn == "h2" and old is None and answer.status_code == 200 and days_left > RENEW_DAYS, seen)
 
 
-def http_redirects(live: LiveLab) -> str:
+def http_redirects(live: LabView) -> str:
     """Plain HTTP is answered with a permanent redirect to the same page over HTTPS."""
     answer = live.site.get(HEALTH_PATH, HTTP_TIMEOUT, scheme="http")
     location = answer.headers.get("Location", "")
@@ -205,6 +215,13 @@ def _balancer_rules(lab: Lab) -> Iterator[Problem]:
 def _web_behind(lab: Lab) -> Iterator[Problem]:
     if lab.balancers and not lab.web_nodes:
         yield Problem(f"nodes.{lab.balancers[0].name}.roles", "no node has the role web")
+
+
+def _ports_to_itself(lab: Lab) -> Iterator[Problem]:
+    for balancer in lab.balancers:
+        if balancer.has_role("web"):
+            shared = sorted({p.number for p in ports(lab, balancer)} & {p.number for p in web_ports(lab, balancer)})
+            yield Problem(roles_field(balancer), f"{balancer.name} has web too: HAProxy and Nginx would both listen on {', '.join(map(str, shared))}")
 
 
 def _floating_needed(lab: Lab) -> Iterator[Problem]:
@@ -233,6 +250,7 @@ ROLE = Role(
     rules=(
         Rule("the design needs a load balancer in front of the site", _balancer_rules),
         Rule("a load balancer needs web servers to send requests to", _web_behind),
+        Rule("a load balancer needs the site's ports to itself: put the web server on another node", _ports_to_itself),
         Rule("two or more load balancers need lab.floating_address for clients to reach them by", _floating_needed),
         Rule("a floating address needs two or more load balancers to move between", _floating_has_balancers),
     ),

@@ -20,7 +20,7 @@ from ..topology import Lab, NodeSpec
 from .record import ADMIN, NodeCheck, Port, Problem, Role, RoleInputs, Rule, roles_field
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 PACKAGES = ("prometheus", "prometheus-alertmanager")
 CONFIG = "/etc/prometheus/prometheus.yml"
@@ -75,7 +75,7 @@ def ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:
     )
 
 
-def targets_up(live: LiveLab, node: NodeSpec) -> str:
+def targets_up(live: LabView, node: NodeSpec) -> str:
     """Prometheus scrapes every target of the design, and each answers."""
     prometheus = live.prometheus(node)
 
@@ -90,7 +90,7 @@ def targets_up(live: LiveLab, node: NodeSpec) -> str:
 QUIET_WAIT = 45.0  # seconds: an error-rate alert looks back 30 s before it resolves
 
 
-def quiet(live: LiveLab, node: NodeSpec) -> str:
+def quiet(live: LabView, node: NodeSpec) -> str:
     """No alert is firing (alerts of a fault just repaired get the time they need to resolve)."""
     prometheus = live.prometheus(node)
 

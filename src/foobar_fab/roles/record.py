@@ -16,7 +16,7 @@ from ..steps import Step
 from ..topology import Lab, NodeSpec
 
 if TYPE_CHECKING:
-    from ..live import LiveLab
+    from ..observe.view import LabView
 
 ANYONE = "anyone"  # a port open to every client: the site itself
 ADMIN = "admin"  # the admin address: where the lab is run from (checks, drills, SSH)
@@ -112,7 +112,7 @@ class NodeCheck:
 
     id: str
     what: str
-    run: Callable[[LiveLab, NodeSpec], str]
+    run: Callable[[LabView, NodeSpec], str]
     phase: Literal["node", "site", "data"] = "node"
     when: Callable[[Lab], bool] = always  # only on designs where this holds (e.g. with https)
 
@@ -123,7 +123,7 @@ class SiteCheck:
 
     id: str
     what: str
-    run: Callable[[LiveLab], str]
+    run: Callable[[LabView], str]
     phase: Literal["node", "site", "data"] = "site"
     when: Callable[[Lab], bool] = always
 
@@ -146,6 +146,9 @@ class Role:
     rules: tuple[Rule, ...] = ()
     retire: Callable[[RoleInputs], list[Step]] | None = None  # takes the role away from a node that no longer has it
     node_packages: Callable[[Lab, NodeSpec], tuple[str, ...]] | None = None  # packages that depend on the node's other roles
+    #: Services of its packages that fail when started before the build configures them (the MariaDB exporter
+    #: has no credentials yet): a role image keeps them disabled, so a node made from it boots clean.
+    held: tuple[str, ...] = ()
 
 
 def roles_field(node: NodeSpec) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ..constants import APP_PORT, HTTP_PORT, SERVED_BY, STAGING
+from ..constants import HTTP_PORT, SERVED_BY, STAGING
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
 from ..resources.services import Service
 from ..steps import Step
 from ..templates import render
 from ..topology import Lab, NodeSpec
+from .app import endpoint
 from .record import Port, Role, RoleInputs, Rule, problems_where
 
 PACKAGES = ("nginx",)
@@ -23,15 +24,19 @@ VALIDATE = (
 
 
 def upstreams(lab: Lab, node: NodeSpec) -> list[str]:
-    """host:port of each application server this web server proxies to (its own over loopback)."""
-    return [
-        f"127.0.0.1:{APP_PORT}" if app == node else f"{app.address}:{APP_PORT}"
-        for app in lab.upstream_apps(node)
-    ]
+    """host:port of each application server this web server proxies to, where that server listens (its own
+    over loopback unless other web servers use it too)."""
+    return [endpoint(lab, app) for app in lab.upstream_apps(node)]
+
+
+def proxies_elsewhere(lab: Lab, node: NodeSpec) -> bool:
+    """Whether this web server sends requests to an application server on another node (over the network)."""
+    return any(app != node for app in lab.upstream_apps(node))
 
 
 def config(inputs: RoleInputs) -> str:
     """The site's Nginx config: names, the application servers, the header naming the node."""
+    remote = proxies_elsewhere(inputs.lab, inputs.node)
     return render(
         "nginx/foobar.conf.j2",
         node=inputs.node,
@@ -40,8 +45,8 @@ def config(inputs: RoleInputs) -> str:
         http_port=HTTP_PORT,
         served_by=SERVED_BY,
         upstreams=upstreams(inputs.lab, inputs.node),
-        remote=not inputs.node.has_role("app"),
-        connect_timeout="1s" if inputs.node.has_role("app") else "300ms",  # a LAN connection takes milliseconds
+        remote=remote,
+        connect_timeout="300ms" if remote else "1s",  # a LAN connection takes milliseconds
     )
 
 

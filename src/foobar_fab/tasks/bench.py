@@ -5,7 +5,8 @@ from __future__ import annotations
 from invoke import Context, task
 
 from .. import benchmarks
-from .common import LAB_HELP, friendly, session, settings
+from .common import LAB_HELP, session, settings
+from .options import FLAG, LAB_NAME_TEXT, SUBNET, Number, options
 
 
 @task(
@@ -16,7 +17,7 @@ from .common import LAB_HELP, friendly, session, settings
         "lab-file": "the design to time (default: configs/lab.yml); another design is timed beside the seed's, in the same run",
     }
 )
-@friendly
+@options(lab_name=LAB_NAME_TEXT, subnet=SUBNET, cold=FLAG)
 def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True, lab_file: str | None = None) -> None:
     """Time cold, warm (from role images, and --fresh), repeated and offline builds, and the idle nodes' memory."""
     benchmarks.build_benchmark(settings(c, lab_file=lab_file), lab_name, subnet, cold=cold)
@@ -30,7 +31,11 @@ def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24",
         "writes": "how many writes time the replication delay",
     }
 )
-@friendly
+@options(
+    seconds=Number("a whole number of seconds", 1, 600, whole=True),
+    connections=Number("a number of connections (wrk runs 2 threads)", 2, 1000, whole=True),
+    writes=Number("a number of writes", 1, 10000, whole=True),
+)
 def site(
     c: Context,
     seconds: int = 10,

@@ -13,7 +13,8 @@ from ..providers.lxc.layout import LxcLayout
 from ..providers.lxc.package_cache import PackageCacheEmpty
 from ..providers.lxc.role_images import RoleImagesGone
 from ..steps import Runner
-from .common import friendly, settings
+from .common import settings
+from .options import options
 
 HELP = {"lab-file": "the lab's topology file (default: configs/lab.yml)"}
 
@@ -21,11 +22,11 @@ HELP = {"lab-file": "the lab's topology file (default: configs/lab.yml)"}
 def layout(c: Context, lab_file: str | None) -> LxcLayout:
     s = settings(c, lab_file=lab_file)
     lab = design.load(s.lab_file)
-    return LxcLayout(lab, s.state_dir(lab.name), s.cache_dir, s.mirror)
+    return LxcLayout.of(s, lab)
 
 
 @task(help=HELP)
-@friendly
+@options()
 def show(c: Context, lab_file: str | None = None) -> None:
     """List the cached base images, role images (and the containers made from them) and package files."""
     for row in report(layout(c, lab_file)):
@@ -33,11 +34,12 @@ def show(c: Context, lab_file: str | None = None) -> None:
 
 
 @task(help={**HELP, "quiet": "hide the commands; show only results"})
-@friendly
+@options()
 def clear(c: Context, lab_file: str | None = None, quiet: bool = False) -> None:
     """Remove every role image no container uses, and every cached package file (the base image stays)."""
     where = layout(c, lab_file)
     console = Console(quiet=quiet)
+    console.line(f"cache.clear: on this host (no node), every role image no container uses and every package file in {where.cache_dir} are removed; the base image stays")
     console.heading(f"host: the cache in {where.cache_dir}")
     ok = Runner(console).apply("host", LocalExecutor("host", console), [RoleImagesGone(where), PackageCacheEmpty(where)])
     if not console.recap() or not ok:

@@ -12,11 +12,9 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from ..console import Console
-from ..providers import ProviderError
+from ..errors import LabError
 from ..session import LabSession, open_session
 from ..settings import Settings
-from ..templates import TemplateError
-from ..topology import TopologyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +24,7 @@ LAB_HELP = {
     "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile) or ssh (existing servers from an inventory)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
+YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}
 
 
 def settings(c: Context, **flags: Any) -> Settings:
@@ -46,6 +45,18 @@ def session(c: Context, any_design: bool = False, **flags: Any) -> LabSession:
     return opened
 
 
+def confirm(yes: bool) -> None:
+    """Before data is discarded: on a terminal, ask (unless --yes); scripts, with no terminal, go on as they always have."""
+    if yes or not sys.stdin.isatty():
+        return
+    try:
+        answer = input("go on? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise Exit("nothing done: not confirmed (--yes skips the question)", code=1)
+
+
 def friendly(task_body: F) -> F:
     """Turn known errors and Ctrl-C into one line and a non-zero exit, never a traceback."""
 
@@ -53,7 +64,7 @@ def friendly(task_body: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return task_body(*args, **kwargs)
-        except (TopologyError, ProviderError, TemplateError) as err:
+        except LabError as err:
             raise Exit(f"error: {err}", code=2) from None
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted: if a build was under way, run `invoke build` to finish it (or `invoke destroy`)"

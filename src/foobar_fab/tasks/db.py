@@ -13,9 +13,12 @@ from ..live import LiveLab, live
 from ..observe.shell import NodeUnreachable
 from ..session import LabSession
 from ..topology import NodeSpec
-from .common import LAB_HELP, QUIET_HELP, friendly, session
+from .common import LAB_HELP, QUIET_HELP, YES_HELP, confirm, session
+from .options import FENCED, REPLICA, Node, options
 
 NODE_HELP = {**QUIET_HELP, "node": "the database server, e.g. web-01"}
+REBUILD_HELP = {**NODE_HELP, **YES_HELP}
+REPLICA_OR_FENCED = Node("a database replica or a fenced former primary", lambda lab: lab.replicas + lab.fenced)
 TO_HELP = {**QUIET_HELP, "to": "the replica to promote (default: the one that applied the most)"}
 
 
@@ -27,7 +30,7 @@ def report(done: promotion.Promotion) -> None:
 
 
 @task(help=LAB_HELP)
-@friendly
+@options()
 def status(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Show the database primary and replicas: which takes writes, each one's position, what is fenced."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=True)
@@ -46,42 +49,56 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None)
             print(f"  {node.name:<8} {part:<8} {'takes writes' if read_only == '0' else 'read-only':<13} at {position}")
 
 
+def promoted(to: str | None) -> str:
+    """The replica a promotion makes the primary, for the line it starts with."""
+    return to or "the replica that applied the most"
+
+
 @task(help=TO_HELP)
-@friendly
+@options(to=REPLICA)
 def switchover(c: Context, to: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Planned: make a replica the primary, with no write lost; the old primary follows it."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s.console.line(f"db.switchover: {promoted(to)} becomes the primary; {s.lab.primary.name} stops taking writes and follows it")
     with live(s, running=[n.name for n in s.lab.db_nodes]) as running:
         report(promotion.switchover(running, s.lab.node(to) if to else None))
 
 
 @task(help=TO_HELP)
-@friendly
+@options(to=REPLICA)
 def failover(c: Context, to: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """The primary is dead: promote a replica, point the application servers at it, fence the old primary."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s.console.line(f"db.failover: {promoted(to)} becomes the primary and takes writes; {s.lab.primary.name} is fenced (read-only until `invoke db.rejoin`)")
     with live(s) as running:
         report(promotion.failover(running, s.lab.node(to) if to else None))
     print(f"the old primary is fenced (read-only when it comes back): `invoke db.rejoin {s.lab.primary.name}` once it is up")
 
 
-def follow_again(c: Context, node: str, how: Callable[[LiveLab, NodeSpec], LabSession], done: str, **flags: Any) -> None:
-    """Bring one database server back under the primary (rejoin or rebuild), then say so."""
+def follow_again(c: Context, node: str, how: Callable[[LiveLab, NodeSpec], LabSession], plan: str, done: str, yes: bool | None = None, **flags: Any) -> None:
+    """Bring one database server back under the primary (rejoin or rebuild): say what will be done, ask first
+    where data is discarded (yes is not None), then say it was done."""
     s = session(c, **flags)
+    s.console.line(plan.format(node=node, primary=s.lab.primary.name))
+    if yes is not None:
+        confirm(yes)
     with live(s, running=[node]) as running:
         settled = how(running, s.lab.node(node))
     print(done.format(node=node, primary=settled.lab.primary.name))
 
 
 @task(help=NODE_HELP)
-@friendly
+@options(node=FENCED)
 def rejoin(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """A fenced former primary follows the new one (refused if it holds transactions the new one lacks)."""
-    follow_again(c, node, promotion.rejoin, "{node} is a replica of {primary} again", lab_file=lab_file, provider=provider, quiet=quiet)
+    plan = "db.rejoin: {node} becomes a replica of {primary}, unless it holds transactions {primary} never received"
+    follow_again(c, node, promotion.rejoin, plan, "{node} is a replica of {primary} again", lab_file=lab_file, provider=provider, quiet=quiet)
 
 
-@task(help=NODE_HELP)
-@friendly
-def rebuild(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+@task(help=REBUILD_HELP)
+@options(node=REPLICA_OR_FENCED)
+def rebuild(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
     """Copy a replica (or a fenced former primary) afresh from the primary, its own transactions dropped."""
-    follow_again(c, node, promotion.rebuild, "{node} was copied afresh from {primary} and follows it", lab_file=lab_file, provider=provider, quiet=quiet)
+    plan = "db.rebuild: {node}'s database is dropped and copied afresh from the primary {primary}; transactions only {node} holds are lost"
+    done = "{node} was copied afresh from {primary} and follows it"
+    follow_again(c, node, promotion.rebuild, plan, done, yes=yes, lab_file=lab_file, provider=provider, quiet=quiet)

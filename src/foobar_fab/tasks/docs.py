@@ -13,9 +13,25 @@ from .. import design, docs_capture, docs_diagram
 from .. import screenshot as screenshots
 from ..live import live
 from ..settings import PROJECT_ROOT
-from .common import LAB_HELP, friendly, session, settings
+from .common import LAB_HELP, session, settings
+from .options import SHELL_COMMAND, FilePath, Found, Number, Text, options
 
 DOCS = PROJECT_ROOT / "docs"
+
+
+def documents() -> list[str]:
+    """Every document with capture blocks, from the checkout: docs/ and the README."""
+    return [str(p.relative_to(PROJECT_ROOT)) for p in sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"]]
+
+
+def block_commands(paths: list[str]) -> list[str]:
+    """The command of every capture block of these documents."""
+    return [command for path in paths for command in docs_capture.commands((PROJECT_ROOT / path).read_text())]
+
+
+ONLY = Found("text of a capture block's command in docs/ or README.md, e.g. drill.kill-lb", among=lambda: block_commands(documents()))
+DOCUMENT = Found("text of a document's path, e.g. 07-securing", among=documents)
+PIXELS = Number("a number of pixels", 200, 4000, whole=True)
 
 
 @task(
@@ -25,17 +41,19 @@ DOCS = PROJECT_ROOT / "docs"
         "document": "capture only in the documents whose path contains this text, e.g. 07-securing",
     }
 )
-@friendly
+@options(only=ONLY, document=DOCUMENT)
 def capture(c: Context, only: str | None = None, document: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Run every command shown in docs/ on the built lab and put its real output under it."""
+    paths = [p for p in documents() if document is None or document in p]
+    if only is not None and not any(only in command for command in block_commands(paths)):
+        raise Exit(f"error: --only: no capture block in the documents matching --document {document!r} has a command containing {only!r}", code=2)
     session(c, lab_file=lab_file, provider=provider).provider.require_up()  # before the first command reaches a node
-    paths = [p for p in sorted(DOCS.rglob("*.md")) + [PROJECT_ROOT / "README.md"] if document is None or document in str(p)]
-    done = docs_capture.capture_docs(paths, only)
+    done = docs_capture.capture_docs([PROJECT_ROOT / p for p in paths], only)
     print(f"{len(done)} outputs captured")
 
 
 @task(help={"lab-file": "the design to draw (default: configs/lab.yml)"})
-@friendly
+@options()
 def diagram(c: Context, lab_file: str | None = None) -> None:
     """Redraw the design's diagram with Graphviz: docs/lab.svg from configs/lab.yml, docs/<name>.svg from another."""
     lab = design.load(settings(c, lab_file=lab_file).lab_file)
@@ -53,7 +71,14 @@ def diagram(c: Context, lab_file: str | None = None) -> None:
         "after": "seconds into the `during` command (default 10)",
     }
 )
-@friendly
+@options(
+    url=Text("a web address, http://... or https://...", "http://www.foobar.com/", lambda t: t.startswith(("http://", "https://"))),
+    path=FilePath("a PNG file to write", sample="site.png"),
+    width=PIXELS,
+    height=PIXELS,
+    during=SHELL_COMMAND,
+    after=Number("a number of seconds", 0, 600),
+)
 def screenshot(
     c: Context,
     url: str,

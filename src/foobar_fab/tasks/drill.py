@@ -9,14 +9,14 @@ from typing import Any
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from ..balancer import algorithm
-from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
+from ..drills.catalog import DRILLS, Drill, NotInThisDesign
 from ..drills.report import summary_rows
 from ..drills.runner import run_drill
 from ..live import live
 from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
-from .common import QUIET_HELP, friendly, session
+from .common import QUIET_HELP, session
+from .options import FLAG, SECONDS, Choice, FilePath, Number, options
 
 DRILL_HELP = {
     **QUIET_HELP,
@@ -28,17 +28,21 @@ DRILL_HELP = {
     "replication": "async, semi-sync, or both (one run each, side by side) instead of the design's mode; restored after",
 }
 BOTH = "both"
+DRILL_OPTIONS = {
+    "rate": Number("a number of requests per second", 1, 200),
+    "duration": SECONDS,
+    "haproxy_defaults": FLAG,
+    "balance": Choice(ALGORITHMS),
+    "plot_to": FilePath("a file to write (drill.all: a folder)"),
+    "replication": Choice((*REPLICATION_MODES, BOTH)),
+}
 
 
 def modes(replication: str | None) -> list[str | None]:
     """The replication modes to run with (None: the design's)."""
     if replication is None:
         return [None]
-    if replication == BOTH:
-        return list(REPLICATION_MODES)
-    if replication not in REPLICATION_MODES:
-        raise DrillRefused(f"--replication {replication!r} is not one of {', '.join(REPLICATION_MODES)}, {BOTH}")
-    return [replication]
+    return list(REPLICATION_MODES) if replication == BOTH else [replication]
 
 
 def _verdict(reports: list[dict[str, Any]]) -> None:
@@ -71,8 +75,6 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         provider: str | None = None,
         quiet: bool = False,
     ) -> None:
-        if balance is not None:
-            algorithm(balance)
         runs = [(d, mode) for d in drills for mode in modes(replication)]
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[dict[str, Any]] = []
@@ -96,7 +98,7 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
 
     body.__doc__ = doc
     body.__name__ = name.replace("-", "_")
-    return task(friendly(body), name=name, help=DRILL_HELP)
+    return task(options(**DRILL_OPTIONS)(body), name=name, help=DRILL_HELP)
 
 
 TASKS: list[Callable[..., Any]] = [

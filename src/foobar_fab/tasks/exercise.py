@@ -11,10 +11,10 @@ from invoke.exceptions import Exit
 
 from ..exercises import runner
 from ..exercises.catalog import EXERCISES
-from ..exercises.state import ExerciseError
 from ..live import live
 from ..session import LabSession, running_design
-from .common import LAB_HELP, friendly, session, settings
+from .common import LAB_HELP, session, settings
+from .options import Cause, Choice, Number, options
 
 
 def silent_session(c: Context, lab_file: str | None, provider: str | None) -> LabSession:
@@ -25,7 +25,7 @@ def silent_session(c: Context, lab_file: str | None, provider: str | None) -> La
 
 
 @task(name="list", help={"lab-file": "the design to list the exercises for (default: the one the lab runs, else configs/lab.yml)", "json": "print the list as JSON"})
-@friendly
+@options()
 def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
     """List the exercises: name, level, layer, the designs they run on, and what a user would report."""
     _, lab, note = running_design(settings(c, lab_file=lab_file), any_design=True)
@@ -50,25 +50,23 @@ def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
         "seed": "a number that chooses the details (which node, port, file): give each student their own; default: a random one",
     }
 )
-@friendly
-def start(c: Context, name: str, seed: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
+@options(name=Choice(tuple(e.name for e in EXERCISES)), seed=Number("a whole number", 0, 2**31 - 1, whole=True))
+def start(c: Context, name: str, seed: int | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Check the lab is healthy, break it in a hidden way, and show only what a user would report."""
-    if seed is not None and not seed.isdigit():
-        raise ExerciseError(f"--seed takes a whole number, not {seed!r}")
     s = silent_session(c, lab_file, provider)
     with live(s) as lab:
-        runner.start(lab, name, None if seed is None else int(seed), print)
+        runner.start(lab, name, seed, print)
 
 
 @task(help=LAB_HELP)
-@friendly
+@options()
 def hint(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Show the next hint of the running exercise (the last one is the solution); hints are counted."""
     runner.hint(silent_session(c, lab_file, provider), print)
 
 
 @task(help={**LAB_HELP, "cause": "what was wrong, as NODE:COMPONENT (e.g. web-02:nginx), or none"})
-@friendly
+@options(cause=Cause())
 def check(c: Context, cause: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Grade the running exercise: the symptom gone, every check of the lab passing, and the cause named."""
     s = silent_session(c, lab_file, provider)
@@ -79,7 +77,7 @@ def check(c: Context, cause: str | None = None, lab_file: str | None = None, pro
 
 
 @task(help=LAB_HELP)
-@friendly
+@options()
 def solve(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Apply the running exercise's reference fix and show the solution (for instructors and tests)."""
     s = silent_session(c, lab_file, provider)
@@ -88,7 +86,7 @@ def solve(c: Context, lab_file: str | None = None, provider: str | None = None) 
 
 
 @task(help=LAB_HELP)
-@friendly
+@options()
 def stop(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Give up the running exercise: restore the lab and show what the fault was."""
     runner.stop(silent_session(c, lab_file, provider), print)

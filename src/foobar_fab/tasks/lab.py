@@ -20,11 +20,12 @@ from ..live import live
 from ..observe.prometheus import alert_log
 from ..providers import ProviderError
 from ..steps import Runner
-from .common import LAB_HELP, QUIET_HELP, friendly, session
+from .common import LAB_HELP, QUIET_HELP, YES_HELP, confirm, session
+from .options import ANY_NODE, SHELL_COMMAND, Number, options
 
 
 @task(help={**QUIET_HELP, "fresh": "new nodes install their packages themselves, ignoring the role images (to watch a real install)"})
-@friendly
+@options()
 def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, fresh: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
     s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
@@ -39,7 +40,7 @@ def build(c: Context, lab_file: str | None = None, provider: str | None = None, 
 
 
 @task(help={**QUIET_HELP, "json": "print the results as JSON (each with its stable id) instead of the progress"})
-@friendly
+@options()
 def check(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, json_: bool = False) -> None:
     """Verify the running lab against its design: services, round robin, writes, replication, HAProxy's view."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet or json_)
@@ -57,7 +58,7 @@ def check(c: Context, lab_file: str | None = None, provider: str | None = None, 
 
 
 @task(help={**LAB_HELP, "json": "print the same as JSON"})
-@friendly
+@options()
 def status(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
     """Show each node's state and address (a table, or --json)."""
     s = session(c, lab_file=lab_file, provider=provider)
@@ -75,7 +76,7 @@ def status(c: Context, lab_file: str | None = None, provider: str | None = None,
 
 
 @task(help={**LAB_HELP, "node": "the node, e.g. web-01", "command": "run this shell command instead of opening a shell"})
-@friendly
+@options(node=ANY_NODE, command=SHELL_COMMAND)
 def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Open a shell on a node over the lab's SSH key, or run one command there (e.g. invoke ssh web-01)."""
     s = session(c, lab_file=lab_file, provider=provider)
@@ -94,11 +95,13 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
     os.execvp("ssh", argv)
 
 
-@task(help=QUIET_HELP)
-@friendly
-def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
+@task(help={**QUIET_HELP, **YES_HELP})
+@options()
+def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
     """Remove the nodes, bridge, rules, keys and state this lab made (and nothing else)."""
     s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet)
+    s.console.line(f"destroy: lab {s.lab.name} ({s.provider.name}): {s.provider.what_destroy_removes()}")
+    confirm(yes)
     ok = s.provider.destroy(Runner(s.console))
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
@@ -106,7 +109,7 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
 
 
 @task(help={**LAB_HELP, "json": "print the measurements as JSON instead of the table"})
-@friendly
+@options()
 def scan(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
     """Measure who reaches which port, by connecting: from outside, from the admin host and from each node."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=True)
@@ -127,7 +130,7 @@ def scan(c: Context, lab_file: str | None = None, provider: str | None = None, j
 
 
 @task(help={**LAB_HELP, "json": "print what was captured as JSON"})
-@friendly
+@options()
 def sniff(c: Context, lab_file: str | None = None, provider: str | None = None, json_: bool = False) -> None:
     """Show what an eavesdropper on the lab's network reads while a message is posted and replicated."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=True)
@@ -147,7 +150,7 @@ def sniff(c: Context, lab_file: str | None = None, provider: str | None = None, 
 
 
 @task(help={**LAB_HELP, "log": "how many delivered alerts (fired and resolved) to show from the alert log; default 10"})
-@friendly
+@options(log=Number("a number of alerts", 1, 1000, whole=True))
 def alerts(c: Context, log: int = 10, lab_file: str | None = None, provider: str | None = None) -> None:
     """List the alerts firing now on a monitored design, and the last ones Alertmanager delivered."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=True)
@@ -170,7 +173,7 @@ def alerts(c: Context, log: int = 10, lab_file: str | None = None, provider: str
 
 
 @task(help={**LAB_HELP, "seconds": "how long to watch (default 120)", "interval": "seconds between requests (default 0.25)"})
-@friendly
+@options(seconds=Number("a number of seconds", 1, 86400), interval=Number("a number of seconds between requests", 0.05, 60))
 def watch(c: Context, seconds: float = 120.0, interval: float = 0.25, lab_file: str | None = None, provider: str | None = None) -> None:
     """Watch requests to the site live: serving node, failures, HAProxy's view of each server."""
     s = session(c, lab_file=lab_file, provider=provider)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -9,9 +10,9 @@ from invoke import Context, task
 
 from .. import balancer
 from ..live import LiveLab, live
-from ..roles import BuildOptions
 from ..roles.loadbalancer import ALGORITHMS
-from .common import LAB_HELP, QUIET_HELP, friendly, session
+from .common import LAB_HELP, QUIET_HELP, session
+from .options import WEB_SERVER, Choice, Number, options
 
 SERVER_HELP = {**LAB_HELP, "server": "a web server of the design, e.g. web-01"}
 UNDO = "undo: `invoke build` puts back what the design says"
@@ -26,7 +27,7 @@ def _report(lab: LiveLab, said: str | None = None) -> None:
 
 
 @task(help=LAB_HELP)
-@friendly
+@options()
 def show(c: Context, lab_file: str | None = None, provider: str | None = None) -> None:
     """Show HAProxy's algorithm, and each web server's status, weight, role and requests."""
     with live(session(c, lab_file=lab_file, provider=provider)) as lab:
@@ -34,12 +35,12 @@ def show(c: Context, lab_file: str | None = None, provider: str | None = None) -
 
 
 @task(help={**SERVER_HELP, "weight": f"the server's new weight, 0 to {balancer.MAX_WEIGHT} (the config gives each server 1)"})
-@friendly
-def weight(c: Context, server: str, weight: str, lab_file: str | None = None, provider: str | None = None) -> None:
+@options(server=WEB_SERVER, weight=Number("a whole number", 0, balancer.MAX_WEIGHT, whole=True))
+def weight(c: Context, server: str, weight: int, lab_file: str | None = None, provider: str | None = None) -> None:
     """Set a web server's weight live (runtime API): its share of the requests."""
     s = session(c, lab_file=lab_file, provider=provider)
     with live(s) as lab:
-        balancer.set_weight(lab, server, balancer.weight_of(weight))
+        balancer.set_weight(lab, server, weight)
         _report(lab, f"{server}: weight {weight}, live, nothing restarted ({UNDO})")
 
 
@@ -52,7 +53,7 @@ def _state_task(state: str, doc: str, said: str) -> Callable[..., Any]:
 
     body.__doc__ = doc
     body.__name__ = state
-    return task(friendly(body), name=state, help=SERVER_HELP)
+    return task(options(server=WEB_SERVER)(body), name=state, help=SERVER_HELP)
 
 
 drain = _state_task(
@@ -73,19 +74,19 @@ ready = _state_task(
 
 
 @task(help={**QUIET_HELP, "algorithm": f"one of {', '.join(ALGORITHMS)}"})
-@friendly
+@options(algorithm=Choice(ALGORITHMS))
 def balance(c: Context, algorithm: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Choose HAProxy's algorithm (through the build: HAProxy reloads)."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
     with live(s) as lab:
-        kept = balancer.running_choices(lab)
-    balancer.rebuild(s, BuildOptions(balance=algorithm, backups=kept.backups))
+        kept = balancer.running_options(lab)
+    balancer.rebuild(s, dataclasses.replace(kept, balance=algorithm))
     with live(s) as lab:
         _report(lab, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")
 
 
 @task(name="active-passive", help={**QUIET_HELP, "backup": "the web server that waits (default: the design's last web server)"})
-@friendly
+@options(backup=WEB_SERVER)
 def active_passive(c: Context, backup: str | None = None, lab_file: str | None = None, provider: str | None = None, quiet: bool = False) -> None:
     """Make one web server a backup: traffic only when the others are down (through the build)."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)

@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ...steps import fields
 from .layout import LxcLayout
 from .package_cache import size
 from .recipe import DEBIAN_SUITE
@@ -24,8 +25,7 @@ def _users(layout: LxcLayout, needle: str) -> list[str]:
 
 def _stamp(folder: Path) -> dict[str, str]:
     stamp = folder / "stamp"
-    rows = stamp.read_text().splitlines() if stamp.is_file() else []
-    return dict(row.split(": ", 1) for row in rows if ": " in row)
+    return fields(stamp.read_text()) if stamp.is_file() else {}
 
 
 def report(layout: LxcLayout) -> list[str]:

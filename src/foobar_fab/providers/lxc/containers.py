@@ -12,6 +12,7 @@ from ...topology import NodeSpec
 from .layout import BASE_MARKER, IMAGE_MARKER, MARKER, LxcLayout
 
 BOOT_TIMEOUT = 90
+CREATED = "created"  # Container.why_made: there is no container yet
 
 
 @dataclass
@@ -58,20 +59,15 @@ class Container(Step):
         return f"{reads}cat {self.layout.base_stamp} 2>/dev/null; echo {SECTION}; test -d {d} && echo exists; echo {SECTION}; {image}; true"
 
     def decide(self, probe: Outcome) -> Plan:
-        lab, base, config, key, made_from, stamp, exists, image_present = sections(probe.stdout, 8)
+        why = self.why_made(probe)
         name = self.layout.container(self.node.name)
-        if not exists.strip():
+        if why == CREATED:
             origin = f"from role image {self.image.parent.name}/{self.image.name}" if self.image else "as an overlay clone of the base image"
             return change(f"{name} created {origin}", *self.create())
-        if lab.strip() != self.layout.lab.name:
-            raise StepError(f"{self.layout.container_dir(self.node.name)} was not made by this lab: remove it or rename the lab")
-        if base.strip() != stamp.strip():
-            return change(f"{name} replaced: it was cloned from another base image", *self.replace())
+        if why is not None:
+            return change(f"{name} replaced: {why}", *self.replace())
+        _, _, config, _, made_from, *_ = sections(probe.stdout, 8)
         image = Path(made_from.strip()) if made_from.strip() else None
-        if image is not None and not image_present.strip():
-            return change(f"{name} replaced: its role image {image} is gone", *self.replace())
-        if key.strip() != self.public_key.strip():
-            return change(f"{name} replaced: it does not hold this lab's SSH key", *self.replace())
         wanted = self.layout.container_config(self.node, image)
         if config != wanted:
             return change(
@@ -80,6 +76,22 @@ class Container(Step):
                 Put(str(self.layout.container_dir(self.node.name) / "config"), wanted),
             )
         return ok(f"{name} exists")
+
+    def why_made(self, probe: Outcome) -> str | None:
+        """Why the container is made anew from the probe's output (CREATED, or why the one there is replaced),
+        None when it is kept; the one answer the provider asks too, before it picks the new nodes' role images."""
+        lab, base, _, key, made_from, stamp, exists, image_present = sections(probe.stdout, 8)
+        if not exists.strip():
+            return CREATED
+        if lab.strip() != self.layout.lab.name:
+            raise StepError(f"{self.layout.container_dir(self.node.name)} was not made by this lab: remove it or rename the lab")
+        if base.strip() != stamp.strip():
+            return "it was cloned from another base image"
+        if made_from.strip() and not image_present.strip():
+            return f"its role image {made_from.strip()} is gone"
+        if key.strip() != self.public_key.strip():
+            return "it does not hold this lab's SSH key"
+        return None
 
     def replace(self) -> list[Run | Put]:
         return [Run(self.layout.lxc("destroy", self.node.name, "-f")), *self.create()]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from ...executors import Outcome
-from ...roles.base import TOUCH_UPDATE_STAMP
+from ...resources.packages import TOUCH_UPDATE_STAMP
 from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...resources.packages import PACKAGE_CACHE
+from ...settings import Settings
 from ...topology import Lab, NodeSpec
 from .recipe import DEBIAN_SUITE, recipe_id
 
@@ -30,6 +31,11 @@ class LxcLayout:
     cache_dir: Path
     mirror: str = "http://deb.debian.org/debian"
     lxcpath: Path = Path("/var/lib/lxc")
+
+    @classmethod
+    def of(cls, settings: Settings, lab: Lab) -> LxcLayout:
+        """The layout of a lab under these settings (its state folder, the shared cache, the mirror)."""
+        return cls(lab, settings.state_dir(lab.name), settings.cache_dir, settings.mirror)
 
     @property
     def bridge(self) -> str:

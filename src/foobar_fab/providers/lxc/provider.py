@@ -6,13 +6,15 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from ... import parallel
 from ...console import Console
-from ...executors import LocalExecutor, SshParams
-from ...roles import packages_of
-from ...steps import Runner, Step
+from ...executors import LocalExecutor, Outcome, SshParams
+from ...resources.packages import NodeImage
+from ...steps import Runner, Step, StepError
+from ...topology import NodeSpec
 from ..base import NodeStatus, Provider, ProviderError, misrouted, must
 from .containers import (
     Booted,
@@ -25,7 +27,7 @@ from .containers import (
     wait_for_boot,
 )
 from .image import BaseImage, OldImages
-from .layout import BASE_MARKER, MARKER, LxcLayout
+from .layout import MARKER, LxcLayout
 from .network import Bridge, BridgeGone, InotifyLimit, InotifyLimitGone, Nat, NatGone, Resolver, ResolverGone
 from .package_cache import OldPackages, PackageCache
 from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
@@ -66,21 +68,21 @@ class LxcProvider(Provider):
         if missing:
             raise ProviderError(f"missing host packages {', '.join(missing)}: run `make lab` or apt-get install them")
 
-    def up(self, runner: Runner) -> bool:
+    def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.layout.lab.name} on LXC")
         layout = self.layout
         host_steps: list[Step] = [KeyPair(layout), BaseImage(layout), PackageCache(layout), InotifyLimit(layout), Bridge(layout), Nat(layout), Resolver(layout)]
         if not runner.apply("host", self.host, host_steps):
             return False
-        new_nodes = [n.name for n in layout.lab.nodes if self._needs_container(n.name)]
-        images = self._role_images(runner, new_nodes)
-        if images is None:
-            return False
         public_key = (layout.key_file.with_suffix(".pub")).read_text()
+        new_nodes = self.to_make(public_key)
+        made_from = self._role_images(runner, {name: images[name] for name in new_nodes})
+        if made_from is None:
+            return False
 
         def bring_up(node_name: str) -> bool:
             node = layout.lab.node(node_name)
-            steps = [Container(layout, node, public_key, images.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
+            steps = [Container(layout, node, public_key, made_from.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
             return runner.apply(node.name, LocalExecutor(node.name, self.console), steps)
 
         if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
@@ -92,25 +94,31 @@ class LxcProvider(Provider):
         tidy: list[Step] = [OldRoleImages(layout), OldPackages(layout)] if new_nodes else []
         return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), *tidy])
 
-    def _role_images(self, runner: Runner, new_nodes: list[str]) -> dict[str, Path | None] | None:
+    def _role_images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, Path | None] | None:
         """The role image each node about to be created starts from, checked or made first; None if one failed."""
         if not self.role_images:
             return {}
-        recipes: dict[tuple[str, ...], list[str]] = {}
-        for name in new_nodes:
-            recipes.setdefault(tuple(sorted(set(packages_of(self.lab, self.lab.node(name))))), []).append(name)
-        wanted = [ImageRecipe(self.layout, packages, tuple(nodes)) for packages, nodes in recipes.items()]
+        recipes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+        for name, image in new_nodes.items():
+            recipes.setdefault((tuple(sorted(set(image.packages))), tuple(sorted(set(image.held)))), []).append(name)
+        wanted = [ImageRecipe(self.layout, packages, tuple(nodes), held) for (packages, held), nodes in recipes.items()]
         if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
             return None
         return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
 
-    def _needs_container(self, node: str) -> bool:
-        """No container of this lab for the node, or one made from another base image: it is about to be made."""
-        folder = self.layout.container_dir(node)
-        made = [folder / MARKER, folder / BASE_MARKER]
-        if not all(f.is_file() for f in made) or not self.layout.base_stamp.is_file():
-            return True
-        return made[1].read_text() != self.layout.base_stamp.read_text()
+    def to_make(self, public_key: str) -> list[str]:
+        """The nodes whose container is about to be made (created or replaced), as their Container step will
+        decide: they start from role images, and the build tidies afterwards."""
+
+        def made(node: NodeSpec) -> bool:
+            step = Container(self.layout, node, public_key)
+            probe = step.probe()
+            proc = subprocess.run(probe, shell=True, capture_output=True, text=True, executable="/bin/bash")
+            try:
+                return step.why_made(Outcome(probe, proc.returncode, proc.stdout, proc.stderr)) is not None
+            except StepError:
+                return False  # not made by this lab: its Container step refuses it
+        return [node.name for node in self.layout.lab.nodes if made(node)]
 
     def stop_hard(self, node: str) -> None:
         must(LocalExecutor(node, self.console).run(self.layout.lxc("stop", node, "-k")))

@@ -16,6 +16,7 @@ network it is used as it is, or, where there is none, made from the host's packa
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,13 +29,12 @@ from ...resources.packages import (
     CACHE_HELPER,
     CACHE_HELPER_SCRIPT,
     IMAGE_MARKER,
+    TOUCH_UPDATE_STAMP,
     image_marker,
     install_command,
     seed_command,
 )
-from ...roles.base import TOUCH_UPDATE_STAMP
-from ...roles.exporter import HELD_UNTIL_CONFIGURED
-from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, lines, ok, sections
+from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, fields, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable
 
@@ -64,17 +64,13 @@ class ImageRecipe:
     layout: LxcLayout
     packages: tuple[str, ...]
     nodes: tuple[str, ...]
+    held: tuple[str, ...] = ()  # the image's services that stay disabled until the build configures them
 
     @cached_property
     def digest(self) -> str:
         """The recipe's name: base image, packages, the in-image script and the held services (read once)."""
         recipe = "\0".join([self.layout.base_dir.name, *sorted(set(self.packages)), IN_IMAGE.read_text(), *self.held])
         return hashlib.sha256(recipe.encode()).hexdigest()[:8]
-
-    @property
-    def held(self) -> tuple[str, ...]:
-        """The image's services that stay disabled until the build configures them."""
-        return tuple(p for p in sorted(set(self.packages)) if p in HELD_UNTIL_CONFIGURED)
 
     @property
     def folder(self) -> Path:
@@ -118,16 +114,14 @@ def _files(counted: str) -> str:
 
 
 def generations(text: str) -> list[Generation]:
-    """Parse the probe's listing: 'image: <path>', the stamp's 'key: value' lines, 'counted: <files> <bytes>'."""
+    """Parse the probe's listing: for each generation 'image: <path>', its stamp's 'key: value' lines, then
+    'counted: <files> <bytes>'."""
     found: list[Generation] = []
-    for row in lines(text):
-        key, _, value = row.partition(": ")
-        if key == "image":
-            found.append(Generation(value))
-        elif found and key == "counted":
-            found[-1] = Generation(found[-1].path, found[-1].stamp, value)
-        elif found:
-            found[-1].stamp[key] = value
+    for record in re.split(r"^(?=image: )", text, flags=re.MULTILINE):
+        stamp = fields(record)
+        if "image" in stamp:
+            path, counted = stamp.pop("image"), stamp.pop("counted", "")
+            found.append(Generation(path, stamp, counted))
     return found
 
 
