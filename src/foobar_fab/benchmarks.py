@@ -51,7 +51,7 @@ class Figure:
 def timed_build(settings: Settings) -> tuple[float, int]:
     """Build quietly; return seconds and the number of changes. A failed build stops the benchmark."""
     output = io.StringIO()
-    session = open_session(settings, Console(quiet=True, stream=output))
+    session = open_session(settings, Console(quiet=True, stream=output), any_design=True)
     session.provider.preflight()
     started = time.monotonic()
     result = building.build(session)
@@ -63,7 +63,7 @@ def timed_build(settings: Settings) -> tuple[float, int]:
 
 
 def destroy_quietly(settings: Settings) -> None:
-    session = open_session(settings, Console(quiet=True, stream=io.StringIO()))
+    session = open_session(settings, Console(quiet=True, stream=io.StringIO()), any_design=True)
     if not session.provider.destroy(Runner(session.console)):
         raise LabError(f"could not destroy the benchmark lab {session.lab.name}: run `invoke destroy` on it")
 
