@@ -104,6 +104,19 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
             return json_error(exc.description or exc.name, exc.code or 500)
         return exc
 
+    def reads_from(errors: list[str]) -> tuple[str, Replication | None]:
+        """What this node reads from, "primary" or "replica" (with FOOBAR_DB_ROLE=auto, the read database says:
+        it replicates, or not once promoted), and the replica's replication state."""
+        if settings.db_role == "primary":
+            return "primary", None
+        try:
+            state = storage.replication_status()
+        except StorageError as exc:
+            errors.append(f"cannot read replication status: {exc}")
+            state = Replication.unknown(str(exc))
+        role = "primary" if settings.db_role == "auto" and state.last_error == NOT_REPLICATING else "replica"
+        return role, state if role == "replica" else None
+
     def board(error: str | None = None, draft: str = "", status: int = 200) -> tuple[str, int]:
         """The board page; after a refused post, with its error, status and draft."""
         errors = [error] if error else []
@@ -116,6 +129,7 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
         page = render_template(
             "index.html",
             settings=settings,
+            reads_from=settings.db_role if settings.db_role != "auto" else reads_from([])[0],
             version=__version__,
             messages=messages,
             errors=errors,
@@ -175,17 +189,8 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
         errors: list[str] = []
         readable = passes(storage.check_readable, errors)
         writable = passes(storage.check_writable, errors)
-        replication = None
-        role = settings.db_role
-        if role != "primary":
-            try:
-                state = storage.replication_status()
-            except StorageError as exc:
-                errors.append(f"cannot read replication status: {exc}")
-                state = Replication.unknown(str(exc))
-            if role == "auto":  # the read database replicates (a replica) or not (the primary)
-                role = "primary" if state.last_error == NOT_REPLICATING else "replica"
-            replication = asdict(state) if role == "replica" else None
+        role, state = reads_from(errors)
+        replication = asdict(state) if state is not None else None
         return jsonify(
             node=settings.node,
             role=role,

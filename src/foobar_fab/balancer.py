@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import build as building
+from . import reconfiguration
 from .errors import LabError
 from .live import LiveLab
 from .observe.haproxy import BACKEND, runtime_command
 from .roles import BuildOptions
-from .roles.loadbalancer import ALGORITHMS, CONFIG
+from .roles.loadbalancer import ALGORITHMS
 from .session import LabSession
 from .topology import NodeSpec
 
@@ -58,31 +58,10 @@ def set_weight(live: LiveLab, name: str, weight: int) -> None:
     tell(live, f"set server {BACKEND}/{web_server(live, name).name} weight {weight}")
 
 
-def parse_options(config: str) -> BuildOptions:
-    """The build options a haproxy.cfg was written with, as far as it tells: the web backend's algorithm and
-    backup servers."""
-    balance, backups, inside = "roundrobin", [], False
-    for line in config.splitlines():
-        words = line.split()
-        if line and not line[0].isspace():
-            inside = words[:2] == ["backend", BACKEND]
-        elif inside and words[:1] == ["balance"] and len(words) > 1:
-            balance = words[1]
-        elif inside and words[:1] == ["server"] and "backup" in words[3:]:
-            backups.append(words[1])
-    return BuildOptions(balance=balance, backups=tuple(backups))
-
-
-def running_options(live: LiveLab) -> BuildOptions:
-    """The build options the lab's HAProxy runs with now (what `invoke lb.*` chose), read from the first
-    balancer's config (a build gives every balancer the same one): the one place they are read."""
-    return parse_options(live.shells.must(live.lab.balancers[0].name, f"cat {CONFIG}", kind="probe", show=False))
-
-
 def rebuild(session: LabSession, options: BuildOptions) -> None:
     """HAProxy's config with these options, through the build's own steps (a reload where it changes)."""
     algorithm(options.balance)
-    if not building.reconfigure(session, ["loadbalancer"], options):
+    if not reconfiguration.haproxy(session, options):
         raise LabError("HAProxy's config could not be changed (see the failed step above); `invoke build` puts the design's back")
 
 
@@ -91,12 +70,12 @@ def active_passive(live: LiveLab, backup: str | None) -> BuildOptions:
     if len(live.lab.web_nodes) < 2:
         raise LabError("active-passive needs two web servers: this design has one")
     name = web_server(live, backup).name if backup else live.lab.web_nodes[-1].name
-    return dataclasses.replace(running_options(live), backups=(name,))
+    return dataclasses.replace(reconfiguration.running_options(live), backups=(name,))
 
 
 def table(live: LiveLab) -> list[str]:
     """Each balancer's algorithm, and each web server's status, weight, role and requests, as HAProxy counts them."""
-    choices = running_options(live)
+    choices = reconfiguration.running_options(live)
     rows = []
     for balancer in live.lab.balancers:
         servers = live.stats(balancer).server_rows(timeout=2.0)

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import build as building
-from . import design, topology
+from . import design, reconfiguration, topology
 from .console import Console
 from .constants import APP_ENV
-from .drills.runner import use_replication
 from .errors import LabError
 from .live import LiveLab, live
 from .no_network import without_network
@@ -52,7 +51,7 @@ class Figure:
 def timed_build(settings: Settings) -> tuple[float, int]:
     """Build quietly; return seconds and the number of changes. A failed build stops the benchmark."""
     output = io.StringIO()
-    session = open_session(settings, Console(quiet=True, stream=output))
+    session = open_session(settings, Console(quiet=True, stream=output), any_design=True)
     session.provider.preflight()
     started = time.monotonic()
     result = building.build(session)
@@ -64,7 +63,7 @@ def timed_build(settings: Settings) -> tuple[float, int]:
 
 
 def destroy_quietly(settings: Settings) -> None:
-    session = open_session(settings, Console(quiet=True, stream=io.StringIO()))
+    session = open_session(settings, Console(quiet=True, stream=io.StringIO()), any_design=True)
     if not session.provider.destroy(Runner(session.console)):
         raise LabError(f"could not destroy the benchmark lab {session.lab.name}: run `invoke destroy` on it")
 
@@ -253,12 +252,12 @@ def write_figures(session: LabSession, live: LiveLab, writes: int) -> list[Figur
         switched = mode != lab.replication
         if switched:
             print(f"  ({mode} replication for the measurement, through the build's own steps; {lab.replication} put back after)")
-            if not use_replication(live, mode):
+            if not reconfiguration.replication(live, mode):
                 raise LabError(f"could not switch to {mode} replication for the measurement (see the failed step above)")
         try:
             commits, delays = timed_writes(live, writes)
         finally:
-            if switched and not use_replication(live, None):
+            if switched and not reconfiguration.replication(live, None):
                 print(f"  {lab.replication} replication could not be put back: run `invoke build`")
         figures += [
             Figure(f"write latency, {mode}, median of {writes}", f"{statistics.median(commits) * 1000:.1f} ms"),
@@ -306,11 +305,11 @@ def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connec
     """Plain HTTP through the same load balancer: its redirect switched off for the run, then put back."""
     print("  (plain HTTP served for the measurement: the balancers' redirect is off until it ends)")
     try:
-        if not building.reconfigure(session, ["loadbalancer"], BuildOptions(plain_http=True)):
+        if not reconfiguration.haproxy(session, BuildOptions(plain_http=True)):
             raise LabError("could not serve plain HTTP for the measurement (see the failed step above)")
         return wrk_rate(lab_live.site.url(MESSAGES_PATH, scheme="http"), session.lab.domain, seconds, connections)
     finally:
-        if not building.reconfigure(session, ["loadbalancer"], BuildOptions()):
+        if not reconfiguration.haproxy(session, BuildOptions()):
             print("  the redirect could not be put back: run `invoke build`")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import checks, dbstate, design, lab_secrets, parallel, pki
+from . import checks, dbstate, design, designstate, lab_secrets, parallel, pki
 from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
@@ -26,10 +26,12 @@ class BuildResult:
 
 
 def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildResult:
-    """Make the nodes exist, provision them role by role, check the running lab, and print the recap."""
+    """Record the design the lab is made from, make the nodes exist, provision them role by role, check the
+    running lab, and print the recap."""
     console = session.console
     runner = Runner(console)
     secrets = lab_secrets.load_or_create(session.state_dir)
+    designstate.save(session.state_dir, session.settings.lab_file)  # from now on the lab runs this design, even half-built
     console.secrets = list(secrets.values())
     if session.provider.up(runner, images(session.lab)):
         converge(session, runner, secrets, options, tls=certificates(session))
@@ -115,16 +117,6 @@ def certificates(session: LabSession) -> Pki | None:
         session.console.result("host", what, status, reason)
 
     return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.state_dir, report)
-
-
-def reconfigure(session: LabSession, roles: Collection[str], options: BuildOptions = BuildOptions(), skip: Collection[str] = ()) -> bool:
-    """Apply some roles again (with other build options: a drill's untuned HAProxy), through the build's own steps."""
-    if isinstance(roles, str):
-        raise TypeError(f"reconfigure takes a collection of role names, not the string {roles!r}")
-    session.provider.require_up()
-    runner = Runner(session.console)
-    secrets = lab_secrets.load(session.state_dir)
-    return converge(session, runner, secrets, options, only=set(roles), tls=certificates(session), skip=skip) and not runner.failures
 
 
 def summary(session: LabSession) -> list[str]:

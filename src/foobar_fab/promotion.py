@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from . import build, dbstate, design, parallel
+from . import dbstate, design, parallel, reconfiguration
 from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAGING
 from .dbstate import DbState
 from .errors import LabError
@@ -120,7 +120,7 @@ def settle(live: LiveLab, state: DbState, skip: tuple[str, ...], options: BuildO
     dbstate.save(session.state_dir, state, design.load(session.settings.lab_file))
     settled = open_session(session.settings, session.console)  # the design again, as the provider sees it, with the new primary
     live.follow(settled)
-    if not build.reconfigure(settled, SETTLED_ROLES, options, skip=skip):
+    if not reconfiguration.reconfigure(settled, SETTLED_ROLES, options, skip=skip):
         raise PromotionError(f"{state.primary} is the primary, but some nodes could not be brought in line (see the failed steps above)")
     return settled
 

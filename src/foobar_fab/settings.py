@@ -37,6 +37,7 @@ class Settings:
     fresh: bool = False  # new nodes install every package themselves instead of starting from role images
     exercise_dir: Path = Path(DEFAULTS["exercise_dir"])  # the keys that hide a running exercise, outside the state folder
     quiet: bool = False
+    lab_file_named: bool = True  # False: lab_file is only the default, and the design the lab runs (recorded by its build) comes first
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], root: Path = PROJECT_ROOT) -> Settings:

@@ -63,10 +63,10 @@ def lab_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings.from_mapping({"lab_file": str(lab_file), "state_dir": str(folder / "state"), "cache_dir": TEST_CACHE_DIR})
 
 
-def quiet_session(settings: Settings) -> tuple[LabSession, io.StringIO]:
-    """A session whose output is kept for the test to read."""
+def quiet_session(settings: Settings, any_design: bool = False) -> tuple[LabSession, io.StringIO]:
+    """A session whose output is kept for the test to read (`any_design`: to build or destroy whatever design the lab runs)."""
     output = io.StringIO()
-    return open_session(settings, Console(stream=output)), output
+    return open_session(settings, Console(stream=output), any_design), output
 
 
 @contextmanager
@@ -78,7 +78,7 @@ def live_lab(settings: Settings) -> Iterator[tuple[LiveLab, io.StringIO]]:
 
 
 def destroy(settings: Settings) -> None:
-    session, output = quiet_session(settings)
+    session, output = quiet_session(settings, any_design=True)
     assert session.provider.destroy(Runner(session.console)), output.getvalue()
 
 
@@ -92,7 +92,7 @@ class FirstBuild:
 
 
 def build(settings: Settings) -> tuple[BuildResult, str]:
-    session, output = quiet_session(settings)
+    session, output = quiet_session(settings, any_design=True)
     session.provider.preflight()
     return building.build(session), output.getvalue()
 

@@ -14,13 +14,13 @@ from typing import Any
 from foobar_fab import build as building
 from foobar_fab import dbstate, promotion
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.drills.traffic import Traffic
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.databases import Databases
 from foobar_fab.observe.shell import NodeUnreachable
 
-from .conftest import FirstBuild, build, live_lab, quiet_session
+from .conftest import TEST_LAB, FirstBuild, build, live_lab, quiet_session
 
 RATE = 20.0
 
@@ -68,7 +68,7 @@ def test_a_switchover_round_trip_under_writes_loses_nothing(built_lab: FirstBuil
     assert there.writable_after < 1.0 and back.writable_after < 1.0
     assert acknowledged and all(acknowledged <= bodies for bodies in held.values()), {n: len(acknowledged - b) for n, b in held.items()}
     assert len(failed) <= 2 * RATE / traffic.write_every, failed  # at most a second of writes failed, per move
-    assert dbstate.load(built_lab.settings.state_dir("fftest")) is None  # back as designed: nothing recorded
+    assert dbstate.load(built_lab.settings.state_dir(TEST_LAB)) is None  # back as designed: nothing recorded
 
 
 def expectation(report: dict[str, Any], expectation_id: str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def expectation(report: dict[str, Any], expectation_id: str) -> dict[str, Any]:
 
 def test_a_semi_sync_failover_loses_no_acknowledged_write(built_lab: FirstBuild) -> None:
     with live_lab(built_lab.settings) as (live, output):
-        report = run_drill(live, by_name("failover"), RATE, 8.0, replication="semi-sync")
+        report = run_drill(live, by_name("failover"), DrillOptions(RATE, 8.0, replication="semi-sync"))
         primary_after = live.lab.primary.name
     assert report["settings"]["replication"] == "semi-sync" and report["recovered"], output.getvalue()
     assert report["acknowledged_writes"] > 0 and report["acknowledged_writes_lost"] == 0, report["lost_writes"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from foobar_fab import balancer
+from foobar_fab import balancer, reconfiguration
 from foobar_fab.constants import HEALTH_PATH
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.site import served_by
 from foobar_fab.roles import BuildOptions
@@ -57,7 +57,7 @@ def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: Fir
     session, _ = quiet_session(built_lab.settings)
     balancer.rebuild(session, BuildOptions(balance="leastconn"))
     with live_lab(built_lab.settings) as (lab, _):
-        assert balancer.running_options(lab) == BuildOptions(balance="leastconn")
+        assert reconfiguration.running_options(lab) == BuildOptions(balance="leastconn")
         options = balancer.active_passive(lab, None)
     assert options == BuildOptions(balance="leastconn", backups=("web-02",))
     balancer.rebuild(session, options)
@@ -68,12 +68,12 @@ def test_the_algorithm_and_a_backup_go_through_the_build_and_back(built_lab: Fir
         assert served(lab, 4) == Counter({"web-02": 4})  # the backup takes over
     rebuilt_to_the_design(built_lab, 1)  # one step: haproxy.cfg (the reload clears the maintenance)
     with live_lab(built_lab.settings) as (lab, _):
-        assert balancer.running_options(lab) == BuildOptions(balance="roundrobin")
+        assert reconfiguration.running_options(lab) == BuildOptions(balance="roundrobin")
 
 
 def slow_drill(built_lab: FirstBuild, balance: str) -> dict[str, Any]:
     with live_lab(built_lab.settings) as (lab, output):
-        report = run_drill(lab, by_name("slow-web1"), 20.0, 8.0, balance=balance)
+        report = run_drill(lab, by_name("slow-web1"), DrillOptions(20.0, 8.0, balance=balance))
     assert report["recovered"] and report["settings"]["balance"] == balance, output.getvalue()
     assert all(e["ok"] for e in report["expectations"]), report["expectations"]
     return report

@@ -12,7 +12,7 @@ import pytest
 
 from foobar_fab import checks, design, topology
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.observe.vip import holders
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
@@ -36,7 +36,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 def drill(settings: Settings, name: str) -> dict[str, Any]:
     with live_lab(settings) as (lab, output):
-        report = run_drill(lab, by_name(name), 20.0, 6.0)
+        report = run_drill(lab, by_name(name), DrillOptions(20.0, 6.0))
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     assert report["design"] == "scaled.yml"
     return report

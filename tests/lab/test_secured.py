@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from foobar_fab import design, scan, sniff, topology
+from foobar_fab import design, designstate, scan, sniff, topology
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
-from .conftest import TEST_LAB, TEST_SUBNET, FirstBuild, build, live_lab
+from .conftest import TEST_LAB, TEST_SUBNET, FirstBuild, build, live_lab, quiet_session
 from .test_lifecycle import INVOKE
 
 MARKER = f"kept across designs {uuid.uuid4().hex[:8]}"
@@ -62,9 +62,22 @@ def test_seed_exposes_everything_and_speaks_in_clear(built_lab: FirstBuild) -> N
 def test_upgrade_in_place_to_the_secured_design(secured: Settings) -> None:
     result, output = build(secured)
     assert result.ok, output
-    assert "mon-01   changed  container: fftest-mon-01 created" in output
+    assert f"mon-01   changed  container: {TEST_LAB}-mon-01 created" in output
     result, output = build(secured)
     assert result.ok and result.changed == 0, output
+
+
+def test_commands_follow_the_design_the_lab_runs(built_lab: FirstBuild, secured: Settings) -> None:
+    """While the lab runs the secured design, a session given no design file opens it and says so in one line;
+    a command naming the seed's file refuses in one line naming both, before it touches the lab."""
+    seed_file = built_lab.settings.lab_file
+    session, _ = quiet_session(built_lab.settings.but(lab_file_named=False))
+    assert session.settings.lab_file == secured.lab_file and session.lab.with_role("monitor")
+    assert session.note == f"lab {TEST_LAB} runs {secured.lab_file}"
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(secured.state_root)}
+    refused = subprocess.run([INVOKE, "drill.kill-web1", "--lab-file", str(seed_file)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()] and f"runs {secured.lab_file}, not {seed_file}" in refused.stderr
 
 
 def test_the_scan_equals_the_policy(secured: Settings) -> None:
@@ -100,7 +113,7 @@ def test_https_checks_and_data_kept(secured: Settings) -> None:
     ca = secured.state_dir(TEST_LAB) / "tls" / "ca.pem"
     assert oct((ca.parent / "ca.key").stat().st_mode & 0o777) == "0o600"
     curl = subprocess.run(
-        ["curl", "-sS", "--cacert", str(ca), "--resolve", "www.foobar.com:443:10.181.57.10", "https://www.foobar.com/api/messages"],
+        ["curl", "-sS", "--cacert", str(ca), "--resolve", f"www.foobar.com:443:{design.load(secured.lab_file).entry_address}", "https://www.foobar.com/api/messages"],
         capture_output=True, text=True, timeout=30,
     )
     assert MARKER in curl.stdout  # the message posted on the seed design survived the upgrade
@@ -108,7 +121,7 @@ def test_https_checks_and_data_kept(secured: Settings) -> None:
 
 def drill(settings: Settings, name: str) -> dict[str, Any]:
     with live_lab(settings) as (lab, output):
-        report = run_drill(lab, by_name(name), 20.0, 8.0)
+        report = run_drill(lab, by_name(name), DrillOptions(20.0, 8.0))
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     return report
 
@@ -128,23 +141,28 @@ def test_the_partition_raises_a_replication_alert(secured: Settings) -> None:
     assert replication["ok"], report["alerts"]
 
 
-def test_alerts_lists_what_alertmanager_delivered(secured: Settings) -> None:
-    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(secured.state_root)}
-    run = subprocess.run([INVOKE, "alerts", "--lab-file", str(secured.lab_file)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+def test_alerts_lists_what_alertmanager_delivered(built_lab: FirstBuild, secured: Settings) -> None:
+    """A plain `invoke alerts`, whose default file is the seed's, answers from the design the lab runs."""
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(secured.state_root), "INVOKE_LAB_LAB_FILE": str(built_lab.settings.lab_file)}
+    run = subprocess.run([INVOKE, "alerts"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "resolved" in run.stdout and "WebServerDown" in run.stdout
+    assert run.stderr.strip() == f"lab {TEST_LAB} runs {secured.lab_file}"
 
 
 def test_back_to_the_seed_design_takes_the_hardening_away(built_lab: FirstBuild) -> None:
     result, output = build(built_lab.settings)
     assert result.ok, output
-    for removed in ("firewall (not in this design): removed", "monitoring clients (not in this design): removed", "container: fftest-mon-01 destroyed"):
+    for removed in ("firewall (not in this design): removed", "monitoring clients (not in this design): removed", f"container: {TEST_LAB}-mon-01 destroyed"):
         assert removed in output, output
     result, output = build(built_lab.settings)
     assert result.ok and result.changed == 0, output
+    recorded = designstate.load(built_lab.settings.state_dir(TEST_LAB))
+    assert recorded is not None and recorded.same(built_lab.settings.lab_file)
+    assert quiet_session(built_lab.settings.but(lab_file_named=False))[0].note == ""
     exposure, captures = measure(built_lab.settings)
     assert open_from_outside(exposure) == set(exposure["cells"]) and "lb-01:443" not in exposure["cells"]
     assert captures[0].marker_readable
     with live_lab(built_lab.settings) as (lab, _):
         assert lab.databases.count(lab.lab.node("web-02"), MARKER) == 1
-    assert not Path("/var/lib/lxc/fftest-mon-01").exists()
+    assert not Path(f"/var/lib/lxc/{TEST_LAB}-mon-01").exists()

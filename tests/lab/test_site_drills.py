@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from foobar_fab.drills.catalog import DRILLS, DrillRefused, by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.providers.base import LabNotUp
 
-from .conftest import FirstBuild, build, live_lab, quiet_session
+from .conftest import TEST_LAB, FirstBuild, build, live_lab, quiet_session
 
 RATE = 20.0
 DURATION = 5.0
@@ -25,7 +25,7 @@ SEED_DRILLS = ("kill-web1", "kill-web2", "kill-lb") + SERVICE_AND_NETWORK  # the
 
 def drill(built_lab: FirstBuild, name: str, profile: str = "tuned") -> dict[str, Any]:
     with live_lab(built_lab.settings) as (lab, output):
-        report = run_drill(lab, by_name(name), RATE, DURATION, profile)
+        report = run_drill(lab, by_name(name), DrillOptions(RATE, DURATION, profile))
     assert report["recovered"], output.getvalue()
     assert report["design"] == "lab.yml" and not report["interrupted"]
     assert all(e["id"] for e in report["expectations"])
@@ -43,7 +43,7 @@ def test_kill_web1_keeps_reads_and_fails_writes(built_lab: FirstBuild) -> None:
     assert expectation(report, "writes.all-failed")["ok"], report["expectations"]
     assert report["detection_seconds"] is not None and report["detection_seconds"] <= 2.0
     assert report["totals"]["reads"]["slow"] == 0
-    saved = sorted((built_lab.settings.state_dir("fftest") / "drills").glob("*-kill-web1.json"))[-1]
+    saved = sorted((built_lab.settings.state_dir(TEST_LAB) / "drills").glob("*-kill-web1.json"))[-1]
     assert json.loads(saved.read_text())["drill"] == "kill-web1"
     assert saved.with_suffix(".svg").read_text().startswith("<?xml")
 
@@ -83,7 +83,7 @@ def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
         session.provider.stop_hard("web-02")
         try:
             with pytest.raises(DrillRefused, match="web-02 is stopped"):
-                run_drill(lab, DRILLS[0], RATE, DURATION)
+                run_drill(lab, DRILLS[0], DrillOptions(RATE, DURATION))
             with pytest.raises(LabNotUp, match="web-02 is stopped: run `invoke build`"):
                 session.provider.require_running(["web-02"])
         finally:
@@ -94,7 +94,7 @@ def test_a_drill_refuses_an_unhealthy_lab(built_lab: FirstBuild) -> None:
 
 def test_reports_exist_for_every_drill_run(built_lab: FirstBuild) -> None:
     """Each drill run above left its report; the later designs' drills are run by their own modules."""
-    folder: Path = built_lab.settings.state_dir("fftest") / "drills"
+    folder: Path = built_lab.settings.state_dir(TEST_LAB) / "drills"
     names = {p.name.split("-", 2)[2].removesuffix(".json") for p in folder.glob("*.json")}
     assert set(SEED_DRILLS) <= names
     assert set(SEED_DRILLS) <= {d.name for d in DRILLS}

@@ -14,7 +14,7 @@ import pytest
 
 from foobar_fab import design, topology
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
 from .conftest import build, destroy, live_lab, quiet_session
@@ -47,7 +47,7 @@ def test_build_over_vagrant_passes_the_checks(vagrant_lab: Settings) -> None:
 
 def test_a_drill_runs_on_vagrant_machines(vagrant_lab: Settings) -> None:
     with live_lab(vagrant_lab) as (lab, output):
-        report = run_drill(lab, by_name("kill-web2"), 20.0, 5.0)
+        report = run_drill(lab, by_name("kill-web2"), DrillOptions(20.0, 5.0))
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     assert "vagrant halt --force web-02" in output.getvalue()
     assert report["totals"]["reads"]["failed"] == 0

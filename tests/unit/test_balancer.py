@@ -8,9 +8,9 @@ import pytest
 
 from foobar_app.app import DELAY_FILE
 from foobar_fab import design
-from foobar_fab.balancer import parse_options
 from foobar_fab.constants import APP_DELAY_FILE
 from foobar_fab.observe.haproxy import describe_rows, parse_servers_state, runtime_command
+from foobar_fab.reconfiguration import parse_options
 from foobar_fab.roles import BuildOptions, RoleInputs, loadbalancer
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.steps import Run, StepError

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..console import Console
 from ..topology import Lab
@@ -24,15 +25,68 @@ UNTUNED_NOTE = (
 TIMELINE_NOTE = "(each request is counted in the second it was sent, also when its answer came later)"
 
 
+class EventRow(TypedDict):
+    """A moment of the drill: seconds on its clock, what happened, and the detail."""
+
+    t: float
+    what: str
+    detail: str
+
+
+class DrillSettings(TypedDict):
+    """What the drill ran with: the traffic, the fault's length, HAProxy's profile and algorithm, the replication mode."""
+
+    rate: float
+    duration: float
+    warmup: float
+    haproxy: str
+    balance: str
+    backups: list[str]
+    write_every: int
+    replication: str
+
+
+class DrillReport(TypedDict):
+    """A drill's report, as saved (JSON), printed and summed up."""
+
+    drill: str
+    title: str
+    lab: str
+    design: str
+    started_at: str
+    settings: DrillSettings
+    events: list[EventRow]
+    timeline: list[dict[str, Any]]
+    totals: dict[str, dict[str, int]]
+    detection_seconds: float | None
+    recovery_seconds: float | None
+    recovered: bool
+    acknowledged_writes: int
+    acknowledged_writes_lost: int
+    lost_writes: dict[str, list[str]]
+    peak_replication_lag: int | None
+    write_outage_seconds: float | None
+    failover: dict[str, Any]
+    alerts: list[dict[str, Any]]
+    floating_address_holders: list[dict[str, Any]]
+    expectations: list[dict[str, Any]]
+    lesson: str
+    lesson_link: str
+    interrupted: bool  # Ctrl-C cut the drill short (the lab was restored all the same)
+    loss_possible: bool  # the design may lose acknowledged writes in this drill (a failover with asynchronous replication)
+
+
 def build_report(
     drill: Drill,
     title: str,
     lab: Lab,
-    settings: dict[str, Any],
+    settings: DrillSettings,
     figures: Figures,
-    events: list[dict[str, Any]],
+    events: list[EventRow],
     expectations: list[Expectation],
-) -> dict[str, Any]:
+    interrupted: bool,
+    loss_possible: bool,
+) -> DrillReport:
     """Everything the drill measured, as plain data, with the design it ran on."""
     return {
         "drill": drill.name,
@@ -58,6 +112,8 @@ def build_report(
         "expectations": [asdict(e) for e in expectations],
         "lesson": drill.lesson_for(lab) + (UNTUNED_NOTE if settings.get("haproxy") == "untuned" else ""),
         "lesson_link": drill.lesson_link,
+        "interrupted": interrupted,
+        "loss_possible": loss_possible,
     }
 
 
@@ -65,7 +121,7 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def save(report: dict[str, Any], folder: Path) -> Path:
+def save(report: DrillReport, folder: Path) -> Path:
     """Write <time>-<drill>.json and .svg into the lab's drills folder; return the JSON's path."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{report['drill']}"
@@ -75,7 +131,7 @@ def save(report: dict[str, Any], folder: Path) -> Path:
     return path
 
 
-def print_report(report: dict[str, Any], console: Console) -> None:
+def print_report(report: DrillReport, console: Console) -> None:
     """The report as the student reads it in the terminal."""
     settings = report["settings"]
     console.heading(f"drill {report['drill']}: {report['title']} (HAProxy {settings['haproxy']}, {settings.get('balance', 'roundrobin')}, {settings['rate']:g} requests/s)")
@@ -114,7 +170,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.line(f"read more: {report['lesson_link']}")
 
 
-def print_failover(report: dict[str, Any], console: Console) -> None:
+def print_failover(report: DrillReport, console: Console) -> None:
     """What the failover drill's operator saw, in the order it happened."""
     found = report.get("failover") or {}
     if not found:
@@ -129,7 +185,7 @@ def print_failover(report: dict[str, Any], console: Console) -> None:
         console.line(f"old primary's own transactions (never replicated, dropped by the rebuild): {', '.join(found['errant'])}")
 
 
-def _event_marks(events: list[dict[str, Any]]) -> dict[int, str]:
+def _event_marks(events: list[EventRow]) -> dict[int, str]:
     marks: dict[int, str] = {}
     for event in events:
         second = int(event["t"])
@@ -141,7 +197,7 @@ def _seconds(value: float | None, otherwise: str) -> str:
     return otherwise if value is None else f"{value:.1f} s"
 
 
-def summary_rows(reports: list[dict[str, Any]]) -> list[str]:
+def summary_rows(reports: Sequence[DrillReport]) -> list[str]:
     """One line per drill, for `drill.all`."""
     rows = [f"{'drill':<18}{'replication':<12}{'failed reads':>13}{'failed writes':>14}{'detect s':>9}{'writes back s':>14}{'recover s':>10}{'lost':>6}  predictions"]
     for r in reports:

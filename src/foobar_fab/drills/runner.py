@@ -1,7 +1,11 @@
-"""Running a drill: check the lab is healthy, send traffic, inject the fault, restore, wait, report.
+"""Running a drill, in named phases: prepare, fault window, restore, measure, report.
 
-The lab is always restored, also when the drill is interrupted (Ctrl-C) or the fault cannot be
-injected. Drills break and observe; switching HAProxy to another profile goes through the build.
+Prepare refuses a lab that is not whole and switches to what the drill runs with (another HAProxy profile
+or algorithm, another replication mode: through the build, see reconfiguration.py); the fault window
+sends traffic, injects the fault and watches; restore undoes it, waits for the lab to recover and puts
+HAProxy's profile back; measure counts what clients saw and what the databases kept; report prints and
+saves it. The lab is always restored, also when the drill is interrupted (Ctrl-C) or the fault cannot be
+injected, and the design's replication mode is put back at the end.
 """
 
 from __future__ import annotations
@@ -13,30 +17,25 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import requests
-
-from .. import build as building
-from ..balancer import running_options
+from .. import reconfiguration
 from ..console import Console
 from ..errors import LabError
 from ..live import LiveLab
 from ..observe.databases import Databases
-from ..observe.haproxy import HaproxyStats, all_up, describe
-from ..observe.prometheus import Prometheus
-from ..observe.shell import NodeUnreachable
-from ..observe.site import LabGone
+from ..observe.shell import NodeShells, NodeUnreachable
 from ..roles import BuildOptions
-from ..topology import DB_ROLES, NodeSpec
-from ..waiting import wait_until
+from ..topology import Lab, NodeSpec
 from .catalog import Drill, DrillRefused, entry_balancer
 from .figures import Figures
+from .health import Health
 from .observer import Floating, Observer
-from .predictions import consequences, predict
-from .report import build_report, print_report, save
+from .predictions import Consequences, consequences, predict
+from .report import DrillReport, DrillSettings, EventRow, build_report, print_report, save
 from .response import Act, DrillRun
 from .restoring import restoring
 from .traffic import Traffic
@@ -46,54 +45,283 @@ TAIL = 3.0  # seconds of traffic after recovery
 RECOVERY_TIMEOUT = 120.0
 SETTLE = 10.0  # seconds a lab that is still coming up (a server rising in HAProxy) gets before a drill refuses
 QUIET = 60.0  # seconds, on a monitored design: for the last drill's alerts to resolve before, and this one's after
+SWITCHED = 30.0  # seconds the lab gets to be whole again after a switch of HAProxy's profile or the replication mode
 
 
 @dataclass(frozen=True)
-class Health:
-    """What a drill watches to tell that the lab is whole: the nodes, HAProxy's view, the replicas
-    (and on a monitored design, that no alert is firing before a drill starts)."""
+class DrillOptions:
+    """How a drill runs: requests per second, seconds the fault lasts, HAProxy's profile, an algorithm
+    (None: the one HAProxy runs), a replication mode (None: the design's), and where a copy of the plot goes."""
 
-    live: LiveLab
-    stats: HaproxyStats
-    databases: Databases
-    prometheus: Prometheus | None = None
+    rate: float
+    duration: float
+    profile: str = "tuned"
+    balance: str | None = None
+    replication: str | None = None
+    plot_to: Path | None = None
 
-    def firing(self) -> list[str]:
-        """The alerts firing now (none where there is no monitoring, or it does not answer)."""
-        if self.prometheus is None:
-            return []
+
+@dataclass(frozen=True)
+class Setup:
+    """What the prepare phase settled: the fault, what the design predicts of it, and the build options the
+    drill runs with (HAProxy's as a class chose them before, to be put back after)."""
+
+    target: NodeSpec
+    title: str
+    expected: Consequences
+    mode: str  # the replication mode of the drill
+    chosen: BuildOptions  # HAProxy's options before the drill
+    haproxy: BuildOptions  # HAProxy's options during the drill
+
+    @property
+    def options(self) -> BuildOptions:
+        return dataclasses.replace(self.haproxy, replication=self.mode)
+
+    @property
+    def detect(self) -> str | None:
+        """The web server HAProxy should mark DOWN, if any."""
+        return self.expected.web_out[0] if self.expected.web_out else None
+
+
+@dataclass
+class Timeline:
+    """The drill's events on the traffic's clock; those recorded while it runs are also printed then."""
+
+    console: Console
+    now: Callable[[], float]
+    events: list[EventRow] = field(default_factory=list)
+
+    def event(self, what: str, detail: str, at: float | None = None) -> float:
+        t = self.now() if at is None else at
+        self.add(round(t, 2), what, detail)
+        self.console.note("drill", f"{t:6.1f} s  {what}: {detail}")
+        return t
+
+    def add(self, t: float, what: str, detail: str) -> None:
+        self.events.append({"t": t, "what": what, "detail": detail})
+
+
+@dataclass
+class Window:
+    """The fault window and its restore as they ran: traffic and observers on one clock, the response's view,
+    the moments that count, and whether Ctrl-C cut it short."""
+
+    traffic: Traffic
+    observer: Observer
+    timeline: Timeline
+    run: DrillRun
+    operator: threading.Thread | None
+    fault_at: float = 0.0
+    restore_at: float = 0.0
+    recovered_at: float | None = None
+    interrupted: bool = False
+
+    def start(self) -> None:
+        self.traffic.start()
+        self.observer.start()
+        self.fault_at = self.traffic.now() + WARMUP
+
+    def stop(self) -> None:
+        self.traffic.stop()
+        self.observer.stop()
+
+
+def run_drill(live: LiveLab, drill: Drill, options: DrillOptions) -> DrillReport:
+    """Run one drill and return its report (also printed and saved, its plot also copied to `options.plot_to` if
+    given); report['interrupted'] tells a Ctrl-C. What the options switch (HAProxy's profile or algorithm, the
+    replication mode) is for the drill only: what ran before is put back."""
+    target = drill.target(live)
+    balancer = entry_balancer(live)
+    quiet_shells = live.more_shells()
+    monitors = live.lab.with_role("monitor")
+    prometheus = live.prometheus(monitors[0]) if monitors else None
+    health = Health(live, live.stats(balancer), Databases(live.lab, quiet_shells, show=False), prometheus)
+    try:
+        with prepared(live, drill, target, health, options) as setup:
+            window = open_window(live, drill, setup, health, quiet_shells, options)
+            window.start()
+            try:
+                fault_window(live, drill, setup, window, options.duration)
+            finally:
+                restore(live, drill, setup, window, health)
+            figures = measure(window, setup, health, live.lab, options.rate)
+            report = write_report(live, drill, options, setup, window, figures)
+            if drill.response is not None:
+                respond(drill.response.finish, window.run, health)
+            return report
+    finally:
+        quiet_shells.close()
+
+
+@contextmanager
+def prepared(live: LiveLab, drill: Drill, target: NodeSpec, health: Health, options: DrillOptions) -> Iterator[Setup]:
+    """Prepare: refuse a lab that is not whole, say what the drill does, and switch HAProxy's profile and the
+    replication mode to the drill's; the design's replication mode is put back when the drill ends."""
+    lab = live.lab
+    refuse_unless_whole(health)
+    mode = options.replication or lab.replication
+    title = drill.fault.title(target, live)
+    expected = consequences(
+        lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target),
+        slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=mode,
+    )
+    live.console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
+    chosen = reconfiguration.running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
+    haproxy = dataclasses.replace(chosen, haproxy_profile=options.profile, balance=options.balance or chosen.balance)
+    if haproxy != chosen:
+        use_haproxy(live, haproxy)
+        health.wait(SWITCHED)
+    switched = mode != lab.replication
+    try:
+        if switched:
+            if not reconfiguration.replication(live, mode):
+                raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
+            health.wait(SWITCHED)
+        yield Setup(target, title, expected, mode, chosen, haproxy)
+    finally:
+        if switched:
+            put_back(live, health)
+
+
+def refuse_unless_whole(health: Health) -> None:
+    """A drill starts on a whole lab only: every node up, every server UP, the replicas caught up, no alert firing."""
+    problems = [] if health.wait(SETTLE) else health.problems()
+    if problems:
+        raise DrillRefused(f"the lab is not healthy ({'; '.join(problems)}): run `invoke build`, then the drill again")
+    if not health.quiet(QUIET):
+        raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
+
+
+def open_window(live: LiveLab, drill: Drill, setup: Setup, health: Health, quiet_shells: NodeShells, options: DrillOptions) -> Window:
+    """The traffic, the observers and the drill's response (an operator that watches from before the fault), not started yet."""
+    lab = live.lab
+    traffic = Traffic(live.site, options.rate, uuid.uuid4().hex[:8])
+    floating = Floating(quiet_shells, lab.balancers, str(lab.floating_address)) if lab.floating_address else None
+    observer = Observer(health.stats, traffic.now, health.databases, health.prometheus, floating)
+    timeline = Timeline(live.console, traffic.now)
+    run = DrillRun(live, setup.target, timeline.event, traffic.now, setup.options, options.duration)
+    operator = None
+    if drill.response is not None:
+        operator = threading.Thread(target=respond, args=(drill.response.during, run, health), name="operator", daemon=True)
+    return Window(traffic, observer, timeline, run, operator)
+
+
+def fault_window(live: LiveLab, drill: Drill, setup: Setup, window: Window, duration: float) -> None:
+    """Fault window: healthy traffic first, then the fault, held for `duration` seconds; Ctrl-C ends it early."""
+    try:
+        time.sleep(WARMUP)
+        if window.operator is not None:
+            window.operator.start()  # it watches from before the fault, as a real one would
+        window.fault_at = window.timeline.event("fault", setup.title)
+        drill.fault.inject(live, setup.target)
+        time.sleep(max(0.0, window.fault_at + duration - window.traffic.now()))
+    except KeyboardInterrupt:
+        window.interrupted = True
+        window.timeline.event("interrupted", "Ctrl-C: restoring the lab now")
+
+
+def restore(live: LiveLab, drill: Drill, setup: Setup, window: Window, health: Health) -> None:
+    """Restore: undo the fault (with Ctrl-C held back once), wait for the lab to recover, stop the traffic and
+    the observers, and put HAProxy's profile back."""
+    event, operator = window.timeline.event, window.operator
+    with restoring(setup.title, window.traffic.now) as presses:
         try:
-            return list(self.prometheus.firing(timeout=2.0))
-        except (requests.RequestException, LabGone, ValueError, KeyError):
-            return []
+            if operator is not None and operator.is_alive():
+                operator.join(RECOVERY_TIMEOUT)  # a failover under way finishes before the old primary returns
+            window.restore_at = event("restore", f"undoing: {setup.title}")
+            try:
+                drill.fault.restore(live, setup.target)
+                if drill.response is not None:
+                    respond(drill.response.after, window.run, health)
+            finally:
+                if health.wait(RECOVERY_TIMEOUT):
+                    window.recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
+                time.sleep(TAIL)
+                window.traffic.stop()
+                if window.recovered_at is not None:
+                    health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
+                window.observer.stop()
+                if setup.haproxy != setup.chosen:
+                    use_haproxy(live, setup.chosen)
+                    health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
+        finally:
+            window.stop()  # (again, at once) also when the restore was abandoned: no request is sent after
+    if presses and not window.interrupted:
+        window.interrupted = True
+        event("interrupted", "Ctrl-C during the restore, which went on to its end", at=presses[0])
 
-    def quiet(self, timeout: float) -> bool:
-        """Wait until no alert fires; True if none was left at the end."""
-        return wait_until(lambda: not self.firing(), timeout, 1.0)
 
-    def problems(self) -> list[str]:
-        """What keeps the lab from being healthy: stopped nodes, servers not UP, replicas behind."""
-        session = self.live.session
-        problems = [f"{s.name} is {s.state}" for s in session.provider.status() if s.state != "running"]
-        if problems:
-            return problems
+def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float) -> Figures:
+    """Measure: the drill's figures (requests, moments, acknowledged writes each database holds after recovery,
+    the observers' findings), and what the observers saw added to its events in order."""
+    observer, timeline, detect = window.observer, window.timeline, setup.detect
+    detected_at = observer.first_down(detect, window.fault_at) if detect else None
+    if detected_at is not None:
+        timeline.add(round(detected_at, 2), "detected", f"HAProxy marked {detect} DOWN")
+    records = window.traffic.snapshot()
+    acknowledged = {r.body for r in records if r.kind == "write" and r.ok and r.body}
+    figures = Figures(
+        records=records,
+        fault_at=window.fault_at,
+        restore_at=window.restore_at,
+        detected_at=detected_at,
+        recovered_at=window.recovered_at,
+        target=detect,
+        acknowledged=len(acknowledged),
+        lost=lost_writes(acknowledged, health.databases, lab.db_nodes, window.traffic.run_id),
+        peak_lag=observer.peak_lag(),
+        interval=1.0 / rate,
+        failover=window.run.findings,
+        takeovers=list(observer.takeovers),
+    )
+    for before, after in itertools.pairwise(figures.takeovers):
+        if after["t"] < window.fault_at:
+            continue  # the first answers of each balancer, not a move
+        for taker in sorted(set(after["holders"]) - set(before["holders"])):
+            timeline.add(after["t"], "address", f"{taker} takes {lab.floating_address}")
+    figures.alerts = [
+        {"alert": a.name, "node": a.node, "summary": a.summary, "fired_at": round(a.fired_at, 2),
+         "after_fault": round(a.fired_at - window.fault_at, 2), "resolved_at": None if a.resolved_at is None else round(a.resolved_at, 2)}
+        for a in sorted(observer.alerts.values(), key=lambda a: a.fired_at)
+    ]
+    for alert in figures.alerts:
+        timeline.add(alert["fired_at"], "alert", f"{alert['alert']} ({alert['node']}) fired")
+        if alert["resolved_at"] is not None:
+            timeline.add(alert["resolved_at"], "resolved", f"{alert['alert']} ({alert['node']})")
+    timeline.events.sort(key=lambda e: e["t"])
+    return figures
+
+
+def lost_writes(acknowledged: set[str], databases: Databases, db_nodes: tuple[NodeSpec, ...], run_id: str) -> dict[str, list[str]]:
+    """The acknowledged writes of this run that each database server does not hold after recovery."""
+    lost: dict[str, list[str]] = {}
+    for node in db_nodes:
         try:
-            states = self.stats.server_states()
-            if not all_up(states, self.live.lab):
-                problems.append(f"HAProxy on {self.stats.balancer.name} shows {describe(states)}")
-        except Exception as err:  # the statistics page is the load balancer's own health
-            problems.append(f"HAProxy's statistics on {self.stats.balancer.name} do not answer: {type(err).__name__}")
-        behind = self.databases.transactions_behind()
-        if behind != 0:
-            problems.append("a replica cannot be read" if behind is None else f"the replicas are {behind} transactions behind")
-        return problems
+            present = databases.bodies(node, f"drill {run_id} ")
+            lost[node.name] = sorted(acknowledged - present)
+        except Exception as err:  # a database still down after the drill: every acknowledged write is unverified
+            lost[node.name] = [f"(cannot read {node.name}: {type(err).__name__})"]
+    return lost
 
-    def follow(self) -> None:
-        """After a promotion: watch the replicas of the new primary."""
-        self.databases.lab = self.live.lab
 
-    def wait(self, timeout: float) -> bool:
-        return wait_until(lambda: not self.problems(), timeout, 0.5)
+def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setup, window: Window, figures: Figures) -> DrillReport:
+    """Report: the figures beside what the design predicts, printed, saved with its plot (and the plot copied where asked)."""
+    console, haproxy = live.console, setup.haproxy
+    settings: DrillSettings = {
+        "rate": options.rate, "duration": options.duration, "warmup": WARMUP, "haproxy": options.profile, "balance": haproxy.balance,
+        "backups": list(haproxy.backups), "write_every": window.traffic.write_every, "replication": setup.mode,
+    }
+    expectations = [p(figures) for p in predict(setup.expected, drill.fault.kind == "power", haproxy.balance)]
+    loss_possible = setup.expected.failover and not setup.expected.semi_sync
+    report = build_report(drill, setup.title, live.lab, settings, figures, window.timeline.events, expectations, window.interrupted, loss_possible)
+    path = save(report, live.session.state_dir / "drills")
+    print_report(report, console)
+    console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
+    if options.plot_to is not None:
+        options.plot_to.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path.with_suffix(".svg"), options.plot_to)
+        console.line(f"plot also in {options.plot_to}")
+    return report
 
 
 def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
@@ -102,170 +330,10 @@ def use_haproxy(live: LiveLab, options: BuildOptions) -> None:
     said = io.StringIO()
     quiet = dataclasses.replace(live.session, console=Console(quiet=True, stream=said, secrets=live.console.secrets))
     what = f"HAProxy {options.haproxy_profile}, balance {options.balance}"
-    if not building.reconfigure(quiet, ["loadbalancer"], options):
+    if not reconfiguration.haproxy(quiet, options):
         live.console.line(said.getvalue().rstrip())
         raise DrillRefused(f"could not switch to {what} (see the failed step above)")
     live.console.note("drill", f"{what}: through the build (haproxy.cfg written, HAProxy reloaded)")
-
-
-def use_replication(live: LiveLab, mode: str | None) -> bool:
-    """Make the database servers replicate in another mode (None: the design's), through the build's own
-    steps, showing only what changes; False if a step failed."""
-    with live.console.briefly():
-        return building.reconfigure(live.session, DB_ROLES, BuildOptions(replication=mode))
-
-
-def run_drill(
-    live: LiveLab,
-    drill: Drill,
-    rate: float,
-    duration: float,
-    profile: str = "tuned",
-    balance: str | None = None,
-    plot_to: Path | None = None,
-    replication: str | None = None,
-) -> dict[str, Any]:
-    """Run one drill and return its report (also printed and saved, its plot also copied to `plot_to` if given);
-    report['interrupted'] tells a Ctrl-C. Another profile or algorithm (default: the one HAProxy runs), or
-    another replication mode than the design's, is used for the drill only, and what ran before is put back."""
-    console, lab = live.console, live.lab
-    mode = replication or lab.replication
-    switched = False  # the replication mode was changed for the drill: put back at the end
-    target = drill.target(live)
-    balancer = entry_balancer(live)
-    quiet_shells = live.more_shells()
-    monitors = lab.with_role("monitor")
-    prometheus = live.prometheus(monitors[0]) if monitors else None
-    health = Health(live, live.stats(balancer), Databases(lab, quiet_shells, show=False), prometheus)
-    try:
-        problems = [] if health.wait(SETTLE) else health.problems()
-        if problems:
-            raise DrillRefused(f"the lab is not healthy ({'; '.join(problems)}): run `invoke build`, then the drill again")
-        if not health.quiet(QUIET):
-            raise DrillRefused(f"alerts are firing ({', '.join(health.firing())}): see `invoke alerts`, fix the cause, then the drill again")
-        title = drill.fault.title(target, live)
-        expected = consequences(
-            lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target),
-            slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=mode,
-        )
-        detect_target = expected.web_out[0] if expected.web_out else None
-        console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
-        chosen = running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
-        haproxy = dataclasses.replace(chosen, haproxy_profile=profile, balance=balance or chosen.balance)
-        options = dataclasses.replace(haproxy, replication=mode)
-        if haproxy != chosen:
-            use_haproxy(live, haproxy)
-            health.wait(30)
-        if mode != lab.replication:
-            switched = True
-            if not use_replication(live, mode):
-                raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
-            health.wait(30)
-        run_id = uuid.uuid4().hex[:8]
-        traffic = Traffic(live.site, rate, run_id)
-        floating = Floating(quiet_shells, lab.balancers, str(lab.floating_address)) if lab.floating_address else None
-        observer = Observer(health.stats, traffic.now, health.databases, prometheus, floating)
-        events: list[dict[str, Any]] = []
-
-        def event(what: str, detail: str, at: float | None = None) -> float:
-            t = traffic.now() if at is None else at
-            events.append({"t": round(t, 2), "what": what, "detail": detail})
-            console.note("drill", f"{t:6.1f} s  {what}: {detail}")
-            return t
-
-        run = DrillRun(live, target, event, traffic.now, options, duration)
-        operator = None
-        if drill.response is not None:
-            operator = threading.Thread(target=respond, args=(drill.response.during, run, health), name="operator", daemon=True)
-
-        traffic.start()
-        observer.start()
-        recovered_at = None
-        interrupted = False
-        fault_at = traffic.now() + WARMUP
-        try:
-            time.sleep(WARMUP)
-            if operator is not None:
-                operator.start()  # it watches from before the fault, as a real one would
-            fault_at = event("fault", title)
-            drill.fault.inject(live, target)
-            time.sleep(max(0.0, fault_at + duration - traffic.now()))
-        except KeyboardInterrupt:
-            interrupted = True
-            event("interrupted", "Ctrl-C: restoring the lab now")
-        finally:
-            with restoring(title, traffic.now) as presses:
-                try:
-                    if operator is not None and operator.is_alive():
-                        operator.join(RECOVERY_TIMEOUT)  # a failover under way finishes before the old primary returns
-                    restore_at = event("restore", f"undoing: {title}")
-                    try:
-                        drill.fault.restore(live, target)
-                        if drill.response is not None:
-                            respond(drill.response.after, run, health)
-                    finally:
-                        if health.wait(RECOVERY_TIMEOUT):
-                            recovered_at = event("recovered", "every node up, HAProxy shows all servers UP, replicas caught up")
-                        time.sleep(TAIL)
-                        traffic.stop()
-                        if recovered_at is not None:
-                            health.quiet(QUIET)  # the alerts of this fault resolve too: the report gives when
-                        observer.stop()
-                        if haproxy != chosen:
-                            use_haproxy(live, chosen)
-                            health.wait(RECOVERY_TIMEOUT)  # a reload starts the checks afresh
-                finally:
-                    traffic.stop()  # (again, at once) also when the restore was abandoned: no request is sent after
-                    observer.stop()
-            if presses and not interrupted:
-                interrupted = True
-                event("interrupted", "Ctrl-C during the restore, which went on to its end", at=presses[0])
-        detected_at = observer.first_down(detect_target, fault_at) if detect_target else None
-        if detected_at is not None:
-            events.append({"t": round(detected_at, 2), "what": "detected", "detail": f"HAProxy marked {detect_target} DOWN"})
-            events.sort(key=lambda e: e["t"])
-        figures = measure(traffic, health.databases, lab.db_nodes, run_id, fault_at, restore_at, detected_at, recovered_at, detect_target)
-        figures.peak_lag = observer.peak_lag()
-        figures.interval = 1.0 / rate
-        figures.failover = run.findings
-        figures.takeovers = list(observer.takeovers)
-        for before, after in itertools.pairwise(figures.takeovers):
-            if after["t"] < fault_at:
-                continue  # the first answers of each balancer, not a move
-            for taker in sorted(set(after["holders"]) - set(before["holders"])):
-                events.append({"t": after["t"], "what": "address", "detail": f"{taker} takes {lab.floating_address}"})
-        figures.alerts = [
-            {"alert": a.name, "node": a.node, "summary": a.summary, "fired_at": round(a.fired_at, 2),
-             "after_fault": round(a.fired_at - fault_at, 2), "resolved_at": None if a.resolved_at is None else round(a.resolved_at, 2)}
-            for a in sorted(observer.alerts.values(), key=lambda a: a.fired_at)
-        ]
-        for alert in figures.alerts:
-            events.append({"t": alert["fired_at"], "what": "alert", "detail": f"{alert['alert']} ({alert['node']}) fired"})
-            if alert["resolved_at"] is not None:
-                events.append({"t": alert["resolved_at"], "what": "resolved", "detail": f"{alert['alert']} ({alert['node']})"})
-        events.sort(key=lambda e: e["t"])
-        settings = {
-            "rate": rate, "duration": duration, "warmup": WARMUP, "haproxy": profile, "balance": haproxy.balance, "backups": list(haproxy.backups),
-            "write_every": traffic.write_every, "replication": mode,
-        }
-        expectations = [p(figures) for p in predict(expected, drill.fault.kind == "power", haproxy.balance)]
-        report = build_report(drill, title, lab, settings, figures, events, expectations)
-        report["interrupted"] = interrupted
-        report["loss_possible"] = expected.failover and not expected.semi_sync
-        path = save(report, live.session.state_dir / "drills")
-        print_report(report, console)
-        console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
-        if plot_to is not None:
-            plot_to.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path.with_suffix(".svg"), plot_to)
-            console.line(f"plot also in {plot_to}")
-        if drill.response is not None:
-            respond(drill.response.finish, run, health)
-        return report
-    finally:
-        quiet_shells.close()
-        if switched:
-            put_back(live, health)
 
 
 def respond(act: Act, run: DrillRun, health: Health) -> None:
@@ -282,40 +350,7 @@ def respond(act: Act, run: DrillRun, health: Health) -> None:
 
 def put_back(live: LiveLab, health: Health) -> None:
     """The design's replication mode again, after a drill that changed it."""
-    if use_replication(live, None):
+    if reconfiguration.replication(live, None):
         health.wait(RECOVERY_TIMEOUT)
     else:
         live.console.note("drill", "the design's replication mode could not be put back: run `invoke build`")
-
-
-def measure(
-    traffic: Traffic,
-    databases: Databases,
-    db_nodes: tuple[NodeSpec, ...],
-    run_id: str,
-    fault_at: float,
-    restore_at: float,
-    detected_at: float | None,
-    recovered_at: float | None,
-    target: str | None,
-) -> Figures:
-    """Figures of the drill, including which acknowledged writes each database holds after recovery."""
-    records = traffic.snapshot()
-    acknowledged = {r.body for r in records if r.kind == "write" and r.ok and r.body}
-    lost: dict[str, list[str]] = {}
-    for node in db_nodes:
-        try:
-            present = databases.bodies(node, f"drill {run_id} ")
-            lost[node.name] = sorted(acknowledged - present)
-        except Exception as err:  # a database still down after the drill: every acknowledged write is unverified
-            lost[node.name] = [f"(cannot read {node.name}: {type(err).__name__})"]
-    return Figures(
-        records=records,
-        fault_at=fault_at,
-        restore_at=restore_at,
-        detected_at=detected_at,
-        recovered_at=recovered_at,
-        target=target,
-        acknowledged=len(acknowledged),
-        lost=lost,
-    )

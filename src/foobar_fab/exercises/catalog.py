@@ -313,7 +313,11 @@ def _duplicate_inject(live: LiveLab, details: Details) -> Details:
 
 
 def _duplicate_fix(live: LiveLab, details: Details) -> None:
-    on(live, details["replica"], f"mariadb -e 'SET sql_log_bin=0; DELETE FROM foobar.messages WHERE id={int(details['row'])}; START SLAVE;'")
+    """The row written into the replica goes, and only it: the fix runs again when an exercise stops after it, by
+    when the primary's row of that id has replicated (deleting it too would leave the replica short of a row)."""
+    row, body, replica = int(details["row"]), details["body"], details["replica"]
+    delete = f"DELETE FROM foobar.messages WHERE id={row} AND body='{body}' AND node='{replica}'"
+    on(live, replica, f"mariadb -e \"SET sql_log_bin=0; {delete}; START SLAVE;\"")
 
 
 DUPLICATE_KEY = Exercise(
@@ -505,12 +509,14 @@ def _disk_choose(lab: Lab, rng: random.Random) -> Details:
 
 #: The replica's data moves to a small volume of its own (a tmpfs, the data copied in), which a forgotten
 #: file then fills. The file is written only once the volume is confirmed small: never on the node's own disk.
+#: When MariaDB took a little of the space meanwhile, fallocate refuses the whole size: the file is then
+#: written up to the last byte instead (else nothing would fill the volume, and no symptom would show).
 VOLUME = (
     "set -e; systemctl stop mariadb; size=$(( $(du -sm {datadir} | cut -f1) + 48 )); mkdir -p /run/mysql-volume; "
     "mount -t tmpfs -o size=${{size}}m,mode=0755 tmpfs /run/mysql-volume; cp -a {datadir}/. /run/mysql-volume/; "
     "chown mysql:mysql /run/mysql-volume; mount --bind /run/mysql-volume {datadir}; umount /run/mysql-volume; rmdir /run/mysql-volume; "
     "systemctl start mariadb; test \"$(findmnt -n -o FSTYPE {datadir})\" = tmpfs; free=$(df --output=avail -B1 {datadir} | tail -n 1); "
-    "test \"$free\" -lt 536870912; fallocate -l \"$free\" {dump} 2>/dev/null || true"
+    "test \"$free\" -lt 536870912; {{ fallocate -l \"$free\" {dump} 2>/dev/null || head -c \"$free\" /dev/zero > {dump} 2>/dev/null; }} || true"
 )
 #: Back to the node's own disk: the volume is dropped, the replica starts from the data it had and catches up.
 NO_VOLUME = (

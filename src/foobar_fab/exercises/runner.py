@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable
 
 from .. import build as building
-from .. import checks, lab_secrets
+from .. import checks, promotion, reconfiguration
 from ..checks import Check
 from ..live import LiveLab
 from ..live import live as connect
 from ..session import LabSession
-from ..steps import Runner
 from ..topology import Lab
-from . import causes
+from . import causes, symptoms
 from .catalog import EXERCISES, by_name
 from .faults import Details
 from .record import Exercise, common, fill, learned, shown_path
@@ -105,6 +104,10 @@ def start(live: LiveLab, name: str, seed: int | None, out: Out) -> Running:
     if failed:
         ids = ", ".join(dict.fromkeys(c.id for c in failed))
         raise ExerciseError(f"the lab is not healthy ({ids} failed): run `invoke build`, then start the exercise again")
+    lacking = symptoms.behind(live, SETTLE) if lab.replicas else {}
+    if lacking:
+        name, why = next(iter(lacking.items()))
+        raise ExerciseError(f"the lab is not healthy ({why}): `invoke db.rebuild {name}` copies it afresh, then start the exercise again")
     state = Running(exercise.name, secrets.randbelow(10**6) if seed is None else seed, lab.source.name, {})
     state.details = details_of(live, exercise, state.seed)
     hidden.save(state)  # before the fault: a stop can always undo it
@@ -192,8 +195,21 @@ def put_back(live: LiveLab, exercise: Exercise, details: Details) -> bool:
         exercise.teardown(live, details)
     except PROBLEMS:
         return False
-    runner = Runner(session.console)
-    return building.converge(session, runner, lab_secrets.load(session.state_dir), tls=building.certificates(session)) and not runner.failures
+    return reconfiguration.as_built(session) and in_step(live)
+
+
+def in_step(live: LiveLab) -> bool:
+    """Every replica holds what its primary holds, those that did not copied afresh from it: a row deleted or an
+    event skipped on a replica while an exercise ran is no fault the build sees, but it breaks every later
+    exercise that compares the replicas with the primary. True when they all hold it (now)."""
+    try:
+        lacking = symptoms.behind(live, SETTLE) if live.lab.replicas else {}
+        for name in lacking:
+            live.console.note(name, f"{lacking[name]}: copied afresh from {live.lab.primary.name}")
+            promotion.rebuild(live, live.lab.node(name))
+        return not lacking or not symptoms.behind(live, SETTLE)
+    except (*PROBLEMS, promotion.PromotionError):
+        return False
 
 
 def solve(live: LiveLab, out: Out) -> None:
@@ -216,14 +232,18 @@ def solve(live: LiveLab, out: Out) -> None:
 
 
 def restore(session: LabSession, exercise: Exercise, state: Running) -> bool:
-    """Undo the fault as far as it can be, then build the lab again (quietly); True when the build is clean."""
+    """Undo the fault as far as it can be, build the lab again (quietly) and bring every replica in step with its
+    primary; True when the lab is as built."""
     with connect(session) as lab:
         for action in (exercise.fix, exercise.teardown):
             try:
                 action(lab, state.details)
             except Exception:  # the student may have repaired part of it, or broken it further: the build decides
                 pass
-    return building.build(session).ok
+    if not building.build(session).ok:
+        return False
+    with connect(session) as lab:
+        return in_step(lab)
 
 
 def stop(session: LabSession, out: Out) -> None:

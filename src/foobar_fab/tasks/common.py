@@ -28,15 +28,19 @@ YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on wi
 
 
 def settings(c: Context, **flags: Any) -> Settings:
-    """Settings from invoke.yaml's `lab:` section, with the task's flags on top."""
+    """Settings from invoke.yaml's `lab:` section, with the task's flags on top; without --lab-file, the design
+    the lab runs comes before the default file."""
     base = Settings.from_mapping(dict(c.config.get("lab", {})))
-    return base.but(**{k: v for k, v in flags.items() if v not in (None, False)})
+    return base.but(**{k: v for k, v in flags.items() if v not in (None, False)}, lab_file_named=flags.get("lab_file") is not None)
 
 
-def session(c: Context, **flags: Any) -> LabSession:
-    """The lab's session, its provider checked usable on this machine (one line if not)."""
+def session(c: Context, any_design: bool = False, **flags: Any) -> LabSession:
+    """The lab's session, its provider checked usable on this machine (one line if not); a line on stderr says
+    which design the lab runs when it is not the file the task would have read."""
     s = settings(c, **flags)
-    opened = open_session(s, Console(quiet=s.quiet))
+    opened = open_session(s, Console(quiet=s.quiet), any_design)
+    if opened.note:
+        print(opened.note, file=sys.stderr, flush=True)
     opened.provider.preflight()
     return opened
 

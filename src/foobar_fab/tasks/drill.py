@@ -10,8 +10,8 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from ..drills.catalog import DRILLS, Drill, NotInThisDesign
-from ..drills.report import summary_rows
-from ..drills.runner import run_drill
+from ..drills.report import DrillReport, summary_rows
+from ..drills.runner import DrillOptions, run_drill
 from ..live import live
 from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
@@ -45,7 +45,7 @@ def modes(replication: str | None) -> list[str | None]:
     return list(REPLICATION_MODES) if replication == BOTH else [replication]
 
 
-def _verdict(reports: list[dict[str, Any]]) -> None:
+def _verdict(reports: list[DrillReport]) -> None:
     if any(r.get("interrupted") for r in reports):
         raise Exit("interrupted: the lab was restored and the report saved", code=130)
     bad = [r["drill"] for r in reports if not r["recovered"] or (r["acknowledged_writes_lost"] and not r.get("loss_possible"))]
@@ -77,12 +77,13 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
     ) -> None:
         runs = [(d, mode) for d in drills for mode in modes(replication)]
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
-        reports: list[dict[str, Any]] = []
+        reports: list[DrillReport] = []
         with live(s) as lab:
             for d, mode in runs:
                 plot = plot_path(plot_to, d.name, mode, several=len(runs) > 1)
+                chosen = DrillOptions(rate, duration, "untuned" if haproxy_defaults else "tuned", balance, mode, plot)
                 try:
-                    reports.append(run_drill(lab, d, rate, duration, "untuned" if haproxy_defaults else "tuned", balance, plot, mode))
+                    reports.append(run_drill(lab, d, chosen))
                 except NotInThisDesign as err:
                     if len(drills) == 1:
                         raise

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+import sys
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from .. import design
 from ..exercises import runner
 from ..exercises.catalog import EXERCISES
 from ..live import live
-from ..session import LabSession
+from ..session import LabSession, running_design
 from .common import LAB_HELP, session, settings
 from .options import Cause, Choice, Number, options
 
@@ -23,12 +24,18 @@ def silent_session(c: Context, lab_file: str | None, provider: str | None) -> La
     return s
 
 
-@task(name="list", help={"lab-file": "the design to list the exercises for (default: configs/lab.yml)"})
+@task(name="list", help={"lab-file": "the design to list the exercises for (default: the one the lab runs, else configs/lab.yml)", "json": "print the list as JSON"})
 @options()
-def list_(c: Context, lab_file: str | None = None) -> None:
+def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
     """List the exercises: name, level, layer, the designs they run on, and what a user would report."""
-    lab = design.load(settings(c, lab_file=lab_file).lab_file)
+    _, lab, note = running_design(settings(c, lab_file=lab_file), any_design=True)
+    if note:
+        print(note, file=sys.stderr)
     here = runner.applicable(lab)
+    if json_:
+        rows = [{"name": e.name, "level": e.level, "layer": e.layer, "symptom": e.symptom, "runs_here": e in here, "needs": e.designs} for e in EXERCISES]
+        print(json.dumps({"design": str(lab.source), "exercises": rows}, indent=2))
+        return
     print(f"exercises for {lab.source.name}: {len(here)} of {len(EXERCISES)} run on this design (start one: invoke exercise.start NAME)")
     print(f"{'NAME':<26} {'LEVEL':<5} {'LAYER':<14} SYMPTOM")
     for exercise in EXERCISES:

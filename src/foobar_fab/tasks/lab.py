@@ -28,7 +28,7 @@ from .options import ANY_NODE, SHELL_COMMAND, Number, options
 @options()
 def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, fresh: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
+    s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
     result = building.build(s)
     if not result.ok:
         reasons = "; ".join(str(f) for f in result.failures) or "see the failed steps above"
@@ -99,7 +99,7 @@ def ssh(c: Context, node: str, command: str | None = None, lab_file: str | None 
 @options()
 def destroy(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
     """Remove the nodes, bridge, rules, keys and state this lab made (and nothing else)."""
-    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet)
     s.console.line(f"destroy: lab {s.lab.name} ({s.provider.name}): {s.provider.what_destroy_removes()}")
     confirm(yes)
     ok = s.provider.destroy(Runner(s.console))

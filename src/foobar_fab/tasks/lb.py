@@ -8,7 +8,7 @@ from typing import Any
 
 from invoke import Context, task
 
-from .. import balancer
+from .. import balancer, reconfiguration
 from ..live import LiveLab, live
 from ..roles.loadbalancer import ALGORITHMS
 from .common import LAB_HELP, QUIET_HELP, session
@@ -79,7 +79,7 @@ def balance(c: Context, algorithm: str, lab_file: str | None = None, provider: s
     """Choose HAProxy's algorithm (through the build: HAProxy reloads)."""
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
     with live(s) as lab:
-        kept = balancer.running_options(lab)
+        kept = reconfiguration.running_options(lab)
     balancer.rebuild(s, dataclasses.replace(kept, balance=algorithm))
     with live(s) as lab:
         _report(lab, f"balance {algorithm}: HAProxy 2.6 cannot change its algorithm live, so the build wrote it into the config and HAProxy reloaded ({UNDO})")

@@ -76,3 +76,20 @@ def test_html_404_is_not_json(client: FlaskClient) -> None:
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert response.headers["X-App-Node"] == "web-01"
+
+
+def test_board_says_what_the_node_reads_from(storage: FakeStorage) -> None:
+    """With FOOBAR_DB_ROLE=auto (the build's setting), the page says replica or primary, as the health page works out."""
+    from dataclasses import replace
+
+    from foobar_app.app import create_app
+    from foobar_app.storage import NOT_REPLICATING, Replication
+
+    from .conftest import PRIMARY, REPLICA
+
+    assert "(reads from the primary)" in create_app(PRIMARY, storage).test_client().get("/").get_data(as_text=True)
+    auto = create_app(replace(REPLICA, db_role="auto"), storage).test_client()
+    assert "(reads from the replica)" in auto.get("/").get_data(as_text=True)
+    storage.replication = Replication.unknown(NOT_REPLICATING)  # promoted: its database no longer replicates
+    page = auto.get("/").get_data(as_text=True)
+    assert "(reads from the primary)" in page and "(database: auto)" not in page
