@@ -20,7 +20,7 @@ import pytest
 
 from foobar_fab import checks, design, topology
 from foobar_fab.drills.catalog import by_name
-from foobar_fab.drills.runner import run_drill
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
 
 from .conftest import build, destroy, live_lab, quiet_session
@@ -74,7 +74,7 @@ def test_build_from_images_passes_the_checks_and_a_second_changes_nothing(incus_
 
 def test_kill_web1_is_a_power_cut_with_the_designs_verdicts(incus_lab: Settings) -> None:
     with live_lab(incus_lab) as (lab, output):
-        report = run_drill(lab, by_name("kill-web1"), 20.0, 5.0)
+        report = run_drill(lab, by_name("kill-web1"), DrillOptions(20.0, 5.0))
     assert f"incus stop --force {LAB}-web-01" in output.getvalue()
     assert report["recovered"] and report["acknowledged_writes_lost"] == 0, output.getvalue()
     assert report["totals"]["reads"]["failed"] == 0
