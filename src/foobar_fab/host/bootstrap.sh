@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs what this host needs for the embedded (LXC) lab, only when something is missing.
 # Called by `make lab`, and by `make test` with the argument `test` (the tests also drive Vagrant's
-# LXC provider, so they need vagrant and vagrant-lxc too); with the argument `docs`, it adds Chromium
-# for the docs' screenshots. Safe to run again.
+# LXC provider and Incus, so they need vagrant, vagrant-lxc and Incus too); with the argument `incus`,
+# it sets up Incus alone; with `docs`, it adds Chromium for the docs' screenshots. Safe to run again.
 set -eu
 
 fail() { echo "foobar_fab: $*" >&2; exit 1; }
@@ -30,6 +30,10 @@ if [ "${1:-}" = test ]; then
     need vagrant vagrant
     [ -d /usr/share/doc/vagrant-lxc ] || missing="$missing vagrant-lxc"
 fi
+# `test` and `incus`: zstd packs the lab's images for Incus (Incus itself is set up at the end).
+case "${1:-}" in
+    test|incus) need zstd zstd ;;
+esac
 # `docs`: headless Chromium too, for the screenshots `invoke docs.capture` takes (only when asked: it is large).
 if [ "${1:-}" = docs ]; then
     need chromium chromium
@@ -41,3 +45,8 @@ if [ -n "$missing" ]; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 fi
+
+# `test` and `incus`: Incus from Debian's bookworm-backports, set up once (src/foobar_fab/host/incus.sh).
+case "${1:-}" in
+    test|incus) sh "$(dirname "$0")/incus.sh" ;;
+esac

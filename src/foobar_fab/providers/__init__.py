@@ -7,7 +7,7 @@ from ..settings import Settings
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
 
-PROVIDERS = ("lxc", "vagrant", "ssh")
+PROVIDERS = ("lxc", "vagrant", "ssh", "incus")
 
 
 def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]:
@@ -21,6 +21,11 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
         from .vagrant import VagrantProvider
 
         return lab, VagrantProvider(lab, LxcLayout.of(settings, lab), settings.vagrant_provider, console)
+    if settings.provider == "incus":
+        from .incus import IncusLayout, IncusProvider
+        from .lxc import LxcLayout
+
+        return lab, IncusProvider(IncusLayout(LxcLayout.of(settings, lab)), console, role_images=not settings.fresh)
     if settings.provider == "ssh":
         from .. import inventory
         from .ssh import SshProvider

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+
 from invoke import Context, task
 from invoke.exceptions import Exit
 
 from .. import design
 from ..console import Console
 from ..executors import LocalExecutor
+from ..providers.incus.images import OldIncusImages
+from ..providers.incus.layout import IncusLayout
 from ..providers.lxc.cache_report import report
 from ..providers.lxc.layout import LxcLayout
 from ..providers.lxc.package_cache import PackageCacheEmpty
 from ..providers.lxc.role_images import RoleImagesGone
-from ..steps import Runner
+from ..steps import Runner, Step
 from .common import settings
 from .options import options
 
@@ -41,6 +45,8 @@ def clear(c: Context, lab_file: str | None = None, quiet: bool = False) -> None:
     console = Console(quiet=quiet)
     console.line(f"cache.clear: on this host (no node), every role image no container uses and every package file in {where.cache_dir} are removed; the base image stays")
     console.heading(f"host: the cache in {where.cache_dir}")
-    ok = Runner(console).apply("host", LocalExecutor("host", console), [RoleImagesGone(where), PackageCacheEmpty(where)])
+    # Images Incus imported from role images go with them, unless an instance was made from them.
+    incus: list[Step] = [OldIncusImages(IncusLayout(where))] if shutil.which("incus") else []
+    ok = Runner(console).apply("host", LocalExecutor("host", console), [RoleImagesGone(where), PackageCacheEmpty(where), *incus])
     if not console.recap() or not ok:
         raise Exit("clearing the cache failed: see the failed step above", code=1)

@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Help shared by the flags most tasks take.
 LAB_HELP = {
     "lab-file": "the lab's topology file (default: configs/lab.yml)",
-    "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile) or ssh (existing servers from an inventory)",
+    "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile), ssh (existing servers from an inventory) or incus (Incus containers)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
 YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}

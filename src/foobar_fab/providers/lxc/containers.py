@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,19 +143,28 @@ class Booted(Step):
     node: str
     name: str = "systemd"
 
+    def inside(self, *words: str) -> str:
+        """A command line that runs the words inside the node."""
+        return self.layout.lxc("attach", self.node, "--", *words)
+
     def probe(self) -> str:
-        return f"{self.layout.lxc('attach', self.node, '--', 'systemctl', 'is-system-running')} 2>/dev/null; true"
+        return f"{self.inside('systemctl', 'is-system-running')} 2>/dev/null; true"
 
     def decide(self, probe: Outcome) -> Plan:
         if probe.stdout.strip() == "running":
             return ok("is-system-running: running")
-        return change("booted: is-system-running: running", Run(wait_for_boot(self.layout, self.node)))
+        return change("booted: is-system-running: running", Run(wait_until_running(self.inside)))
 
 
 def wait_for_boot(layout: LxcLayout, node: str) -> str:
     """A shell command that waits until systemd in the node is running, or shows what failed."""
-    state = layout.lxc("attach", node, "--", "systemctl", "is-system-running", "--wait")
-    failed = layout.lxc("attach", node, "--", "systemctl", "--failed", "--no-legend", "--plain")
+    return wait_until_running(Booted(layout, node).inside)
+
+
+def wait_until_running(inside: Callable[..., str]) -> str:
+    """The same wait, for a node reached by `inside(*words)` (a command line running the words in it)."""
+    state = inside("systemctl", "is-system-running", "--wait")
+    failed = inside("systemctl", "--failed", "--no-legend", "--plain")
     return (
         f"timeout {BOOT_TIMEOUT} sh -c 'until [ \"$({state} 2>/dev/null)\" = running ]; do sleep 0.3; done' "
         f"|| {{ echo \"systemd did not reach running in {BOOT_TIMEOUT} s; failed units: $({failed})\" >&2; false; }}"
@@ -169,11 +179,12 @@ class KnownHosts(Step):
     nodes: tuple[NodeSpec, ...]
     name: str = "known_hosts"
 
+    def host_key(self, node: str) -> str:
+        """A command printing the node's public host key."""
+        return f"cat {self.layout.delta(node)}/etc/ssh/ssh_host_ed25519_key.pub"
+
     def probe(self) -> str:
-        reads = "".join(
-            f"echo {n.address} $(cut -d' ' -f1,2 {self.layout.delta(n.name)}/etc/ssh/ssh_host_ed25519_key.pub); "
-            for n in self.nodes
-        )
+        reads = "".join(f"echo {n.address} $({self.host_key(n.name)} | cut -d' ' -f1,2); " for n in self.nodes)
         return f"{reads}echo {SECTION}; cat {self.layout.known_hosts} 2>/dev/null; true"
 
     def decide(self, probe: Outcome) -> Plan:

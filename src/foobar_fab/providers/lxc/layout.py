@@ -7,14 +7,17 @@ Containers, the bridge, the firewall table and the state folder carry the lab's 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...executors import SshParams
 from ...resources.packages import PACKAGE_CACHE
 from ...settings import Settings
 from ...topology import Lab, NodeSpec
+from ..base import misrouted
 from .recipe import DEBIAN_SUITE, recipe_id
 
 MARKER = "foobar_fab.lab"
@@ -88,6 +91,19 @@ class LxcLayout:
     def forward_note(self) -> Path:
         """Present when the lab turned IP forwarding on, so destroy can turn it off again."""
         return self.state_dir / "ip_forward.was-off"
+
+    def bridge_present(self) -> bool:
+        return os.path.isdir(f"/sys/class/net/{self.bridge}")
+
+    def missing_bridge(self) -> str | None:
+        """Why the lab's nodes cannot be reached safely through its bridge now, None when they can."""
+        if not self.bridge_present():
+            return f"no bridge {self.bridge}"
+        return misrouted(self.lab.addresses, self.bridge)
+
+    def ssh_params(self, node: str) -> SshParams:
+        """Root on the node's static address, with the lab's key, checked against the lab's known_hosts."""
+        return SshParams(host=str(self.lab.node(node).address), user="root", key_file=self.key_file, known_hosts=self.known_hosts)
 
     def container(self, node: str) -> str:
         return f"{self.lab.name}-{node}"

@@ -15,7 +15,7 @@ from ...executors import LocalExecutor, Outcome, SshParams
 from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
 from ...topology import NodeSpec
-from ..base import NodeStatus, Provider, ProviderError, misrouted, must
+from ..base import NodeStatus, Provider, ProviderError, must
 from .containers import (
     Booted,
     Container,
@@ -30,7 +30,7 @@ from .image import BaseImage, OldImages
 from .layout import MARKER, LxcLayout
 from .network import Bridge, BridgeGone, InotifyLimit, InotifyLimitGone, Nat, NatGone, Resolver, ResolverGone
 from .package_cache import OldPackages, PackageCache
-from .role_images import ImageRecipe, OldRoleImages, RoleImage, current_image
+from .role_images import OldRoleImages, role_images_for
 
 HOST_COMMANDS = {
     "lxc-start": "lxc",
@@ -96,15 +96,7 @@ class LxcProvider(Provider):
 
     def _role_images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, Path | None] | None:
         """The role image each node about to be created starts from, checked or made first; None if one failed."""
-        if not self.role_images:
-            return {}
-        recipes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
-        for name, image in new_nodes.items():
-            recipes.setdefault((tuple(sorted(set(image.packages))), tuple(sorted(set(image.held)))), []).append(name)
-        wanted = [ImageRecipe(self.layout, packages, tuple(nodes), held) for (packages, held), nodes in recipes.items()]
-        if not all(parallel.each(wanted, lambda recipe: runner.apply("host", self.host, [RoleImage(recipe)]))):
-            return None
-        return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
+        return role_images_for(self.layout, runner, self.host, new_nodes) if self.role_images else {}
 
     def to_make(self, public_key: str) -> list[str]:
         """The nodes whose container is about to be made (created or replaced), as their Container step will
@@ -148,22 +140,17 @@ class LxcProvider(Provider):
         return rows
 
     def ssh_params(self, node: str) -> SshParams:
-        spec = self.layout.lab.node(node)
-        return SshParams(
-            host=str(spec.address), user="root", key_file=self.layout.key_file, known_hosts=self.layout.known_hosts
-        )
+        return self.layout.ssh_params(node)
 
     @property
     def bridge(self) -> str | None:
         return self.layout.bridge
 
     def network_present(self) -> bool:
-        return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
+        return self.layout.bridge_present()
 
     def missing_network(self) -> str | None:
-        if not self.network_present():
-            return f"no bridge {self.layout.bridge}"
-        return misrouted(self.lab.addresses, self.layout.bridge)
+        return self.layout.missing_bridge()
 
     def _leftover_nodes(self) -> list[str]:
         """Containers this lab made for nodes no longer in lab.yml (found by their marker)."""

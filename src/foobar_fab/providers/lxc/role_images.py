@@ -19,22 +19,25 @@ import hashlib
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ...executors import Outcome
+from ... import parallel
+from ...executors import Executor, Outcome
 from ...resources.packages import (
     APT_GET,
     CACHE_HELPER,
     CACHE_HELPER_SCRIPT,
     IMAGE_MARKER,
     TOUCH_UPDATE_STAMP,
+    NodeImage,
     image_marker,
     install_command,
     seed_command,
 )
-from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, fields, lines, ok, sections
+from ...steps import SECTION, Plan, Put, Run, Runner, Step, StepError, change, fields, lines, ok, sections
 from .layout import LxcLayout
 from .mirror import reach_probe, unreachable
 
@@ -81,6 +84,18 @@ def current_image(recipe: ImageRecipe) -> Path | None:
     """The newest stamped generation of the recipe (RoleImage has just checked it, or made it)."""
     stamped = sorted(s.parent for s in recipe.folder.glob("*/stamp"))
     return stamped[-1] if stamped else None
+
+
+def role_images_for(layout: LxcLayout, runner: Runner, host: Executor, new_nodes: Mapping[str, NodeImage]) -> dict[str, Path | None] | None:
+    """The role image each new node starts from (by node name), each checked or made first on the host;
+    None if one failed. Nodes of the same package set share one image."""
+    recipes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for name, image in new_nodes.items():
+        recipes.setdefault((tuple(sorted(set(image.packages))), tuple(sorted(set(image.held)))), []).append(name)
+    wanted = [ImageRecipe(layout, packages, tuple(nodes), held) for (packages, held), nodes in recipes.items()]
+    if not all(parallel.each(wanted, lambda recipe: runner.apply("host", host, [RoleImage(recipe)]))):
+        return None
+    return {node: current_image(recipe) for recipe in wanted for node in recipe.nodes}
 
 
 @dataclass(frozen=True)
