@@ -9,7 +9,7 @@ what is recorded; `invoke db.switchover` is how the primary goes back.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .topology import Lab, TopologyError
@@ -26,16 +26,17 @@ class DbState:
     promoted_at: str = ""  # the new primary's replication position when promoted: all it had of the old one
     how: str = ""  # switchover or failover
     when: str = ""  # UTC time of the promotion
-    previous: str = ""  # the primary before
 
 
 def load(state_dir: Path) -> DbState | None:
-    """The recorded state, or None when the lab never changed its primary."""
+    """The recorded state, or None when the lab never changed its primary. Keys this version does not know
+    (written by an older one) are left out."""
     try:
         data = json.loads((state_dir / FILE).read_text())
     except (OSError, ValueError):
         return None
-    return DbState(**{**data, "out": tuple(data.get("out", ()))})
+    known = {f.name for f in fields(DbState)}
+    return DbState(**{**{k: v for k, v in data.items() if k in known}, "out": tuple(data.get("out", ()))})
 
 
 def save(state_dir: Path, state: DbState, designed: Lab) -> None:

@@ -148,7 +148,7 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     demote(live, old)
     point_files(live, new, ())
     files = time.monotonic() - started
-    state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
+    state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now())
     settle(live, state, (), options)
     return Promotion("switchover", old.name, new.name, writable, files)
 
@@ -169,7 +169,7 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     out = tuple(dict.fromkeys((*lab.out, old.name)))
     point_files(live, new, out)
     files = time.monotonic() - started
-    state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now(), previous=old.name)
+    state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now())
     settle(live, state, out, options)
     return Promotion("failover", old.name, new.name, writable, files)
 

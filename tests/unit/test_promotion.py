@@ -3,6 +3,7 @@ transactions that keep a former primary from rejoining, and the design rule of s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -73,7 +74,7 @@ def test_errant_transactions_are_those_past_the_promotion_point(promoted_at: str
 
 
 def test_the_state_applies_to_the_design_and_goes_once_it_matches(lab: Lab, tmp_path: Path) -> None:
-    state = dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t", previous="web-01")
+    state = dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t")
     dbstate.save(tmp_path, state, lab)
     loaded = dbstate.load(tmp_path)
     assert loaded == state
@@ -89,6 +90,12 @@ def test_the_state_applies_to_the_design_and_goes_once_it_matches(lab: Lab, tmp_
 
 def test_a_recorded_primary_the_design_no_longer_has_is_ignored(lab: Lab) -> None:
     assert dbstate.apply(lab, dbstate.DbState(primary="db-09")) == lab
+
+
+def test_a_state_file_from_an_older_version_still_loads(tmp_path: Path) -> None:
+    old = {"primary": "web-02", "out": ["web-01"], "promoted_at": "0-11-9", "how": "failover", "when": "t", "previous": "web-01"}
+    (tmp_path / dbstate.FILE).write_text(json.dumps(old, indent=2) + "\n")
+    assert dbstate.load(tmp_path) == dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t")
 
 
 def test_a_broken_state_file_counts_as_none(tmp_path: Path) -> None:
