@@ -16,9 +16,10 @@ from foobar_fab.exercises import causes
 from foobar_fab.exercises.catalog import EXERCISES
 from foobar_fab.exercises.faults import unused_address
 from foobar_fab.exercises.record import Exercise, common, fill
-from foobar_fab.exercises.state import RESULTS, Drawer, ExerciseError, Running
+from foobar_fab.exercises.state import Drawer, ExerciseError, Running
 from foobar_fab.roles import ROLES
 from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.statefolder import LabFolder
 
 SCALED = """
 lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
@@ -121,7 +122,7 @@ def test_a_typo_address_is_in_the_subnet_and_nobody_has_it() -> None:
 
 
 def test_the_running_exercise_is_kept_encrypted_with_its_key_outside_the_state_folder(tmp_path: Path) -> None:
-    drawer = Drawer(tmp_path / "state" / "ffx1", tmp_path / "keys", "ffx1")
+    drawer = Drawer(LabFolder(tmp_path / "state" / "ffx1"), tmp_path / "keys", "ffx1")
     assert not drawer.running()
     with pytest.raises(ExerciseError, match="no exercise is running"):
         drawer.load()
@@ -129,22 +130,22 @@ def test_the_running_exercise_is_kept_encrypted_with_its_key_outside_the_state_f
     token = drawer.token_file.read_bytes()
     assert b"web-02" not in token and b"8081" not in token and b"server-down" not in token
     assert oct(drawer.token_file.stat().st_mode & 0o777) == "0o600" and oct(drawer.key_file.stat().st_mode & 0o777) == "0o600"
-    assert oct(drawer.key_dir.stat().st_mode & 0o777) == "0o700" and drawer.state_dir not in drawer.key_file.parents
+    assert oct(drawer.key_dir.stat().st_mode & 0o777) == "0o700" and drawer.folder.path not in drawer.key_file.parents
     state = drawer.load()
     assert (state.exercise, state.seed, state.details["port"]) == ("server-down-after-change", 7, "8081")
     state.hints = 2
     record = drawer.finish(state, "stopped")
     assert not drawer.running() and record["hints"] == 2 and record["outcome"] == "stopped"
-    assert json.loads((drawer.state_dir / RESULTS).read_text())["exercise"] == "server-down-after-change"
+    assert json.loads((tmp_path / "state" / "ffx1" / "exercises.jsonl").read_text())["exercise"] == "server-down-after-change"
 
 
 def test_a_state_without_its_key_is_refused_in_one_line(tmp_path: Path) -> None:
-    drawer = Drawer(tmp_path / "state", tmp_path / "keys", "ffx1")
+    drawer = Drawer(LabFolder(tmp_path / "state"), tmp_path / "keys", "ffx1")
     drawer.save(Running("site-unavailable", 1, "lab.yml", {}))
     drawer.key_file.unlink()
     with pytest.raises(ExerciseError, match="key is gone"):
         drawer.load()
-    Drawer(tmp_path / "state", tmp_path / "keys", "ffx1").key_file.write_bytes(b"A" * 43 + b"=")
+    Drawer(LabFolder(tmp_path / "state"), tmp_path / "keys", "ffx1").key_file.write_bytes(b"A" * 43 + b"=")
     with pytest.raises(ExerciseError, match="cannot be read"):
         drawer.load()
 

@@ -12,7 +12,7 @@ import random
 import secrets
 from dataclasses import dataclass
 
-from .. import lab_secrets, pki
+from .. import pki
 from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
@@ -377,7 +377,7 @@ def _account_inject(live: LiveLab, details: Details) -> None:
 def _account_fix(live: LiveLab, details: Details) -> None:
     user = f"'{REPLICATION_USER}'@'{live.lab.node(details['replica']).address}'"
     if details["variant"] == "password":
-        hashed = password_hash(lab_secrets.load(live.session.state_dir)["db_replication"])
+        hashed = password_hash(live.session.secrets["db_replication"])
         statement = f"ALTER USER {user} IDENTIFIED BY PASSWORD '{hashed}'"
     else:
         statement = f"RENAME USER '{REPLICATION_USER}'@'{details['wrong_host']}' TO {user}"
@@ -557,10 +557,10 @@ FULL_DISK = Exercise(
 
 def _bundle(live: LiveLab, days: int | None) -> str:
     """The site's certificate and key for HAProxy: the lab's own, or one of the lab's CA that ended `days` ago."""
-    folder = live.session.state_dir / pki.FOLDER
     if days is None:
-        return (folder / "site.key").read_text() + (folder / "site.pem").read_text()
-    ca, _ = pki.LabCA.open(live.session.state_dir)
+        cert, key = live.session.folder.certificate("site")
+        return key.read_text() + cert.read_text()
+    ca = live.session.ca()
     ended = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
     leaf = ca.ca.issue_cert(*pki.site_identities(live.lab.domain, live.lab.site), not_before=ended - datetime.timedelta(days=pki.LEAF_DAYS), not_after=ended)
     return leaf.private_key_pem.bytes().decode() + "".join(blob.bytes().decode() for blob in leaf.cert_chain_pems)

@@ -36,7 +36,7 @@ CAUSE = "exercise.cause"
 
 
 def drawer(session: LabSession) -> Drawer:
-    return Drawer(session.state_dir, session.settings.exercise_dir, session.lab.name)
+    return Drawer(session.folder, session.settings.exercise_dir, session.lab.name)
 
 
 def applicable(lab: Lab) -> list[Exercise]:
