@@ -17,6 +17,7 @@ from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HEALTH_PATH, HT
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
+from ..roles.app import PRIMARY_FILE
 from ..topology import Lab, NodeSpec
 from . import symptoms
 from .faults import Details, literal, on, put, query, reboot, sed, unused_address
@@ -209,19 +210,16 @@ def _write_host_choose(lab: Lab, rng: random.Random) -> Details:
 
 @dataclass(frozen=True)
 class WritesTo:
-    """Where the application on the node that the detail `node` names sends its writes: the primary's address in its
-    settings (FOOBAR_WRITE_DB_HOST in app.env), or in the file they name (FOOBAR_PRIMARY_FILE, on a lab that can move
-    its primary), made `new`; the fix makes it `old` again. The texts are templates of the details."""
+    """Where the application on the node that the detail `node` names sends its writes: the primary's address in the
+    address file its settings name (FOOBAR_PRIMARY_FILE in app.env, which the build writes and a promotion rewrites),
+    made `new`; the fix makes it `old` again. The texts are templates of the details."""
 
     old: str
     new: str
 
     def _edit(self, live: LiveLab, details: Details, was: str, becomes: str) -> Details:
-        node = details["node"]
-        named = on(live, node, f"sed -n 's/^FOOBAR_PRIMARY_FILE=//p' {APP_ENV}").strip()
-        path, key = (named, "") if named else (APP_ENV, "FOOBAR_WRITE_DB_HOST=")
-        on(live, node, sed(path, f"s#^{key}{literal(fill(was, details))}$#{key}{fill(becomes, details)}#") + f" && {APP_RESTART}")
-        return {"setting": f"{path} (the file FOOBAR_PRIMARY_FILE names in {APP_ENV})" if named else f"FOOBAR_WRITE_DB_HOST in {APP_ENV}"}
+        on(live, details["node"], sed(PRIMARY_FILE, f"s#^{literal(fill(was, details))}$#{fill(becomes, details)}#") + f" && {APP_RESTART}")
+        return {"setting": f"{PRIMARY_FILE} (the file FOOBAR_PRIMARY_FILE names in {APP_ENV})"}
 
     def inject(self, live: LiveLab, details: Details) -> Details:
         return self._edit(live, details, self.old, self.new)
