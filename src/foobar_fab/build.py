@@ -116,7 +116,8 @@ def certificates(session: LabSession) -> Pki | None:
     def report(what: str, status: str, reason: str) -> None:
         session.console.result("host", what, status, reason)
 
-    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.folder, report)
+    ca = session.ca()  # opened once a command, made the first time
+    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], ca, session.ca_made, report)
 
 
 def summary(session: LabSession) -> list[str]:

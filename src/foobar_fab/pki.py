@@ -108,12 +108,12 @@ def site_identities(domain: str, site: str) -> list[str]:
     return [domain, site]
 
 
-def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], lab_folder: LabFolder, report: Callable[[str, str, str], None]) -> Pki:
-    """The CA and every certificate the design needs: the site's, and each database server's (name and address).
+def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], ca: LabCA, made: bool, report: Callable[[str, str, str], None]) -> Pki:
+    """Every certificate the design needs from the lab's CA (`made`: just now): the site's, and each database
+    server's (name and address).
 
     `report(what, status, reason)` tells the learner what was kept and what was issued.
     """
-    ca, made = LabCA.open(lab_folder)
     report("CA", "changed" if made else "ok", f"{'made' if made else 'kept'}: {ca.cert_file}")
     now = datetime.datetime.now(datetime.UTC)
     wanted = {"site": site_identities(lab_domain, lab_site)}

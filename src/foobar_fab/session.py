@@ -27,6 +27,7 @@ class LabSession:
     db_state: DbState | None = None  # the recorded primary and fenced nodes (None: as designed)
     secrets: dict[str, str] = field(default_factory=dict)  # the lab's passwords (empty before the first build)
     _ca: pki.LabCA | None = field(default=None, repr=False)
+    ca_made: bool = False  # the CA was made by this command (its first build with https)
 
     @property
     def folder(self) -> LabFolder:
@@ -41,7 +42,7 @@ class LabSession:
     def ca(self) -> pki.LabCA:
         """The lab's CA, opened once (made if the lab has none yet); raises PkiError."""
         if self._ca is None:
-            self._ca, _ = pki.LabCA.open(self.folder)
+            self._ca, self.ca_made = pki.LabCA.open(self.folder)
         return self._ca
 
 

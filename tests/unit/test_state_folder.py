@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from foobar_fab import dbstate, design, designstate, lab_secrets, pki, scan, statefolder
+from foobar_fab.console import Console
 from foobar_fab.drills.report import DrillReport, save
 from foobar_fab.exercises.state import Drawer, Running
-from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.session import LabSession
+from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.statefolder import LabFolder
 
 LAB_FILE = PROJECT_ROOT / "configs" / "lab.yml"
@@ -112,3 +114,13 @@ def test_a_missing_or_broken_record_reads_as_nothing(tmp_path: Path) -> None:
     assert statefolder.read_json(folder.database) is None and dbstate.load(folder) is None
     folder.design.write_text("[1, 2]")
     assert designstate.load(folder) is None and lab_secrets.load(folder) == {}
+
+
+def test_a_session_opens_the_lab_ca_once(tmp_path: Path) -> None:
+    settings = Settings.from_mapping({"lab_file": str(LAB_FILE), "state_dir": str(tmp_path)})
+    session = LabSession(settings, design.load(LAB_FILE), Console(quiet=True), provider=None)  # type: ignore[arg-type]
+    first = session.ca()
+    assert session.ca_made and session.ca() is first and first.cert_file == tmp_path / "foobar" / "tls" / "ca.pem"
+    assert mode(tmp_path / "foobar" / "tls" / "ca.key") == "0o600"
+    again = LabSession(settings, session.lab, session.console, provider=None)  # type: ignore[arg-type]
+    assert again.ca().cert_file.read_text() == first.cert_file.read_text() and not again.ca_made
