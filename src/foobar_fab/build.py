@@ -30,8 +30,8 @@ def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildR
     running lab, and print the recap."""
     console = session.console
     runner = Runner(console)
-    secrets = lab_secrets.load_or_create(session.state_dir)
-    designstate.save(session.state_dir, session.settings.lab_file)  # from now on the lab runs this design, even half-built
+    secrets = session.secrets = lab_secrets.load_or_create(session.folder)
+    designstate.save(session.folder, session.settings.lab_file)  # from now on the lab runs this design, even half-built
     console.secrets = list(secrets.values())
     if session.provider.up(runner, images(session.lab)):
         converge(session, runner, secrets, options, tls=certificates(session))
@@ -111,12 +111,13 @@ def certificates(session: LabSession) -> Pki | None:
     lab = session.lab
     if not lab.has("https"):
         return None
-    session.console.heading(f"host: the lab's certificate authority in {session.state_dir / 'tls'}")
+    session.console.heading(f"host: the lab's certificate authority in {session.folder.tls}")
 
     def report(what: str, status: str, reason: str) -> None:
         session.console.result("host", what, status, reason)
 
-    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], session.state_dir, report)
+    ca = session.ca()  # opened once a command, made the first time
+    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], ca, session.ca_made, report)
 
 
 def summary(session: LabSession) -> list[str]:
@@ -124,7 +125,7 @@ def summary(session: LabSession) -> list[str]:
     lab = session.lab
     entry = lab.entry_address
     if lab.has("https"):
-        ca = session.state_dir / "tls" / "ca.pem"
+        ca = session.folder.ca_cert
         rows = [
             f"site (through {lab.entry_name}): https://{lab.domain}/ at {entry}",
             f"  trust the lab's CA:   curl --cacert {ca} --resolve {lab.domain}:443:{entry} https://{lab.domain}/",
@@ -145,4 +146,4 @@ def primary_line(session: LabSession) -> list[str]:
     if not session.lab.with_role("db_primary"):
         return []
     designed = design.load(session.settings.lab_file)
-    return [dbstate.describe(session.lab, designed, dbstate.load(session.state_dir))]
+    return [dbstate.describe(session.lab, designed, session.db_state)]

@@ -8,13 +8,11 @@ what is recorded; `invoke db.switchover` is how the primary goes back.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields
 
+from . import statefolder
+from .statefolder import LabFolder
 from .topology import Lab, TopologyError
-
-FILE = "database.json"
 
 
 @dataclass(frozen=True)
@@ -26,26 +24,24 @@ class DbState:
     promoted_at: str = ""  # the new primary's replication position when promoted: all it had of the old one
     how: str = ""  # switchover or failover
     when: str = ""  # UTC time of the promotion
-    previous: str = ""  # the primary before
 
 
-def load(state_dir: Path) -> DbState | None:
-    """The recorded state, or None when the lab never changed its primary."""
-    try:
-        data = json.loads((state_dir / FILE).read_text())
-    except (OSError, ValueError):
+def load(folder: LabFolder) -> DbState | None:
+    """The recorded state, or None when the lab never changed its primary. Keys this version does not know
+    (written by an older one) are left out."""
+    data = statefolder.read_json(folder.database)
+    if not isinstance(data, dict):
         return None
-    return DbState(**{**data, "out": tuple(data.get("out", ()))})
+    known = {f.name for f in fields(DbState)}
+    return DbState(**{**{k: v for k, v in data.items() if k in known}, "out": tuple(data.get("out", ()))})
 
 
-def save(state_dir: Path, state: DbState, designed: Lab) -> None:
+def save(folder: LabFolder, state: DbState, designed: Lab) -> None:
     """Record the state; none is kept once the lab is as designed again (its primary back, nothing fenced)."""
-    path = state_dir / FILE
     if state.primary == designed.primary.name and not state.out:
-        path.unlink(missing_ok=True)
+        folder.database.unlink(missing_ok=True)
         return
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    statefolder.write(folder.database, statefolder.json_text(asdict(state)))
 
 
 def apply(lab: Lab, state: DbState | None) -> Lab:

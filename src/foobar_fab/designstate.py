@@ -11,13 +11,12 @@ removes the record with the rest of the lab's state folder.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import statefolder
+from .statefolder import LabFolder
 from .topology import TopologyError
-
-FILE = "design.json"
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,19 @@ def digest(path: Path) -> str:
         return ""
 
 
-def load(state_dir: Path) -> Recorded | None:
+def load(folder: LabFolder) -> Recorded | None:
     """The recorded design, or None for a lab never built (or built before designs were recorded)."""
+    data = statefolder.read_json(folder.design)
     try:
-        data = json.loads((state_dir / FILE).read_text())
         return Recorded(Path(data["path"]), str(data.get("digest", "")))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return None
 
 
-def save(state_dir: Path, lab_file: Path) -> None:
+def save(folder: LabFolder, lab_file: Path) -> None:
     """Record the design file a build is making the lab from."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     record = {"path": str(lab_file.resolve()), "digest": digest(lab_file)}
-    (state_dir / FILE).write_text(json.dumps(record, indent=2) + "\n")
+    statefolder.write(folder.design, statefolder.json_text(record))
 
 
 def shown(path: Path) -> str:

@@ -18,6 +18,7 @@ from typing import Protocol
 import paramiko
 from fabric import Config, Connection
 
+from . import statefolder
 from .console import Console
 
 
@@ -152,7 +153,7 @@ def connect(params: SshParams, timeout: float = 10.0) -> Connection:
     # delayed ACKs hold every channel open for about 40 ms; with it, a command takes a few ms.
     connection.client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if params.known_hosts is not None and params.trust_new_hosts:
-        params.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        statefolder.make_folder(params.known_hosts.parent)
         connection.client.save_host_keys(str(params.known_hosts))
-        params.known_hosts.chmod(0o600)
+        statefolder.protect(params.known_hosts)
     return connection

@@ -96,7 +96,7 @@ def live(session: LabSession, running: list[str] | None = None) -> Iterator[Live
     states = {row.name: row.state for row in provider.require_up()}
     network = trusted_for(NETWORK_RECHECK, provider.network_present)
     shells = NodeShells(provider.ssh_params, session.console, network)
-    site = Site.of(session.lab, network, session.state_dir / "tls" / "ca.pem")
+    site = Site.of(session.lab, network, session.folder.ca_cert)
     lab = LiveLab(session, states, shells, site, Databases(session.lab, shells))
     try:
         yield lab

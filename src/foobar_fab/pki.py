@@ -9,7 +9,6 @@ too, and issued again only when its names change or it is within RENEW_DAYS of i
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,12 @@ from pathlib import Path
 import trustme
 from cryptography import x509
 
+from . import statefolder
 from .errors import LabError
+from .statefolder import PRIVATE, PUBLIC, LabFolder
 
 LEAF_DAYS = 365
 RENEW_DAYS = 30
-FOLDER = "tls"
 
 
 class PkiError(LabError):
@@ -51,35 +51,27 @@ class Pki:
     certificates: dict[str, Certificate]
 
 
-def _write(path: Path, text: str, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, mode)
-
-
 class LabCA:
     """The CA in <state>/tls/: ca.pem (public) and ca.key (0600)."""
 
-    def __init__(self, folder: Path, ca: trustme.CA) -> None:
-        self.folder = folder
+    def __init__(self, lab_folder: LabFolder, ca: trustme.CA) -> None:
+        self.lab_folder = lab_folder
         self.ca = ca
 
     @property
     def cert_file(self) -> Path:
-        return self.folder / "ca.pem"
+        return self.lab_folder.ca_cert
 
     @classmethod
-    def open(cls, state_dir: Path) -> tuple[LabCA, bool]:
+    def open(cls, lab_folder: LabFolder) -> tuple[LabCA, bool]:
         """The lab's CA, made if the lab has none yet; True when it was just made."""
-        folder = state_dir / FOLDER
-        cert, key = folder / "ca.pem", folder / "ca.key"
+        folder, cert, key = lab_folder.tls, lab_folder.ca_cert, lab_folder.ca_key
         if not cert.exists() and not key.exists():
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            ca = trustme.CA(organization_name="foobar_fab lab CA", organization_unit_name=state_dir.name)
-            _write(cert, ca.cert_pem.bytes().decode(), 0o644)
-            _write(key, ca.private_key_pem.bytes().decode(), 0o600)
-            return cls(folder, ca), True
+            statefolder.make_folder(folder)
+            ca = trustme.CA(organization_name="foobar_fab lab CA", organization_unit_name=lab_folder.path.name)
+            statefolder.write(cert, ca.cert_pem.bytes().decode(), PUBLIC)
+            statefolder.write(key, ca.private_key_pem.bytes().decode(), PRIVATE)
+            return cls(lab_folder, ca), True
         for path, what in ((cert, "the CA's certificate"), (key, "the CA's private key")):
             if not path.exists():
                 raise PkiError(f"{path}: {what} is missing: restore it, or remove {folder} to make a new CA (clients must then trust the new one)")
@@ -87,11 +79,11 @@ class LabCA:
             ca = trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
         except (OSError, ValueError) as err:
             raise PkiError(f"{key}: the CA cannot be read ({type(err).__name__}): restore it, or remove {folder} to make a new CA") from None
-        return cls(folder, ca), False
+        return cls(lab_folder, ca), False
 
     def certificate(self, name: str, identities: list[str], now: datetime.datetime) -> tuple[Certificate, str | None]:
         """The named certificate, kept if it still fits; the second value says why one was issued (None: kept)."""
-        cert_file, key_file = self.folder / f"{name}.pem", self.folder / f"{name}.key"
+        cert_file, key_file = self.lab_folder.certificate(name)
         why = "new"
         if cert_file.exists() and key_file.exists():
             kept = x509.load_pem_x509_certificate(cert_file.read_bytes())
@@ -106,8 +98,8 @@ class LabCA:
         leaf = self.ca.issue_cert(*identities, not_before=now - datetime.timedelta(hours=1), not_after=now + datetime.timedelta(days=LEAF_DAYS))
         cert_pem = "".join(blob.bytes().decode() for blob in leaf.cert_chain_pems)
         key_pem = leaf.private_key_pem.bytes().decode()
-        _write(key_file, key_pem, 0o600)
-        _write(cert_file, cert_pem, 0o644)
+        statefolder.write(key_file, key_pem, PRIVATE)
+        statefolder.write(cert_file, cert_pem, PUBLIC)
         ends = x509.load_pem_x509_certificate(cert_pem.encode()).not_valid_after_utc
         return Certificate(name, cert_pem, key_pem, ends), why
 
@@ -116,12 +108,12 @@ def site_identities(domain: str, site: str) -> list[str]:
     return [domain, site]
 
 
-def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], state_dir: Path, report: Callable[[str, str, str], None]) -> Pki:
-    """The CA and every certificate the design needs: the site's, and each database server's (name and address).
+def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], ca: LabCA, made: bool, report: Callable[[str, str, str], None]) -> Pki:
+    """Every certificate the design needs from the lab's CA (`made`: just now): the site's, and each database
+    server's (name and address).
 
     `report(what, status, reason)` tells the learner what was kept and what was issued.
     """
-    ca, made = LabCA.open(state_dir)
     report("CA", "changed" if made else "ok", f"{'made' if made else 'kept'}: {ca.cert_file}")
     now = datetime.datetime.now(datetime.UTC)
     wanted = {"site": site_identities(lab_domain, lab_site)}

@@ -117,7 +117,7 @@ def settle(live: LiveLab, state: DbState, skip: tuple[str, ...], options: BuildO
     """Record the new primary, then bring every reachable node in line with it through the build's steps
     (with the build options in force: a drill's replication mode); the live lab follows the new design."""
     session = live.session
-    dbstate.save(session.state_dir, state, design.load(session.settings.lab_file))
+    dbstate.save(session.folder, state, design.load(session.settings.lab_file))
     settled = open_session(session.settings, session.console)  # the design again, as the provider sees it, with the new primary
     live.follow(settled)
     if not reconfiguration.reconfigure(settled, SETTLED_ROLES, options, skip=skip):
@@ -148,7 +148,7 @@ def switchover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions 
     demote(live, old)
     point_files(live, new, ())
     files = time.monotonic() - started
-    state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now(), previous=old.name)
+    state = DbState(primary=new.name, promoted_at=target, how="switchover", when=now())
     settle(live, state, (), options)
     return Promotion("switchover", old.name, new.name, writable, files)
 
@@ -169,7 +169,7 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     out = tuple(dict.fromkeys((*lab.out, old.name)))
     point_files(live, new, out)
     files = time.monotonic() - started
-    state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now(), previous=old.name)
+    state = DbState(primary=new.name, out=out, promoted_at=promoted_at, how="failover", when=now())
     settle(live, state, out, options)
     return Promotion("failover", old.name, new.name, writable, files)
 
@@ -186,7 +186,7 @@ def errant(promoted_at: str, binlog: str) -> list[str]:
 
 def rejoin(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
     """A fenced former primary follows the new one, unless it holds transactions the new one never had."""
-    state = dbstate.load(live.session.state_dir)
+    state = live.session.db_state
     if state is None or node.name not in state.out:
         raise PromotionError(f"{node.name} is not a fenced former primary: nothing to rejoin")
     binlog = value(live, node, "SELECT @@gtid_binlog_pos")
@@ -232,6 +232,6 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
     live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
     live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
     live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
-    state = dbstate.load(live.session.state_dir) or DbState(primary=primary.name)
+    state = live.session.db_state or DbState(primary=primary.name)
     remaining = tuple(n for n in state.out if n != node.name)
     return settle(live, dataclasses.replace(state, out=remaining), remaining, options)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from . import lab_secrets
 from .build import certificates, converge
 from .live import LiveLab
 from .observe.haproxy import BACKEND
@@ -73,5 +72,4 @@ def as_built(session: LabSession) -> bool:
 
 def _converge(session: LabSession, options: BuildOptions, only: Collection[str] | None, skip: Collection[str]) -> bool:
     runner = Runner(session.console)
-    secrets = lab_secrets.load(session.state_dir)
-    return converge(session, runner, secrets, options, only=only, tls=certificates(session), skip=skip) and not runner.failures
+    return converge(session, runner, session.secrets, options, only=only, tls=certificates(session), skip=skip) and not runner.failures

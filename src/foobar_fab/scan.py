@@ -9,7 +9,6 @@ Beside each cell, the design's policy says what it should be; a mismatch is mark
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -17,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import parallel
+from . import parallel, statefolder
 from .live import LiveLab
 from .observe.shell import NodeUnreachable
 from .roles import exposure
+from .statefolder import LabFolder
 from .topology import Lab, NodeSpec
 
 TIMEOUT = 1  # second per connection attempt
@@ -207,8 +207,8 @@ def disagreements(result: dict[str, object]) -> list[str]:
     return found
 
 
-def save(result: dict[str, object], state_dir: Path) -> Path:
-    path = state_dir / "scan.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    return path
+def save(result: dict[str, object], folder: LabFolder) -> Path:
+    """Keep the scan in the lab's state folder (scan.json); return its path."""
+    statefolder.write(folder.scan, statefolder.json_text(result))
+    return folder.scan
 

@@ -2,37 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dbstate, design, designstate, lab_secrets, providers
+from . import dbstate, design, designstate, lab_secrets, pki, providers
 from .console import Console
+from .dbstate import DbState
 from .providers import Provider
 from .settings import Settings
+from .statefolder import LabFolder
 from .topology import Lab
 
 
 @dataclass
 class LabSession:
-    """Everything a task needs to act on one lab."""
+    """Everything a task needs to act on one lab, with what its state folder holds, read once: the design
+    file it runs, its primary after a promotion, its passwords, and (when first asked for) its CA."""
 
     settings: Settings
     lab: Lab
     console: Console
     provider: Provider
     note: str = ""  # one line when the design used is not the file the command would have read ("lab foobar runs ...")
+    db_state: DbState | None = None  # the recorded primary and fenced nodes (None: as designed)
+    secrets: dict[str, str] = field(default_factory=dict)  # the lab's passwords (empty before the first build)
+    _ca: pki.LabCA | None = field(default=None, repr=False)
+    ca_made: bool = False  # the CA was made by this command (its first build with https)
+
+    @property
+    def folder(self) -> LabFolder:
+        """The lab's state folder: keys, known_hosts, secrets, reports."""
+        return folder_of(self.settings, self.lab.name)
 
     @property
     def state_dir(self) -> Path:
-        """The lab's own folder: keys, known_hosts, secrets, reports."""
-        return self.settings.state_dir(self.lab.name)
+        """The lab's own folder, as a path (for messages and the drills' reports)."""
+        return self.folder.path
+
+    def ca(self) -> pki.LabCA:
+        """The lab's CA, opened once (made if the lab has none yet); raises PkiError."""
+        if self._ca is None:
+            self._ca, self.ca_made = pki.LabCA.open(self.folder)
+        return self._ca
+
+
+def folder_of(settings: Settings, lab_name: str) -> LabFolder:
+    """A lab's state folder under these settings."""
+    return LabFolder(settings.state_dir(lab_name))
 
 
 def running_design(settings: Settings, any_design: bool = False) -> tuple[Settings, Lab, str]:
     """The design the command acts with (see designstate.choose), the settings naming its file, and the line
     that says so when it is not the file the command would have read; raises TopologyError."""
     given = design.load(settings.lab_file)
-    recorded = designstate.load(settings.state_dir(given.name))
+    recorded = designstate.load(folder_of(settings, given.name))
     choice = designstate.choose(recorded, given.name, settings.lab_file, settings.lab_file_named, any_design)
     chosen = given if choice.lab_file == settings.lab_file else design.load(choice.lab_file)
     if chosen.name != given.name:
@@ -41,16 +64,11 @@ def running_design(settings: Settings, any_design: bool = False) -> tuple[Settin
     return settings.but(lab_file=choice.lab_file, lab_file_named=True), chosen, choice.note
 
 
-def with_primary(settings: Settings, designed: Lab) -> Lab:
-    """The design with the lab's recorded primary and fenced nodes applied (after a promotion)."""
-    return dbstate.apply(designed, dbstate.load(settings.state_dir(designed.name)))
-
-
 def current_design(settings: Settings, any_design: bool = False) -> Lab:
     """The design as the lab runs it now: the file it runs (see running_design), checked, with the recorded
     primary and fenced nodes applied; raises TopologyError. Nothing is reached: no node, no provider."""
     resolved, designed, _ = running_design(settings, any_design)
-    return with_primary(resolved, designed)
+    return dbstate.apply(designed, dbstate.load(folder_of(resolved, designed.name)))
 
 
 def open_session(settings: Settings, console: Console | None = None, any_design: bool = False) -> LabSession:
@@ -62,6 +80,9 @@ def open_session(settings: Settings, console: Console | None = None, any_design:
     """
     console = console or Console(quiet=settings.quiet)
     settings, designed, note = running_design(settings, any_design)
-    lab, provider = providers.make(settings, with_primary(settings, designed), console)
-    console.secrets = list(lab_secrets.load(settings.state_dir(lab.name)).values())
-    return LabSession(settings, lab, console, provider, note)
+    folder = folder_of(settings, designed.name)
+    state = dbstate.load(folder)
+    lab, provider = providers.make(settings, dbstate.apply(designed, state), console)
+    secrets = lab_secrets.load(folder)
+    console.secrets = list(secrets.values())
+    return LabSession(settings, lab, console, provider, note, state, secrets)

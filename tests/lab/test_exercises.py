@@ -28,8 +28,9 @@ from foobar_fab.exercises import runner, symptoms
 from foobar_fab.exercises.catalog import EXERCISES, by_name
 from foobar_fab.exercises.faults import Details
 from foobar_fab.exercises.record import fill
-from foobar_fab.exercises.state import RESULTS, ExerciseError
+from foobar_fab.exercises.state import ExerciseError
 from foobar_fab.settings import PROJECT_ROOT, Settings
+from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import Lab
 
 from .conftest import build, destroy, live_lab, quiet_session
@@ -213,9 +214,10 @@ def test_the_answer_is_not_in_what_the_student_reads(seed_lab: Settings) -> None
     checked = invoke("check", "--json")
     assert checked.returncode == 1 and '"id": "lb.servers-up"' in checked.stdout
     folder = seed_lab.state_dir(design_of(seed_lab).name)
+    results_file = LabFolder(folder).exercise_results
     changed = f":{details['port']};"  # the port Nginx now proxies to, as its config says
     assert changed not in started.stdout + checked.stdout and details["port"] not in started.stdout
-    for kept in (p for p in folder.rglob("*") if p.is_file() and p.name != RESULTS):  # finished exercises are kept in clear
+    for kept in (p for p in folder.rglob("*") if p.is_file() and p != results_file):  # finished exercises are kept in clear
         text = kept.read_text(errors="replace")
         assert changed not in text and "server-down-after-change" not in text and cause not in text, kept
     again = invoke("exercise.start", "site-unavailable")
@@ -228,7 +230,7 @@ def test_the_answer_is_not_in_what_the_student_reads(seed_lab: Settings) -> None
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cause: ") and "'web-09' is no node" in bad.stderr and "Traceback" not in bad.stderr
     stopped = invoke("exercise.stop")
     assert stopped.returncode == 0 and f"--cause {cause}" in stopped.stdout and stopped.stdout.rstrip().endswith("every check passes")
-    results = (folder / RESULTS).read_text().splitlines()
+    results = results_file.read_text().splitlines()
     assert '"outcome": "stopped"' in results[-1] and '"hints": 2' in results[-1] and '"attempts": 1' in results[-1]
 
 

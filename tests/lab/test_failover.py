@@ -19,6 +19,7 @@ from foobar_fab.drills.traffic import Traffic
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.databases import Databases
 from foobar_fab.observe.shell import NodeUnreachable
+from foobar_fab.statefolder import LabFolder
 
 from .conftest import TEST_LAB, FirstBuild, build, live_lab, quiet_session
 
@@ -68,7 +69,7 @@ def test_a_switchover_round_trip_under_writes_loses_nothing(built_lab: FirstBuil
     assert there.writable_after < 1.0 and back.writable_after < 1.0
     assert acknowledged and all(acknowledged <= bodies for bodies in held.values()), {n: len(acknowledged - b) for n, b in held.items()}
     assert len(failed) <= 2 * RATE / traffic.write_every, failed  # at most a second of writes failed, per move
-    assert dbstate.load(built_lab.settings.state_dir(TEST_LAB)) is None  # back as designed: nothing recorded
+    assert dbstate.load(LabFolder(built_lab.settings.state_dir(TEST_LAB))) is None  # back as designed: nothing recorded
 
 
 def expectation(report: dict[str, Any], expectation_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from foobar_fab import design, designstate, scan, sniff, topology
 from foobar_fab.drills.catalog import by_name
 from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.settings import PROJECT_ROOT, Settings
+from foobar_fab.statefolder import LabFolder
 
 from .conftest import TEST_LAB, TEST_SUBNET, FirstBuild, build, live_lab, quiet_session
 from .test_lifecycle import INVOKE
@@ -157,7 +158,7 @@ def test_back_to_the_seed_design_takes_the_hardening_away(built_lab: FirstBuild)
         assert removed in output, output
     result, output = build(built_lab.settings)
     assert result.ok and result.changed == 0, output
-    recorded = designstate.load(built_lab.settings.state_dir(TEST_LAB))
+    recorded = designstate.load(LabFolder(built_lab.settings.state_dir(TEST_LAB)))
     assert recorded is not None and recorded.same(built_lab.settings.lab_file)
     assert quiet_session(built_lab.settings.but(lab_file_named=False))[0].note == ""
     exposure, captures = measure(built_lab.settings)

@@ -12,6 +12,7 @@ import pytest
 from foobar_fab import design, designstate, topology
 from foobar_fab.session import running_design
 from foobar_fab.settings import PROJECT_ROOT, Settings
+from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import TopologyError
 
 from .test_tasks import INVOKE
@@ -67,11 +68,11 @@ def test_a_recorded_file_that_is_gone_gives_the_default_and_says_so(designs: dic
 
 
 def test_the_record_round_trips_and_reads_nothing_from_a_bad_file(designs: dict[str, Path], tmp_path: Path) -> None:
-    state = tmp_path / "state"
+    state = LabFolder(tmp_path / "state")
     assert designstate.load(state) is None
     designstate.save(state, designs["secured.yml"])
     assert designstate.load(state) == recorded(designs["secured.yml"])
-    (state / designstate.FILE).write_text("{")
+    state.design.write_text("{")
     assert designstate.load(state) is None
 
 
@@ -80,7 +81,7 @@ def settings_for(designs: dict[str, Path], tmp_path: Path, named: bool) -> Setti
 
 
 def test_a_session_without_a_named_file_loads_the_design_the_lab_runs(designs: dict[str, Path], tmp_path: Path) -> None:
-    designstate.save(tmp_path / "state" / LAB, designs["secured.yml"])
+    designstate.save(LabFolder(tmp_path / "state" / LAB), designs["secured.yml"])
     settings, lab, note = running_design(settings_for(designs, tmp_path, named=False))
     assert settings.lab_file == designs["secured.yml"].resolve() and lab.with_role("monitor") and note == f"lab {LAB} runs {settings.lab_file}"
     with pytest.raises(TopologyError, match=f"lab {LAB} runs .*secured.yml, not .*lab.yml"):
@@ -92,7 +93,7 @@ def test_a_session_without_a_named_file_loads_the_design_the_lab_runs(designs: d
 def test_a_recorded_file_now_of_another_lab_is_not_followed(designs: dict[str, Path], tmp_path: Path) -> None:
     other = tmp_path / "other.yml"
     other.write_text(topology.to_yaml(topology.relocate(design.load(designs["secured.yml"]), "ffother", "10.183.2.0/24")))
-    designstate.save(tmp_path / "state" / LAB, other)
+    designstate.save(LabFolder(tmp_path / "state" / LAB), other)
     settings, lab, note = running_design(settings_for(designs, tmp_path, named=False))
     assert lab.name == LAB and settings.lab_file == designs["lab.yml"] and "now describes lab ffother" in note
 
@@ -105,7 +106,7 @@ def invoke(designs: dict[str, Path], tmp_path: Path, *args: str) -> subprocess.C
 def test_tasks_follow_the_recorded_design_and_refuse_another(designs: dict[str, Path], tmp_path: Path) -> None:
     """Through invoke: with no --lab-file the lab's design is used (one line says so on stderr, the JSON stays clean);
     another design of the lab named to a command other than build is refused in one line, before anything is made."""
-    designstate.save(tmp_path / "state" / LAB, designs["secured.yml"])
+    designstate.save(LabFolder(tmp_path / "state" / LAB), designs["secured.yml"])
     listed = invoke(designs, tmp_path, "exercise.list", "--json")
     assert listed.returncode == 0, listed.stderr
     runs = {e["name"]: e["runs_here"] for e in json.loads(listed.stdout)["exercises"]}
@@ -114,7 +115,7 @@ def test_tasks_follow_the_recorded_design_and_refuse_another(designs: dict[str, 
     assert refused.returncode == 2 and refused.stdout == "" and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines() == [f"error: lab {LAB} runs {designs['secured.yml'].resolve()}, not {designs['lab.yml']}: "
                                                    f"leave out --lab-file (or `invoke build --lab-file {designs['lab.yml']}` to change the lab's design)"]
-    assert sorted(p.name for p in (tmp_path / "state" / LAB).iterdir()) == [designstate.FILE]
+    assert sorted(p.name for p in (tmp_path / "state" / LAB).iterdir()) == ["design.json"]
 
 
 def test_exercise_list_as_json_without_a_lab(designs: dict[str, Path], tmp_path: Path) -> None:

@@ -7,18 +7,22 @@ import ipaddress
 import json
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from foobar_fab import design, topology
 from foobar_fab.exercises import causes
-from foobar_fab.exercises.catalog import EXERCISES
+from foobar_fab.exercises.catalog import EXERCISES, WRITES_TO
 from foobar_fab.exercises.faults import unused_address
 from foobar_fab.exercises.record import Exercise, common, fill
-from foobar_fab.exercises.state import RESULTS, Drawer, ExerciseError, Running
+from foobar_fab.exercises.state import Drawer, ExerciseError, Running
+from foobar_fab.exercises.symptoms import floating_on_first
+from foobar_fab.expect import CheckFailed
 from foobar_fab.roles import ROLES
 from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.statefolder import LabFolder
 
 SCALED = """
 lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
@@ -51,7 +55,7 @@ def details(exercise: Exercise, lab: topology.Lab, seed: int) -> dict[str, str]:
 
 
 #: What injections learn on the nodes (a row's id, keepalived's priorities), which some texts name.
-LEARNED = {"row": "42", "old": "150", "new": "90", "setting": "FOOBAR_WRITE_DB_HOST in /etc/foobar/app.env"}
+LEARNED = {"row": "42", "old": "150", "new": "90", "setting": "/etc/foobar/primary (the file FOOBAR_PRIMARY_FILE names in /etc/foobar/app.env)"}
 
 
 def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
@@ -121,7 +125,7 @@ def test_a_typo_address_is_in_the_subnet_and_nobody_has_it() -> None:
 
 
 def test_the_running_exercise_is_kept_encrypted_with_its_key_outside_the_state_folder(tmp_path: Path) -> None:
-    drawer = Drawer(tmp_path / "state" / "ffx1", tmp_path / "keys", "ffx1")
+    drawer = Drawer(LabFolder(tmp_path / "state" / "ffx1"), tmp_path / "keys", "ffx1")
     assert not drawer.running()
     with pytest.raises(ExerciseError, match="no exercise is running"):
         drawer.load()
@@ -129,22 +133,22 @@ def test_the_running_exercise_is_kept_encrypted_with_its_key_outside_the_state_f
     token = drawer.token_file.read_bytes()
     assert b"web-02" not in token and b"8081" not in token and b"server-down" not in token
     assert oct(drawer.token_file.stat().st_mode & 0o777) == "0o600" and oct(drawer.key_file.stat().st_mode & 0o777) == "0o600"
-    assert oct(drawer.key_dir.stat().st_mode & 0o777) == "0o700" and drawer.state_dir not in drawer.key_file.parents
+    assert oct(drawer.key_dir.stat().st_mode & 0o777) == "0o700" and drawer.folder.path not in drawer.key_file.parents
     state = drawer.load()
     assert (state.exercise, state.seed, state.details["port"]) == ("server-down-after-change", 7, "8081")
     state.hints = 2
     record = drawer.finish(state, "stopped")
     assert not drawer.running() and record["hints"] == 2 and record["outcome"] == "stopped"
-    assert json.loads((drawer.state_dir / RESULTS).read_text())["exercise"] == "server-down-after-change"
+    assert json.loads((tmp_path / "state" / "ffx1" / "exercises.jsonl").read_text())["exercise"] == "server-down-after-change"
 
 
 def test_a_state_without_its_key_is_refused_in_one_line(tmp_path: Path) -> None:
-    drawer = Drawer(tmp_path / "state", tmp_path / "keys", "ffx1")
+    drawer = Drawer(LabFolder(tmp_path / "state"), tmp_path / "keys", "ffx1")
     drawer.save(Running("site-unavailable", 1, "lab.yml", {}))
     drawer.key_file.unlink()
     with pytest.raises(ExerciseError, match="key is gone"):
         drawer.load()
-    Drawer(tmp_path / "state", tmp_path / "keys", "ffx1").key_file.write_bytes(b"A" * 43 + b"=")
+    Drawer(LabFolder(tmp_path / "state"), tmp_path / "keys", "ffx1").key_file.write_bytes(b"A" * 43 + b"=")
     with pytest.raises(ExerciseError, match="cannot be read"):
         drawer.load()
 
@@ -156,3 +160,44 @@ def test_every_exercise_is_in_the_students_page_and_answered_in_the_instructor_g
         assert f"`{exercise.name}`" in students, exercise.name
         assert f"### {exercise.name}" in guide, exercise.name
     assert "Solution:" not in students
+
+
+class NodeFiles:
+    """A node's shell as the exercises use it: each command recorded; `ip` shows the addresses given."""
+
+    def __init__(self, addresses: str = "") -> None:
+        self.commands: list[str] = []
+        self.addresses = addresses
+
+    def must(self, node: str, command: str, kind: str = "run", timeout: float = 0.0, show: bool = True) -> str:
+        self.commands.append(f"{node}: {command}")
+        return ""
+
+    def run(self, node: str, command: str, kind: str = "probe", timeout: float = 0.0, show: bool = True) -> SimpleNamespace:
+        self.commands.append(f"{node}: {command}")
+        return SimpleNamespace(stdout=self.addresses if command.startswith("ip ") else "")
+
+
+def test_a_wrong_write_address_is_put_in_the_primary_address_file_and_taken_out_again() -> None:
+    lab = DESIGNS["seed"]
+    live = SimpleNamespace(lab=lab, shells=NodeFiles())
+    chosen = {**common(lab, ".lab/x"), "node": "web-02", "wrong": "192.168.56.99"}
+    learned = WRITES_TO.inject(live, chosen)  # type: ignore[arg-type]
+    WRITES_TO.fix(live, chosen)  # type: ignore[arg-type]
+    inject, fix = live.shells.commands
+    assert inject.startswith("web-02: sed -i -e 's#^192\\.168\\.56\\.11$#192.168.56.99#' /etc/foobar/primary && ")
+    assert fix.startswith("web-02: sed -i -e 's#^192\\.168\\.56\\.99$#192.168.56.11#' /etc/foobar/primary && ")
+    assert "app.env" not in inject.split("&&")[0] and learned["setting"].startswith("/etc/foobar/primary ")
+
+
+@pytest.mark.parametrize("gone", [True, False])
+def test_the_floating_address_symptom_asks_the_first_balancer(gone: bool) -> None:
+    lab = DESIGNS["scaled"]
+    shown = f"2: eth0    inet {lab.floating_address}/32 scope global eth0" if gone else ""
+    live = SimpleNamespace(lab=lab, shells=NodeFiles(shown))
+    if gone:
+        assert floating_on_first(live, {}, 0.0) == f"{lab.floating_address} is on {lab.balancers[0].name}"  # type: ignore[arg-type]
+    else:
+        with pytest.raises(CheckFailed, match="is not on"):
+            floating_on_first(live, {}, 0.0)  # type: ignore[arg-type]
+    assert live.shells.commands == [f"{lab.balancers[0].name}: ip -o -4 addr show to {lab.floating_address}/32"]

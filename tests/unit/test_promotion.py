@@ -3,6 +3,7 @@ transactions that keep a former primary from rejoining, and the design rule of s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from foobar_fab import dbstate, design
 from foobar_fab.promotion import PromotionError, errant, rebuild
 from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import Lab, TopologyError
 
 SCALED = design.load(PROJECT_ROOT / "configs" / "scaled.yml")
@@ -73,17 +75,17 @@ def test_errant_transactions_are_those_past_the_promotion_point(promoted_at: str
 
 
 def test_the_state_applies_to_the_design_and_goes_once_it_matches(lab: Lab, tmp_path: Path) -> None:
-    state = dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t", previous="web-01")
-    dbstate.save(tmp_path, state, lab)
-    loaded = dbstate.load(tmp_path)
+    state = dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t")
+    dbstate.save(LabFolder(tmp_path), state, lab)
+    loaded = dbstate.load(LabFolder(tmp_path))
     assert loaded == state
     current = dbstate.apply(lab, loaded)
     assert (current.primary.name, current.out) == ("web-02", ("web-01",))
     assert "fenced: web-01" in dbstate.describe(current, lab, loaded)
     assert "db.switchover --to web-01" in dbstate.describe(current, lab, loaded)
     # Back where the design has it: nothing is recorded any more.
-    dbstate.save(tmp_path, dbstate.DbState(primary="web-01"), lab)
-    assert dbstate.load(tmp_path) is None
+    dbstate.save(LabFolder(tmp_path), dbstate.DbState(primary="web-01"), lab)
+    assert dbstate.load(LabFolder(tmp_path)) is None
     assert dbstate.describe(lab, lab, None) == "database primary: web-01 (as designed)"
 
 
@@ -91,9 +93,15 @@ def test_a_recorded_primary_the_design_no_longer_has_is_ignored(lab: Lab) -> Non
     assert dbstate.apply(lab, dbstate.DbState(primary="db-09")) == lab
 
 
+def test_a_state_file_from_an_older_version_still_loads(tmp_path: Path) -> None:
+    old = {"primary": "web-02", "out": ["web-01"], "promoted_at": "0-11-9", "how": "failover", "when": "t", "previous": "web-01"}
+    (tmp_path / "database.json").write_text(json.dumps(old, indent=2) + "\n")
+    assert dbstate.load(LabFolder(tmp_path)) == dbstate.DbState(primary="web-02", out=("web-01",), promoted_at="0-11-9", how="failover", when="t")
+
+
 def test_a_broken_state_file_counts_as_none(tmp_path: Path) -> None:
-    (tmp_path / dbstate.FILE).write_text("{not json")
-    assert dbstate.load(tmp_path) is None
+    (tmp_path / "database.json").write_text("{not json")
+    assert dbstate.load(LabFolder(tmp_path)) is None
 
 
 def test_semi_sync_needs_a_replica(tmp_path: Path) -> None:

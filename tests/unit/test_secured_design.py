@@ -13,6 +13,7 @@ from foobar_fab import design, pki, scan, sniff
 from foobar_fab.roles import firewall, inputs_for, monitor
 from foobar_fab.roles.firewall import FirewallGone, RulesLive
 from foobar_fab.settings import PROJECT_ROOT
+from foobar_fab.statefolder import LabFolder
 from foobar_fab.templates import render
 from foobar_fab.topology import Lab, TopologyError
 
@@ -123,11 +124,11 @@ NOW = datetime.datetime(2026, 11, 27, tzinfo=datetime.UTC)
 
 
 def test_the_lab_ca_is_kept_and_its_certificates_renewed_near_their_end(tmp_path: Path) -> None:
-    ca, made = pki.LabCA.open(tmp_path)
+    ca, made = pki.LabCA.open(LabFolder(tmp_path))
     assert made and oct((tmp_path / "tls" / "ca.key").stat().st_mode & 0o777) == "0o600"
     first, why = ca.certificate("site", ["www.foobar.com", "foobar.com"], NOW)
     assert why == "new" and first.bundle.startswith("-----BEGIN EC PRIVATE KEY")
-    again, why = pki.LabCA.open(tmp_path)[0].certificate("site", ["www.foobar.com", "foobar.com"], NOW + datetime.timedelta(days=300))
+    again, why = pki.LabCA.open(LabFolder(tmp_path))[0].certificate("site", ["www.foobar.com", "foobar.com"], NOW + datetime.timedelta(days=300))
     assert why is None and again.cert_pem == first.cert_pem
     late, why = ca.certificate("site", ["www.foobar.com", "foobar.com"], NOW + datetime.timedelta(days=340))
     assert why is not None and "within 30 days" in why and late.cert_pem != first.cert_pem
@@ -137,14 +138,14 @@ def test_the_lab_ca_is_kept_and_its_certificates_renewed_near_their_end(tmp_path
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
 def test_a_lost_ca_key_stops_the_build_and_is_never_replaced(tmp_path: Path, damage: str) -> None:
-    pki.LabCA.open(tmp_path)
+    pki.LabCA.open(LabFolder(tmp_path))
     key = tmp_path / "tls" / "ca.key"
     if damage == "missing":
         key.unlink()
     else:
         key.write_text("not a key\n")
     with pytest.raises(pki.PkiError, match=r"ca.key: the CA"):
-        pki.LabCA.open(tmp_path)
+        pki.LabCA.open(LabFolder(tmp_path))
     assert damage == "missing" or key.read_text() == "not a key\n"
 
 

@@ -41,7 +41,7 @@ nodes:
   web-02: {address: 10.184.1.12, roles: [base, db_replica, web, app]}
   web-03: {address: 10.184.1.13, roles: [base, db_replica, web, app]}
 """
-FAILED_OVER = {"primary": "web-02", "out": ["web-01"], "how": "failover", "previous": "web-01"}
+FAILED_OVER = {"primary": "web-02", "out": ["web-01"], "how": "failover"}
 
 
 @dataclass

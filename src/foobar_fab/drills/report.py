@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypedDict
 
+from .. import statefolder
 from ..console import Console
 from ..topology import Lab
 from .catalog import Drill
@@ -123,10 +123,10 @@ def _rounded(value: float | None) -> float | None:
 
 def save(report: DrillReport, folder: Path) -> Path:
     """Write <time>-<drill>.json and .svg into the lab's drills folder; return the JSON's path."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    statefolder.make_folder(folder)
     stem = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{report['drill']}"
     path = stem.with_suffix(".json")
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    statefolder.write(path, statefolder.json_text(report))
     plot_timeline(report, stem.with_suffix(".svg"))
     return path
 

@@ -314,7 +314,7 @@ def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setu
     expectations = [p(figures) for p in predict(setup.expected, drill.fault.kind == "power", haproxy.balance)]
     loss_possible = setup.expected.failover and not setup.expected.semi_sync
     report = build_report(drill, setup.title, live.lab, settings, figures, window.timeline.events, expectations, window.interrupted, loss_possible)
-    path = save(report, live.session.state_dir / "drills")
+    path = save(report, live.session.folder.drills)
     print_report(report, console)
     console.line(f"report: {path} (plot: {path.with_suffix('.svg').name})")
     if options.plot_to is not None:

@@ -12,11 +12,12 @@ import random
 import secrets
 from dataclasses import dataclass
 
-from .. import lab_secrets, pki
+from .. import pki
 from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
+from ..roles.app import PRIMARY_FILE
 from ..topology import Lab, NodeSpec
 from . import symptoms
 from .faults import Details, literal, on, put, query, reboot, sed, unused_address
@@ -209,19 +210,16 @@ def _write_host_choose(lab: Lab, rng: random.Random) -> Details:
 
 @dataclass(frozen=True)
 class WritesTo:
-    """Where the application on the node that the detail `node` names sends its writes: the primary's address in its
-    settings (FOOBAR_WRITE_DB_HOST in app.env), or in the file they name (FOOBAR_PRIMARY_FILE, on a lab that can move
-    its primary), made `new`; the fix makes it `old` again. The texts are templates of the details."""
+    """Where the application on the node that the detail `node` names sends its writes: the primary's address in the
+    address file its settings name (FOOBAR_PRIMARY_FILE in app.env, which the build writes and a promotion rewrites),
+    made `new`; the fix makes it `old` again. The texts are templates of the details."""
 
     old: str
     new: str
 
     def _edit(self, live: LiveLab, details: Details, was: str, becomes: str) -> Details:
-        node = details["node"]
-        named = on(live, node, f"sed -n 's/^FOOBAR_PRIMARY_FILE=//p' {APP_ENV}").strip()
-        path, key = (named, "") if named else (APP_ENV, "FOOBAR_WRITE_DB_HOST=")
-        on(live, node, sed(path, f"s#^{key}{literal(fill(was, details))}$#{key}{fill(becomes, details)}#") + f" && {APP_RESTART}")
-        return {"setting": f"{path} (the file FOOBAR_PRIMARY_FILE names in {APP_ENV})" if named else f"FOOBAR_WRITE_DB_HOST in {APP_ENV}"}
+        on(live, details["node"], sed(PRIMARY_FILE, f"s#^{literal(fill(was, details))}$#{fill(becomes, details)}#") + f" && {APP_RESTART}")
+        return {"setting": f"{PRIMARY_FILE} (the file FOOBAR_PRIMARY_FILE names in {APP_ENV})"}
 
     def inject(self, live: LiveLab, details: Details) -> Details:
         return self._edit(live, details, self.old, self.new)
@@ -377,7 +375,7 @@ def _account_inject(live: LiveLab, details: Details) -> None:
 def _account_fix(live: LiveLab, details: Details) -> None:
     user = f"'{REPLICATION_USER}'@'{live.lab.node(details['replica']).address}'"
     if details["variant"] == "password":
-        hashed = password_hash(lab_secrets.load(live.session.state_dir)["db_replication"])
+        hashed = password_hash(live.session.secrets["db_replication"])
         statement = f"ALTER USER {user} IDENTIFIED BY PASSWORD '{hashed}'"
     else:
         statement = f"RENAME USER '{REPLICATION_USER}'@'{details['wrong_host']}' TO {user}"
@@ -557,10 +555,10 @@ FULL_DISK = Exercise(
 
 def _bundle(live: LiveLab, days: int | None) -> str:
     """The site's certificate and key for HAProxy: the lab's own, or one of the lab's CA that ended `days` ago."""
-    folder = live.session.state_dir / pki.FOLDER
     if days is None:
-        return (folder / "site.key").read_text() + (folder / "site.pem").read_text()
-    ca, _ = pki.LabCA.open(live.session.state_dir)
+        cert, key = live.session.folder.certificate("site")
+        return key.read_text() + cert.read_text()
+    ca = live.session.ca()
     ended = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=days)
     leaf = ca.ca.issue_cert(*pki.site_identities(live.lab.domain, live.lab.site), not_before=ended - datetime.timedelta(days=pki.LEAF_DAYS), not_after=ended)
     return leaf.private_key_pem.bytes().decode() + "".join(blob.bytes().decode() for blob in leaf.cert_chain_pems)

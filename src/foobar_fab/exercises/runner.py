@@ -20,6 +20,7 @@ from ..live import LiveLab
 from ..live import live as connect
 from ..session import LabSession
 from ..topology import Lab
+from ..waiting import wait_until
 from . import causes, symptoms
 from .catalog import EXERCISES, by_name
 from .faults import Details
@@ -31,12 +32,13 @@ Out = Callable[[str], None]
 SHOW_TIMEOUT = 90.0  # seconds an injected fault gets to show its symptom
 GONE_TIMEOUT = 150.0  # seconds the reference fix gets to take the symptom away (a full disk is retried every 60 s)
 STEADY = 2.0  # seconds a symptom must last before the start hands over
+POLL = 1.0  # seconds between two looks at the symptom
 SYMPTOM = "exercise.symptom"
 CAUSE = "exercise.cause"
 
 
 def drawer(session: LabSession) -> Drawer:
-    return Drawer(session.state_dir, session.settings.exercise_dir, session.lab.name)
+    return Drawer(session.folder, session.settings.exercise_dir, session.lab.name)
 
 
 def applicable(lab: Lab) -> list[Exercise]:
@@ -79,15 +81,6 @@ def showing(live: LiveLab, exercise: Exercise, details: Details) -> bool:
     return not symptom(live, exercise, details, 0.0)[0]
 
 
-def wait(until: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(1.0)
-    return True
-
-
 def _why(err: Exception) -> str:
     """An error while breaking or repairing, told without the commands (they are the answer) unless debugging."""
     return f"{type(err).__name__}: {err}" if os.environ.get("FOOBAR_FAB_DEBUG") else type(err).__name__
@@ -114,7 +107,7 @@ def start(live: LiveLab, name: str, seed: int | None, out: Out) -> Running:
     try:
         state.details.update(learned(exercise.inject(live, state.details)))
         hidden.save(state)
-        shown = not exercise.shows or wait(lambda: showing(live, exercise, state.details), SHOW_TIMEOUT)
+        shown = not exercise.shows or wait_until(lambda: showing(live, exercise, state.details), SHOW_TIMEOUT, POLL)
     except Exception as err:
         restore(live.session, exercise, state)
         hidden.finish(state, "not started")
@@ -225,7 +218,7 @@ def solve(live: LiveLab, out: Out) -> None:
         raise ExerciseError(f"the reference fix of {exercise.name} failed ({_why(err)}): `invoke exercise.stop` restores the lab") from None
     state.reference_fix, state.hints = True, len(exercise.hints)
     hidden.save(state)
-    if not wait(lambda: symptom(live, exercise, state.details, 0.0)[0], GONE_TIMEOUT):
+    if not wait_until(lambda: symptom(live, exercise, state.details, 0.0)[0], GONE_TIMEOUT, POLL):
         raise ExerciseError(f"the symptom of {exercise.name} is still there after the reference fix: `invoke exercise.stop` restores the lab")
     out(f"reference fix applied: {fill(exercise.hints[-1], state.details)}")
     out(f"the cause: {fill(exercise.causes[0], state.details)}; `invoke exercise.check --cause ...` grades it")

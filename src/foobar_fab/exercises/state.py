@@ -11,7 +11,6 @@ An exercise that ends is appended, in clear, to the lab's results (exercises.jso
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,9 +19,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..errors import LabError
-
-STATE = "exercise"
-RESULTS = "exercises.jsonl"
+from ..statefolder import LabFolder, write_private
 
 
 class ExerciseError(LabError):
@@ -48,25 +45,17 @@ class Running:
         return f"{seconds // 60} min {seconds % 60} s"
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
-
-
 @dataclass(frozen=True)
 class Drawer:
     """Where one lab's running exercise is kept: the token in its state folder, the key outside it."""
 
-    state_dir: Path
+    folder: LabFolder
     key_dir: Path
     lab_name: str
 
     @property
     def token_file(self) -> Path:
-        return self.state_dir / STATE
+        return self.folder.exercise
 
     @property
     def key_file(self) -> Path:
@@ -82,7 +71,7 @@ class Drawer:
             raise ExerciseError(f"{self.key_file}: cannot read the exercise key ({err.strerror}): the exercises need root") from None
         key = Fernet.generate_key()
         try:
-            _write_private(self.key_file, key)
+            write_private(self.key_file, key)
         except OSError as err:
             raise ExerciseError(f"{self.key_dir}: cannot keep the exercise key there ({err.strerror}): set exercise_dir in invoke.yaml") from None
         return key
@@ -92,7 +81,7 @@ class Drawer:
 
     def save(self, state: Running) -> None:
         token = Fernet(self._key(create=True)).encrypt(json.dumps(asdict(state)).encode())
-        _write_private(self.token_file, token)
+        write_private(self.token_file, token)
 
     def load(self) -> Running:
         if not self.running():
@@ -116,7 +105,6 @@ class Drawer:
             "attempts": state.attempts,
             "reference_fix": state.reference_fix,
         }
-        with (self.state_dir / RESULTS).open("a") as results:
-            results.write(json.dumps(record) + "\n")
+        self.folder.append_line(self.folder.exercise_results, json.dumps(record))
         self.token_file.unlink(missing_ok=True)
         return record

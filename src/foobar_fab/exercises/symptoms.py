@@ -18,6 +18,7 @@ import requests
 from ..constants import APP_PORT, DATABASE, HEALTH_PATH
 from ..expect import CheckFailed, eventually, expect
 from ..live import LiveLab
+from ..observe import vip
 from ..observe.haproxy import all_up, describe
 from ..observe.shell import NodeUnreachable
 from ..observe.site import LabGone, served_by
@@ -148,7 +149,9 @@ def floating_on_first(live: LiveLab, details: Details, settle: float) -> str:
     master, address = live.lab.balancers[0], live.lab.floating_address
 
     def probe() -> str:
-        held = f" {address}/" in live.shells.run(master.name, "ip -o -4 addr show", show=False).stdout
+        held = vip.holds(live.shells, master, str(address), show=False)
+        if held is None:
+            raise CheckFailed(f"{master.name} cannot be asked whether it holds {address}")
         return expect(held, f"{address} is {'' if held else 'not '}on {master.name}")
 
     return eventually(probe, settle)

@@ -18,6 +18,7 @@ from ..console import Console
 from ..executors import Outcome, RemoteExecutor, SshParams
 from ..inventory import Inventory
 from ..resources.packages import NodeImage
+from ..statefolder import LabFolder
 from ..steps import Failure, Runner
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError
@@ -60,7 +61,7 @@ class SshProvider(Provider):
         host = self.inventory.hosts[node]
         return SshParams(
             host=str(host.address), user=host.user, key_file=host.key_file, port=host.port, sudo=host.sudo,
-            known_hosts=self.state_dir / "known_hosts", trust_new_hosts=True,
+            known_hosts=LabFolder(self.state_dir).known_hosts, trust_new_hosts=True,
         )
 
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
@@ -110,7 +111,7 @@ class SshProvider(Provider):
 
     def destroy(self, runner: Runner) -> bool:
         self.console.note("host", f"existing servers are left as they are; forgetting their host keys in {self.state_dir}")
-        (self.state_dir / "known_hosts").unlink(missing_ok=True)
+        LabFolder(self.state_dir).known_hosts.unlink(missing_ok=True)
         return True
 
     def status(self) -> list[NodeStatus]:

@@ -75,7 +75,7 @@ class VagrantProvider(Provider):
         """What the Vagrantfile reads: the lab file, where Vagrant keeps its state, which provider."""
         return {
             "VAGRANT_CWD": str(PROJECT_ROOT),
-            "VAGRANT_DOTFILE_PATH": str(self.layout.state_dir / "vagrant"),
+            "VAGRANT_DOTFILE_PATH": str(self.layout.folder.vagrant),
             "VAGRANT_DEFAULT_PROVIDER": self.backend,
             "FOOBAR_LAB_FILE": str(self.lab.source),
             "FOOBAR_LXC_BOX": BOX_NAME,
@@ -133,7 +133,7 @@ class VagrantProvider(Provider):
         return SshParams(
             host=found["hostname"], user=found.get("user", "vagrant"), port=int(found.get("port", "22")),
             key_file=Path(found["identityfile"]), sudo=True,
-            known_hosts=self.layout.state_dir / "known_hosts", trust_new_hosts=True,
+            known_hosts=self.layout.known_hosts, trust_new_hosts=True,
         )
 
     def stop_hard(self, node: str) -> None:

@@ -115,7 +115,7 @@ def scan(c: Context, lab_file: str | None = None, provider: str | None = None, j
     s = session(c, lab_file=lab_file, provider=provider, quiet=True)
     with live(s) as lab:
         result = scanning.scan(lab, s.provider.bridge)
-    path = scanning.save(result, s.state_dir)
+    path = scanning.save(result, s.folder)
     if json_:
         print(json.dumps(result, indent=2))
         return

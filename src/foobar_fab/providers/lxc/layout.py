@@ -16,6 +16,7 @@ from pathlib import Path
 from ...executors import SshParams
 from ...resources.packages import PACKAGE_CACHE
 from ...settings import Settings
+from ...statefolder import LabFolder
 from ...topology import Lab, NodeSpec
 from ..base import misrouted
 from .recipe import DEBIAN_SUITE, recipe_id
@@ -76,21 +77,25 @@ class LxcLayout:
         return self.cache_dir / "packages"
 
     @property
+    def folder(self) -> LabFolder:
+        """The lab's state folder, which names the files kept there."""
+        return LabFolder(self.state_dir)
+
+    @property
     def key_file(self) -> Path:
-        return self.state_dir / "id_ed25519"
+        return self.folder.key_file
 
     @property
     def known_hosts(self) -> Path:
-        return self.state_dir / "known_hosts"
+        return self.folder.known_hosts
 
     @property
     def dnsmasq_pid(self) -> Path:
-        return self.state_dir / "dnsmasq.pid"
+        return self.folder.dnsmasq_pid
 
     @property
     def forward_note(self) -> Path:
-        """Present when the lab turned IP forwarding on, so destroy can turn it off again."""
-        return self.state_dir / "ip_forward.was-off"
+        return self.folder.forward_note
 
     def bridge_present(self) -> bool:
         return os.path.isdir(f"/sys/class/net/{self.bridge}")

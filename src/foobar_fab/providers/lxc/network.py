@@ -109,7 +109,7 @@ class Nat(Step):
             return ok(f"table {self.layout.nft_table} masquerades {self.layout.lab.subnet}")
         actions: list[Run | Put] = []
         if not has_rule:
-            rules = self.layout.state_dir / "nat.nft"
+            rules = self.layout.folder.nat_rules
             actions += [Put(str(rules), self.ruleset(), "0600"), Run(f"nft -c -f {rules} && nft -f {rules}")]
             # Flows the old rules translated keep their translation while packets flow: forget them.
             actions.append(Run(f"conntrack -D -s {self.layout.lab.subnet} -d {MULTICAST} >/dev/null 2>&1 || true"))
