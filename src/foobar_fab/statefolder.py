@@ -4,7 +4,7 @@
 passwords (secrets.json), the design file it runs (design.json), its primary after a promotion
 (database.json), its CA and certificates (tls/), the running exercise (a sealed token) and the results
 of those done, the drills' reports, the last scan, and the provider's notes (dnsmasq's pid, the NAT
-rules, Vagrant's machine data). Secrets and keys are 0600; the reports and records anyone on the host
+rules, Vagrant's machine data, Incus's staging). Secrets and keys are 0600; the reports and records anyone on the host
 may read are 0644, as they always were. `invoke destroy` removes the folder.
 """
 
@@ -145,6 +145,11 @@ class LabFolder:
     def vagrant(self) -> Path:
         """Vagrant's machine data for the lab."""
         return self.path / "vagrant"
+
+    @property
+    def incus(self) -> Path:
+        """The Incus provider's staging: each node's identity files before they are pushed into its instance."""
+        return self.path / "incus"
 
     def make(self) -> None:
         """The folder exists (0700 when made here)."""

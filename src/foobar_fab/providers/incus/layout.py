@@ -40,7 +40,7 @@ class IncusLayout:
     @property
     def staging(self) -> Path:
         """Where a node's identity files are written before they are pushed into its instance."""
-        return self.files.state_dir / "incus"
+        return self.files.folder.incus
 
     @property
     def packing(self) -> Path:
