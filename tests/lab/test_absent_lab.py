@@ -60,7 +60,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
         ["drill.all", "--duration", "3"],
         ["ssh", "web-01", "--command", "true"],
         ["bench.site", "--seconds", "1"],
-        ["docs.capture", "--only", "no such command"],
+        ["docs.capture", "--only", "drill.kill-lb"],
     ],
     ids=" ".join,
 )

@@ -25,6 +25,13 @@ def inventory(folder: Path, key: Path, **changes: dict[str, object]) -> Path:
     return path
 
 
+def listening(port: int, not_on: int | None = None) -> str:
+    """A shell command that waits (5 s at most) for sshd to listen on the port, and no longer on `not_on`: a reload
+    re-executes it, and until it has, connections are refused."""
+    gone = f" && ! ss -tlnH 'sport = :{not_on}' | grep -q ." if not_on else ""
+    return f"for i in $(seq 50); do ss -tlnH 'sport = :{port}' | grep -q .{gone} && exit 0; sleep 0.1; done; exit 1"
+
+
 def ssh_settings(built_lab: FirstBuild, path: Path) -> Settings:
     return built_lab.settings.but(provider="ssh", inventory=path)
 
@@ -52,7 +59,7 @@ def test_power_cut_on_an_existing_server_is_a_firewall_table(built_lab: FirstBui
 def test_power_cut_keeps_the_ssh_port_the_inventory_names(built_lab: FirstBuild, tmp_path: Path) -> None:
     """A server whose SSH listens on 2222 stays reachable through its stand-in power cut, and comes back."""
     settings = built_lab.settings
-    on_node(settings, "web-02", "printf 'Port 22\\nPort 2222\\n' > /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh")
+    on_node(settings, "web-02", "printf 'Port 22\\nPort 2222\\n' > /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh && " + listening(2222))
     try:
         key = settings.state_dir("fftest") / "id_ed25519"
         session, _ = quiet_session(ssh_settings(built_lab, inventory(tmp_path, key, **{"web-02": {"port": 2222}})))
@@ -63,7 +70,7 @@ def test_power_cut_keeps_the_ssh_port_the_inventory_names(built_lab: FirstBuild,
             session.provider.start("web-02")
         assert {s.name: s.state for s in session.provider.status()}["web-02"] == "running"
     finally:
-        on_node(settings, "web-02", "rm -f /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh")
+        on_node(settings, "web-02", "rm -f /etc/ssh/sshd_config.d/zz-test.conf && systemctl reload ssh && " + listening(22, not_on=2222))
 
 
 @pytest.mark.parametrize(
