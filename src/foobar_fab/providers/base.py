@@ -6,14 +6,16 @@ import ipaddress
 import json
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from .. import parallel
+from ..console import Console
 from ..errors import LabError
-from ..executors import Outcome, SshParams
+from ..executors import LocalExecutor, Outcome, SshParams
 from ..resources.packages import NodeImage
-from ..steps import Runner
-from ..topology import Lab
+from ..steps import Runner, Step
+from ..topology import Lab, NodeSpec
 
 
 class ProviderError(LabError):
@@ -22,6 +24,21 @@ class ProviderError(LabError):
 
 class LabNotUp(ProviderError):
     """The lab is not there to be reached: refused before any connection to its addresses."""
+
+
+def converge_nodes(
+    runner: Runner, console: Console, lab: Lab, steps_for: Callable[[NodeSpec], list[Step]], leftovers: Iterable[str], gone: Callable[[str], Step]
+) -> bool:
+    """Every node of the design brought up by its steps on the host (nodes in parallel), then each node the
+    provider still holds that the design no longer names removed; False at the first failure."""
+
+    def bring_up(node: NodeSpec) -> bool:
+        return runner.apply(node.name, LocalExecutor(node.name, console), steps_for(node))
+
+    if not all(parallel.each(lab.nodes, bring_up)):
+        return False
+    dropped = sorted(set(leftovers) - {n.name for n in lab.nodes})
+    return all(runner.apply(name, LocalExecutor(name, console), [gone(name)]) for name in dropped)
 
 
 def must(outcome: Outcome) -> None:

@@ -21,7 +21,8 @@ from ...console import Console
 from ...executors import LocalExecutor, Outcome, SshParams
 from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
-from ..base import NodeStatus, Provider, ProviderError, must
+from ...topology import NodeSpec
+from ..base import NodeStatus, Provider, ProviderError, converge_nodes, must
 from ..lxc.containers import KeyPair, StateGone, wait_until_running
 from ..lxc.image import BaseImage
 from ..lxc.network import Nat, NatGone
@@ -79,16 +80,13 @@ class IncusProvider(Provider):
         if aliases is None:
             return False
 
-        def bring_up(node_name: str) -> bool:
-            node = self.lab.node(node_name)
-            steps = [Instance(self.layout, node, public_key, aliases.get(node_name)), Running(self.layout, node_name), IncusBooted(files, node_name)]
-            return runner.apply(node_name, LocalExecutor(node_name, self.console), steps)
+        def steps(node: NodeSpec) -> list[Step]:
+            return [Instance(self.layout, node, public_key, aliases.get(node.name)), Running(self.layout, node.name), IncusBooted(files, node.name)]
 
-        if not all(parallel.each([n.name for n in self.lab.nodes], bring_up)):
+        if not converge_nodes(
+            runner, self.console, self.lab, steps, self._leftover_nodes(), lambda gone: InstanceGone(self.layout, gone, why="not in this design")
+        ):
             return False
-        for gone in sorted(set(self._leftover_nodes()) - {n.name for n in self.lab.nodes}):
-            if not runner.apply(gone, LocalExecutor(gone, self.console), [InstanceGone(self.layout, gone, why="not in this design")]):
-                return False
         # As on LXC, builds that make nodes tidy what builds keep, so a re-run stays a run with nothing to change.
         tidy: list[Step] = [OldRoleImages(files), OldPackages(files), OldIncusImages(self.layout)] if new_nodes else []
         return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes), *tidy])

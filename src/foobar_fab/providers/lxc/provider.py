@@ -15,7 +15,7 @@ from ...executors import LocalExecutor, Outcome, SshParams
 from ...resources.packages import NodeImage
 from ...steps import Runner, Step, StepError
 from ...topology import NodeSpec
-from ..base import NodeStatus, Provider, ProviderError, must
+from ..base import NodeStatus, Provider, ProviderError, converge_nodes, must
 from .containers import (
     Booted,
     Container,
@@ -80,16 +80,13 @@ class LxcProvider(Provider):
         if made_from is None:
             return False
 
-        def bring_up(node_name: str) -> bool:
-            node = layout.lab.node(node_name)
-            steps = [Container(layout, node, public_key, made_from.get(node_name)), Running(layout, node.name), Booted(layout, node.name)]
-            return runner.apply(node.name, LocalExecutor(node.name, self.console), steps)
+        def steps(node: NodeSpec) -> list[Step]:
+            return [Container(layout, node, public_key, made_from.get(node.name)), Running(layout, node.name), Booted(layout, node.name)]
 
-        if not all(parallel.each([n.name for n in layout.lab.nodes], bring_up)):
+        if not converge_nodes(
+            runner, self.console, layout.lab, steps, self._leftover_nodes(), lambda gone: ContainerGone(layout, gone, why="not in this design")
+        ):
             return False
-        for gone in sorted(set(self._leftover_nodes()) - {n.name for n in layout.lab.nodes}):
-            if not runner.apply(gone, LocalExecutor(gone, self.console), [ContainerGone(layout, gone, why="not in this design")]):
-                return False
         # What builds keep is tidied by builds that make nodes, so a re-run stays a run with nothing to change.
         tidy: list[Step] = [OldRoleImages(layout), OldPackages(layout)] if new_nodes else []
         return runner.apply("host", self.host, [KnownHosts(layout, layout.lab.nodes), OldImages(layout), *tidy])
