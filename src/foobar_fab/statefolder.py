@@ -151,6 +151,11 @@ class LabFolder:
         """The Incus provider's staging: each node's identity files before they are pushed into its instance."""
         return self.path / "incus"
 
+    @property
+    def incus_place(self) -> Path:
+        """The Incus project and cluster member of the lab's instances (a class's student lab)."""
+        return self.path / "incus.json"
+
     def make(self) -> None:
         """The folder exists (0700 when made here)."""
         make_folder(self.path)

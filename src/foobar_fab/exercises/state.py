@@ -76,6 +76,13 @@ class Drawer:
             raise ExerciseError(f"{self.key_dir}: cannot keep the exercise key there ({err.strerror}): set exercise_dir in invoke.yaml") from None
         return key
 
+    def discard_key(self) -> None:
+        """The lab is gone: its exercise key goes too (the exercise folder keeps no key of a lab that is not there)."""
+        try:
+            self.key_file.unlink(missing_ok=True)
+        except OSError as err:
+            raise ExerciseError(f"{self.key_file}: cannot remove the exercise key ({err.strerror})") from None
+
     def running(self) -> bool:
         return self.token_file.exists()
 

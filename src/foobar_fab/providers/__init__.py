@@ -22,10 +22,11 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
 
         return lab, VagrantProvider(lab, LxcLayout.of(settings, lab), settings.vagrant_provider, console)
     if settings.provider == "incus":
-        from .incus import IncusLayout, IncusProvider
+        from .incus import IncusLayout, IncusPlace, IncusProvider
         from .lxc import LxcLayout
 
-        return lab, IncusProvider(IncusLayout(LxcLayout.of(settings, lab)), console, role_images=not settings.fresh)
+        files = LxcLayout.of(settings, lab)
+        return lab, IncusProvider(IncusLayout(files, IncusPlace.load(files.folder)), console, role_images=not settings.fresh)
     if settings.provider == "ssh":
         from .. import inventory
         from .ssh import SshProvider

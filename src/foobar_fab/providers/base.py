@@ -55,6 +55,7 @@ class NodeStatus:
     state: str  # running, stopped or missing
     address: str
     machine: str  # the provider's own name for it (container, VM or host)
+    member: str = ""  # the cluster member it runs on (Incus in a cluster), "" elsewhere
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -16,6 +16,7 @@ from .. import scan as scanning
 from .. import sniff as sniffing
 from ..constants import PROMETHEUS_PORT
 from ..drills import watch as watching
+from ..exercises.runner import drawer
 from ..live import live
 from ..observe.prometheus import alert_log
 from ..providers import ProviderError
@@ -105,6 +106,7 @@ def destroy(c: Context, lab_file: str | None = None, provider: str | None = None
     ok = s.provider.destroy(Runner(s.console))
     if not s.console.recap() or not ok:
         raise Exit("destroy failed: see the failed steps above; run `invoke destroy` again", code=1)
+    drawer(s).discard_key()
     s.console.line(f"\nlab {s.lab.name} is gone (the base image, role images and package cache stay in {s.settings.cache_dir}: `invoke cache.clear`).")
 
 

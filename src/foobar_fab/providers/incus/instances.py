@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...executors import Outcome
@@ -13,7 +13,7 @@ from ...steps import SECTION, Plan, Put, Run, Step, StepError, change, ok, secti
 from ...topology import NodeSpec
 from ..lxc.containers import CREATED, Booted, KnownHosts
 from ..lxc.layout import mac_address
-from .layout import LAB_KEY, POOL, IncusLayout, incus
+from .layout import DEFAULT_PROJECT, LAB_KEY, POOL, IncusLayout, IncusPlace, incus
 
 
 def queried(text: str) -> dict[str, Any] | None:
@@ -115,8 +115,8 @@ class Instance(Step):
         return self.layout.instance(self.node.name)
 
     def probe(self) -> str:
-        pull = incus("file", "pull", f"{self.instance}/root/.ssh/authorized_keys", "-")
-        return f"{query(f'/1.0/instances/{self.instance}')}; echo {SECTION}; {pull} 2>/dev/null; true"
+        pull = self.layout.cli("file", "pull", f"{self.instance}/root/.ssh/authorized_keys", "-")
+        return f"{query(self.layout.api(f'/1.0/instances/{self.instance}'))}; echo {SECTION}; {pull} 2>/dev/null; true"
 
     def why_made(self, probe: Outcome) -> str | None:
         """Why the instance is made anew (CREATED, or why the one there is replaced), None when it is kept."""
@@ -135,18 +135,26 @@ class Instance(Step):
         if why == CREATED:
             return change(f"{self.instance} created from image {self.image}", *self.create())
         if why is not None:
-            return change(f"{self.instance} replaced: {why}", Run(incus("delete", "--force", self.instance)), *self.create())
+            return change(f"{self.instance} replaced: {why}", Run(self.layout.cli("delete", "--force", self.instance)), *self.create())
         found = queried(sections(probe.stdout, 2)[0]) or {}
         config, nic = found.get("config", {}), found.get("devices", {}).get("eth0", {})
         raw = self.layout.raw_lxc(self.node)
         if config.get("raw.lxc") != raw or nic.get("network") != self.layout.network:
             return change(
                 f"{self.instance} address and network updated (stopped to apply them)",
-                Run(incus("stop", "--force", self.instance) + " 2>/dev/null || true"),
-                Run(incus("config", "set", self.instance, f"raw.lxc={raw}")),
-                Run(incus("config", "device", "set", self.instance, "eth0", f"network={self.layout.network}")),
+                Run(self.layout.cli("stop", "--force", self.instance) + " 2>/dev/null || true"),
+                Run(self.layout.cli("config", "set", self.instance, f"raw.lxc={raw}")),
+                Run(self.layout.cli("config", "device", "set", self.instance, "eth0", f"network={self.layout.network}")),
             )
         return ok(f"{self.instance} exists")
+
+    def package_cache(self) -> list[Run]:
+        """The host's package cache, shared with the node; not in a class's restricted project, which may not
+        mount a host folder with ids shifted (a node there fetches what its role image lacks from the mirror)."""
+        if self.layout.place.project != DEFAULT_PROJECT:
+            return []
+        cache = self.layout.files.package_cache
+        return [Run(self.layout.cli("config", "device", "add", self.instance, "packages", "disk", f"source={cache}", f"path={PACKAGE_CACHE}", "shift=true"))]
 
     def create(self) -> list[Run | Put]:
         """Make the instance stopped, then push the node's identity into it before its first boot."""
@@ -164,9 +172,11 @@ class Instance(Step):
             ("ssh_host_ed25519_key.pub", "/etc/ssh/ssh_host_ed25519_key.pub", "0644"),
         ]
         push = " && ".join(
-            incus("file", "push", "--create-dirs", "--mode", mode, str(stage / local), f"{self.instance}{remote}")
+            self.layout.cli("file", "push", "--create-dirs", "--mode", mode, str(stage / local), f"{self.instance}{remote}")
             for local, remote, mode in pushes
         )
+        place = self.layout.place
+        limits = [*(["--target", place.member] if place.member else []), *(["--config", f"limits.memory={place.memory}"] if place.memory else [])]
         return [
             Run(f"rm -rf {stage} && mkdir -p -m 0700 {stage}"),
             Put(str(stage / "machine-id"), uuid.uuid4().hex + "\n", "0444"),
@@ -174,12 +184,12 @@ class Instance(Step):
             Put(str(stage / "hostname"), f"{node}\n"),
             Put(str(stage / "authorized_keys"), self.public_key.strip() + "\n", "0600"),
             Run(f"ssh-keygen -q -t ed25519 -N '' -C root@{node} -f {host_key}"),
-            Run(incus(
+            Run(self.layout.cli(
                 "init", self.image, self.instance, "--no-profiles", "--storage", POOL,
-                "--config", f"{LAB_KEY}={lab.name}", "--config", f"raw.lxc={self.layout.raw_lxc(self.node)}",
+                "--config", f"{LAB_KEY}={lab.name}", "--config", f"raw.lxc={self.layout.raw_lxc(self.node)}", *limits,
             )),
-            Run(incus("config", "device", "add", self.instance, "eth0", "nic", f"network={self.layout.network}", "name=eth0", f"hwaddr={mac_address(lab.name, node)}")),
-            Run(incus("config", "device", "add", self.instance, "packages", "disk", f"source={self.layout.files.package_cache}", f"path={PACKAGE_CACHE}", "shift=true")),
+            Run(self.layout.cli("config", "device", "add", self.instance, "eth0", "nic", f"network={self.layout.network}", "name=eth0", f"hwaddr={mac_address(lab.name, node)}")),
+            *self.package_cache(),
             Run(push),
             Run(f"rm -rf {stage}"),
         ]
@@ -200,7 +210,7 @@ class Running(Step):
     name: str = "running"
 
     def probe(self) -> str:
-        return query(f"/1.0/instances/{self.layout.instance(self.node)}/state")
+        return query(self.layout.api(f"/1.0/instances/{self.layout.instance(self.node)}/state"))
 
     def decide(self, probe: Outcome) -> Plan:
         state, instance = instance_state(probe.stdout), self.layout.instance(self.node)
@@ -208,23 +218,27 @@ class Running(Step):
             raise StepError(f"Incus instance {instance} does not exist")
         if state == "Running":
             return ok("instance is running")
-        return change(f"started (was {state.lower()})", Run(incus("start", instance)))
+        return change(f"started (was {state.lower()})", Run(self.layout.cli("start", instance)))
 
 
 @dataclass
 class IncusBooted(Booted):
     """systemd inside the instance reports 'running' (reached with `incus exec`)."""
 
+    place: IncusPlace = field(default_factory=IncusPlace)
+
     def inside(self, *words: str) -> str:
-        return incus("exec", self.layout.container(self.node), "--", *words)
+        return incus(*self.place.words(), "exec", self.layout.container(self.node), "--", *words)
 
 
 @dataclass
 class IncusKnownHosts(KnownHosts):
     """The lab's known_hosts lists each node's host key, read from its instance."""
 
+    place: IncusPlace = field(default_factory=IncusPlace)
+
     def host_key(self, node: str) -> str:
-        return f"{incus('file', 'pull', f'{self.layout.container(node)}/etc/ssh/ssh_host_ed25519_key.pub', '-')} 2>/dev/null"
+        return f"{incus(*self.place.words(), 'file', 'pull', f'{self.layout.container(node)}/etc/ssh/ssh_host_ed25519_key.pub', '-')} 2>/dev/null"
 
 
 @dataclass
@@ -237,7 +251,7 @@ class InstanceGone(Step):
     name: str = "instance"
 
     def probe(self) -> str:
-        return query(f"/1.0/instances/{self.layout.instance(self.node)}")
+        return query(self.layout.api(f"/1.0/instances/{self.layout.instance(self.node)}"))
 
     def decide(self, probe: Outcome) -> Plan:
         found, instance = queried(probe.stdout), self.layout.instance(self.node)
@@ -245,4 +259,4 @@ class InstanceGone(Step):
             return ok(f"no instance {instance}")
         if found.get("config", {}).get(LAB_KEY) != self.layout.lab_name:
             return ok(f"{instance} was not made by this lab: left alone")
-        return change(f"{instance} deleted" + (f" ({self.why})" if self.why else ""), Run(incus("delete", "--force", instance)))
+        return change(f"{instance} deleted" + (f" ({self.why})" if self.why else ""), Run(self.layout.cli("delete", "--force", instance)))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ...statefolder import LabFolder, json_text, read_json, write
 from ...topology import NodeSpec
 from ..lxc.layout import LxcLayout
 
@@ -19,11 +20,49 @@ LAB_KEY = "user.foobar_fab.lab"  # on every instance and network the lab makes: 
 SOURCE_KEY = "user.foobar_fab.source"  # on every image: the folder it was packed from
 
 
+DEFAULT_PROJECT = "default"
+
+
+@dataclass(frozen=True)
+class IncusPlace:
+    """Where in Incus a lab lives: the project of its instances, the cluster member they are all pinned to
+    (None: Incus places the first, the others follow it), and each instance's memory limit (a class's
+    projects count it). A lab of one's own lives in the default project; a class writes each student's."""
+
+    project: str = DEFAULT_PROJECT
+    member: str | None = None
+    memory: str | None = None
+
+    def words(self) -> list[str]:
+        """The CLI's project flag, when not the default project."""
+        return [] if self.project == DEFAULT_PROJECT else ["--project", self.project]
+
+    @classmethod
+    def load(cls, folder: LabFolder) -> IncusPlace:
+        """The place recorded in the lab's state folder, the default project when none is."""
+        found = read_json(folder.incus_place)
+        if not isinstance(found, dict):
+            return cls()
+        return cls(str(found.get("project") or DEFAULT_PROJECT), found.get("member") or None, found.get("memory") or None)
+
+    def save(self, folder: LabFolder) -> None:
+        write(folder.incus_place, json_text(asdict(self)))
+
+
 @dataclass(frozen=True)
 class IncusLayout:
     """The lab's Incus names (instances, network, image aliases) over its LXC layout (files, images)."""
 
     files: LxcLayout
+    place: IncusPlace = field(default_factory=IncusPlace)
+
+    def cli(self, *words: str) -> str:
+        """An incus command line acting on the lab's instances (in its project)."""
+        return incus(*self.place.words(), *words)
+
+    def api(self, path: str) -> str:
+        """An API path for the lab's instances (in its project)."""
+        return path if self.place.project == DEFAULT_PROJECT else f"{path}?project={self.place.project}"
 
     @property
     def lab_name(self) -> str:

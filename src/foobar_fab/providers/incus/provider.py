@@ -38,7 +38,7 @@ from .instances import (
     NetworkGone,
     Running,
 )
-from .layout import LAB_KEY, IncusLayout, incus
+from .layout import LAB_KEY, IncusLayout
 
 HOST_COMMANDS = {"incus": "incus-base", "nft": "nftables", "conntrack": "conntrack", "debootstrap": "debootstrap", "zstd": "zstd", "ssh-keygen": "openssh-client"}
 STATES = {"Running": "running", "Stopped": "stopped", "Frozen": "stopped"}
@@ -81,7 +81,7 @@ class IncusProvider(Provider):
             return False
 
         def steps(node: NodeSpec) -> list[Step]:
-            return [Instance(self.layout, node, public_key, aliases.get(node.name)), Running(self.layout, node.name), IncusBooted(files, node.name)]
+            return [Instance(self.layout, node, public_key, aliases.get(node.name)), Running(self.layout, node.name), IncusBooted(files, node.name, place=self.layout.place)]
 
         if not converge_nodes(
             runner, self.console, self.lab, steps, self._leftover_nodes(), lambda gone: InstanceGone(self.layout, gone, why="not in this design")
@@ -89,7 +89,7 @@ class IncusProvider(Provider):
             return False
         # As on LXC, builds that make nodes tidy what builds keep, so a re-run stays a run with nothing to change.
         tidy: list[Step] = [OldRoleImages(files), OldPackages(files), OldIncusImages(self.layout)] if new_nodes else []
-        return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes), *tidy])
+        return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes, place=self.layout.place), *tidy])
 
     def _images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, str] | None:
         """The Incus image alias each new node is made from, each imported first; None if one failed."""
@@ -124,12 +124,12 @@ class IncusProvider(Provider):
         return [n.name for n in self.lab.nodes if made(n.name)]
 
     def stop_hard(self, node: str) -> None:
-        must(LocalExecutor(node, self.console).run(incus("stop", "--force", self.layout.instance(node))))
+        must(LocalExecutor(node, self.console).run(self.layout.cli("stop", "--force", self.layout.instance(node))))
 
     def start(self, node: str) -> None:
         executor = LocalExecutor(node, self.console)
-        must(executor.run(incus("start", self.layout.instance(node))))
-        must(executor.run(wait_until_running(IncusBooted(self.layout.files, node).inside)))
+        must(executor.run(self.layout.cli("start", self.layout.instance(node))))
+        must(executor.run(wait_until_running(IncusBooted(self.layout.files, node, place=self.layout.place).inside)))
 
     def destroy(self, runner: Runner) -> bool:
         self.console.heading(f"destroy: lab {self.lab.name} on Incus")
@@ -144,18 +144,21 @@ class IncusProvider(Provider):
     def _instances(self) -> list[dict[str, Any]]:
         """This lab's instances, as `incus list` reports them (quietly: status is asked often)."""
         try:
-            proc = subprocess.run(["incus", "list", "--format", "json"], capture_output=True, text=True, timeout=60)
+            proc = subprocess.run(["incus", *self.layout.place.words(), "list", "--format", "json"], capture_output=True, text=True, timeout=60)
             found = json.loads(proc.stdout) if proc.returncode == 0 else []
         except (OSError, ValueError, subprocess.TimeoutExpired):
             return []
         return [i for i in found if isinstance(i, dict) and i.get("config", {}).get(LAB_KEY) == self.lab.name]
 
     def status(self) -> list[NodeStatus]:
-        states = {str(i.get("name")): STATES.get(str(i.get("status")), str(i.get("status", "")).lower()) for i in self._instances()}
-        return [
-            NodeStatus(n.name, states.get(self.layout.instance(n.name), "missing"), str(n.address), self.layout.instance(n.name))
-            for n in self.lab.nodes
-        ]
+        found = {str(i.get("name")): i for i in self._instances()}
+        rows = []
+        for n in self.lab.nodes:
+            instance = found.get(self.layout.instance(n.name), {})
+            state = STATES.get(str(instance.get("status")), str(instance.get("status", "")).lower()) if instance else "missing"
+            member = str(instance.get("location", "")) if instance.get("location") not in (None, "none") else ""
+            rows.append(NodeStatus(n.name, state, str(n.address), self.layout.instance(n.name), member))
+        return rows
 
     def ssh_params(self, node: str) -> SshParams:
         return self.layout.files.ssh_params(node)

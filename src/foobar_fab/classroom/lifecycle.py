@@ -1,0 +1,180 @@
+"""`class.up` and `class.down`: every student's project and lab, the entry point, the firewall, the bundles.
+
+Each student's lab is built by the lab's own build (its steps written to the student's log, one line on
+the terminal), so a second `class.up` changes nothing and says so, and a student added to the file gets
+a lab while the others are only checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import build as building
+from ..console import Console
+from ..errors import LabError
+from ..executors import LocalExecutor
+from ..exercises.runner import drawer
+from ..providers.incus.images import IncusImage
+from ..providers.incus.instances import IncusBooted, IncusKnownHosts, Instance, InstanceGone, Network, NetworkGone, Running
+from ..providers.incus.layout import IncusLayout, IncusPlace
+from ..providers.lxc.containers import KeyPair, StateGone
+from ..providers.lxc.image import BaseImage
+from ..providers.lxc.layout import LxcLayout
+from ..settings import Settings
+from ..statefolder import write, write_private
+from ..steps import Runner, Step
+from . import entry
+from .classfile import Classroom, Student
+from .firewall import ClassFirewall, ClassFirewallGone
+from .folder import ClassFolder
+from .labs import log_file, prepare, student_session
+from .projects import CLASS_KEY, Project, ProjectGone, project_config
+
+Out = Callable[[str], None]
+
+
+@dataclass
+class LabOutcome:
+    """How one student's lab came out of a class command."""
+
+    student: str
+    ok: bool
+    changed: int
+    seconds: float
+    why: str = ""
+
+
+def entry_layout(settings: Settings, classroom: Classroom) -> IncusLayout:
+    lab = entry.entry_lab(classroom)
+    return IncusLayout(LxcLayout.of(settings, lab), IncusPlace(classroom.project))
+
+
+def student_project(settings: Settings, classroom: Classroom, student: Student) -> Project:
+    lab = classroom.lab_of(student)
+    layout = LxcLayout.of(settings, lab)
+    config = project_config(classroom.name, layout.bridge, len(lab.nodes), classroom.memory)
+    return Project(classroom.project_of(student), classroom.name, config)
+
+
+def build_lab(settings: Settings, classroom: Classroom, student: Student, runner: Runner) -> LabOutcome:
+    """The student's project, then their lab, built as `invoke build` builds it (steps to the student's log)."""
+    started = time.monotonic()
+    prepare(settings, classroom, student)
+    log = log_file(settings, classroom, student)
+    write(log, "")
+    with log.open("a") as stream:
+        if not Runner(Console(quiet=True, stream=stream)).apply("host", LocalExecutor("host", Console(quiet=True, stream=stream)), [student_project(settings, classroom, student)]):
+            return LabOutcome(student.name, False, 0, time.monotonic() - started, f"its project could not be made (see {log})")
+        try:
+            session = student_session(settings, classroom, student, stream)
+            session.provider.preflight()
+            result = building.build(session)
+        except LabError as err:
+            return LabOutcome(student.name, False, 0, time.monotonic() - started, str(err))
+    why = "; ".join(str(f) for f in result.failures[:2]) or f"see {log}"
+    return LabOutcome(student.name, result.ok, result.changed, time.monotonic() - started, "" if result.ok else why)
+
+
+def entry_steps(settings: Settings, classroom: Classroom) -> list[Step]:
+    """The entry point: its network, project, container, sshd and the students' accounts, listening on the host."""
+    layout = entry_layout(settings, classroom)
+    files = layout.files
+    base_alias = layout.image_alias(files.base_stamp.read_text(), None) if files.base_stamp.exists() else ""
+    public_key = files.key_file.with_suffix(".pub").read_text() if files.key_file.with_suffix(".pub").exists() else ""
+    node = files.lab.node(entry.NODE)
+    wanted = {}
+    for student in classroom.students:
+        key = LxcLayout.of(settings, classroom.lab_of(student)).key_file.with_suffix(".pub")
+        if key.exists():
+            wanted[student.name] = entry.key_line(classroom, student, key.read_text())
+    return [
+        Network(layout),
+        Project(classroom.project, classroom.name, {CLASS_KEY: classroom.name}),
+        IncusImage(layout, base_alias, None),
+        Instance(layout, node, public_key, base_alias),
+        Running(layout, node.name),
+        IncusBooted(files, node.name, place=layout.place),
+        IncusKnownHosts(files, files.lab.nodes, place=layout.place),
+        entry.EntrySshd(layout),
+        entry.EntryAccounts(layout, wanted),
+        entry.EntryListens(layout, f"{classroom.entry_host}:{classroom.entry_port}"),
+    ]
+
+
+def up(settings: Settings, classroom: Classroom, console: Console, out: Out) -> list[LabOutcome]:
+    """Every student's lab, then the entry point, the firewall and the bundles; one line a student."""
+    runner = Runner(console)
+    host = LocalExecutor("host", console)
+    outcomes: list[LabOutcome] = []
+    for student in classroom.students:
+        outcome = build_lab(settings, classroom, student, runner)
+        state = f"up ({'nothing to change' if outcome.changed == 0 else f'{outcome.changed} changes'})" if outcome.ok else f"FAILED: {outcome.why}"
+        out(f"  {student.name:<12} lab {student.lab_name:<12} {state} in {outcome.seconds:.1f} s")
+        outcomes.append(outcome)
+    files = entry_layout(settings, classroom).files
+    if not runner.apply("host", host, [KeyPair(files), BaseImage(files)]):
+        return outcomes
+    if runner.apply("entry", host, entry_steps(settings, classroom)) and runner.apply("host", host, [ClassFirewall(classroom, ClassFolder.of(settings, classroom))]):
+        write_bundles(settings, classroom)
+    return outcomes
+
+
+def write_bundles(settings: Settings, classroom: Classroom) -> None:
+    """Each student's folder: their lab's key, an ssh_config through the entry point, and known_hosts."""
+    folder = ClassFolder.of(settings, classroom)
+    entry_files = entry_layout(settings, classroom).files
+    entry_key = " ".join(entry_files.known_hosts.read_text().split()[1:3])
+    for student in classroom.students:
+        lab_files = LxcLayout.of(settings, classroom.lab_of(student))
+        if not lab_files.key_file.exists() or not lab_files.known_hosts.exists():
+            continue
+        bundle = folder.bundle(student)
+        write_private(bundle / "id_ed25519", lab_files.key_file.read_bytes())
+        write(bundle / "id_ed25519.pub", lab_files.key_file.with_suffix(".pub").read_text())
+        write(bundle / "ssh_config", entry.ssh_config(classroom, student))
+        write(bundle / "known_hosts", entry.known_hosts(classroom, entry_key, lab_files.known_hosts.read_text()))
+
+
+def down(settings: Settings, classroom: Classroom, console: Console, out: Out) -> bool:
+    """Every student's lab and project, the entry point, the firewall and the class's folder are removed."""
+    runner = Runner(console)
+    host = LocalExecutor("host", console)
+    ok = True
+    for student in classroom.students:
+        removed = remove_lab(settings, classroom, student)
+        ok = ok and removed
+        out(f"  {student.name:<12} lab {student.lab_name:<12} {'removed' if removed else f'NOT removed: see {log_file(settings, classroom, student)}'}")
+    layout = entry_layout(settings, classroom)
+    gone: list[Step] = [
+        InstanceGone(layout, entry.NODE),
+        ProjectGone(classroom.project, classroom.name),
+        NetworkGone(layout),
+        StateGone(layout.files),
+        ClassFirewallGone(classroom),
+    ]
+    ok = runner.apply("host", host, gone) and ok
+    if ok:
+        shutil.rmtree(ClassFolder.of(settings, classroom).path, ignore_errors=True)
+    return ok
+
+
+def remove_lab(settings: Settings, classroom: Classroom, student: Student) -> bool:
+    """The student's lab (as `invoke destroy` removes it), then their project."""
+    log = log_file(settings, classroom, student)
+    write(log, "")
+    with log.open("a") as stream:
+        console = Console(quiet=True, stream=stream)
+        try:
+            prepare(settings, classroom, student)
+            session = student_session(settings, classroom, student, stream)
+            removed = session.provider.destroy(Runner(console))
+        except LabError as err:
+            stream.write(f"error: {err}\n")
+            return False
+        if removed:
+            drawer(session).discard_key()
+        return removed and Runner(console).apply("host", LocalExecutor("host", console), [ProjectGone(classroom.project_of(student), classroom.name)])
+
