@@ -100,12 +100,19 @@ def node_memory(session: LabSession) -> list[Figure]:
         return figures
     for node in session.lab.nodes:
         proc = subprocess.run(layout.lxc("cgroup", node.name, "memory.stat"), shell=True, capture_output=True, text=True)
-        stat = dict(row.split()[:2] for row in proc.stdout.splitlines() if len(row.split()) == 2)
-        anon = int(stat.get("total_rss", stat.get("anon", 0)))  # cgroup v1, else v2
-        cache = int(stat.get("total_cache", stat.get("file", 0)))
-        value = f"{anon / 2**20:.0f} MiB ({(anon + cache) / 2**20:.0f} with cache)" if stat else "unknown"
+        found = anon_and_cache(proc.stdout)
+        value = f"{found[0] / 2**20:.0f} MiB ({sum(found) / 2**20:.0f} with cache)" if found else "unknown"
         figures.append(Figure(f"memory of idle {node.name}", value))
     return figures
+
+
+def anon_and_cache(memory_stat: str) -> tuple[int, int] | None:
+    """A cgroup's memory.stat as bytes of its processes' own memory and of page cache (None if empty)."""
+    stat = dict(row.split()[:2] for row in memory_stat.splitlines() if len(row.split()) == 2)
+    if not stat:
+        return None
+    anon = int(stat.get("total_rss", stat.get("anon", 0)))  # cgroup v1, else v2
+    return anon, int(stat.get("total_cache", stat.get("file", 0)))
 
 
 def warm_builds(settings: Settings) -> tuple[float, float]:

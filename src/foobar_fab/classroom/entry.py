@@ -11,13 +11,13 @@ accounts' reach.
 from __future__ import annotations
 
 import shlex
+import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..executors import Outcome
 from ..providers.incus.instances import queried, query
 from ..providers.incus.layout import IncusLayout, incus
-from ..steps import SECTION, Plan, Put, Run, Step, change, ok, sections
+from ..steps import Plan, Put, Run, Step, change, ok
 from ..topology import Lab, NodeSpec
 from .classfile import Classroom, Student
 
@@ -156,8 +156,6 @@ def ssh_config(classroom: Classroom, student: Student) -> str:
 def socket_name(address: str) -> str:
     """Where students connect: the listening address, or this host's name when it listens on every address."""
     if address == "0.0.0.0":
-        import socket
-
         return socket.getfqdn()
     return address
 
@@ -168,12 +166,3 @@ def known_hosts(classroom: Classroom, entry_key: str, lab_known_hosts: str) -> s
     name = host if classroom.entry_port == 22 else f"[{host}]:{classroom.entry_port}"
     return f"{name} {entry_key.strip()}\n{lab_known_hosts}"
 
-
-def bundle_files(folder: Path, lab_key: Path) -> dict[str, tuple[Path, str]]:
-    """The bundle's files: name -> (where the content comes from, its mode)."""
-    return {"id_ed25519": (lab_key, "0600"), "id_ed25519.pub": (lab_key.with_suffix(".pub"), "0644")}
-
-
-def read_section(text: str) -> str:
-    """The first section of a probe's output."""
-    return sections(text, 2)[0] if SECTION in text else text

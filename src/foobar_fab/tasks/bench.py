@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke import Context, task
+from invoke.exceptions import Exit
 
 from .. import benchmarks
+from ..classroom import bench as class_bench
+from ..settings import PROJECT_ROOT
 from .common import LAB_HELP, session, settings
-from .options import FLAG, LAB_NAME_TEXT, SUBNET, Number, options
+from .options import FLAG, LAB_NAME_TEXT, SUBNET, Number, Text, is_subnet, options
 
 
 @task(
@@ -46,3 +51,27 @@ def site(
 ) -> None:
     """Requests per second through the site's entry address and straight to one web server, and the replication delay."""
     benchmarks.site_benchmark(session(c, lab_file=lab_file, provider=provider, quiet=True), seconds, connections, writes)
+
+
+@task(
+    name="class",
+    help={
+        "labs": "how many labs the class has (1-30)",
+        "designs": "the designs to weigh, comma-separated; the first is the class's (default: the seed, secured and scaled designs)",
+        "subnet": "the benchmark classes' network (a /16: one /19 a class)",
+        "parallel": "labs built at once after the first",
+    },
+)
+@options(
+    labs=Number("a whole number of labs", 1, 30, whole=True),
+    designs=Text("design files, comma-separated, e.g. configs/lab.yml,configs/secured.yml", "configs/lab.yml"),
+    subnet=Text("a /16 IPv4 subnet, e.g. 10.191.0.0/16", "10.191.0.0/16", lambda t: is_subnet(t) and t.endswith("/16")),
+    parallel=Number("a whole number of labs", 1, 16, whole=True),
+)
+def class_(c: Context, labs: int = 10, designs: str = "configs/lab.yml,configs/secured.yml,configs/scaled.yml", subnet: str = "10.191.0.0/16", parallel: int = 2) -> None:
+    """A class of its own on Incus: time to bring up N labs and to look at them, each design's memory, labs in 24 GiB."""
+    files = [Path(d) if Path(d).is_absolute() else PROJECT_ROOT / d for d in designs.split(",") if d.strip()]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise Exit(f"error: --designs: no such design file: {', '.join(missing)}", code=2)
+    class_bench.class_benchmark(settings(c), labs, files, subnet, parallel)

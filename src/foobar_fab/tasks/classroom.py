@@ -25,7 +25,7 @@ from ..providers.incus import IncusLayout, IncusProvider
 from ..providers.lxc import LxcLayout
 from ..settings import PROJECT_ROOT, Settings
 from .common import YES_HELP, confirm, settings
-from .options import Choice, FilePath, options
+from .options import Choice, FilePath, Number, options
 
 CLASS_FILE = "configs/class.yml"
 CLASS_HELP = {"class-file": f"the class file: its name, design, subnet and students (default: {CLASS_FILE})"}
@@ -41,14 +41,14 @@ def opened(c: Context, class_file: str | None) -> tuple[Settings, Classroom]:
     return s, classroom
 
 
-@task(name="up", help=CLASS_HELP)
-@options(class_file=CLASS_FILE_KIND)
-def up(c: Context, class_file: str | None = None) -> None:
+@task(name="up", help={**CLASS_HELP, "parallel": "how many labs are built at once after the first (default 2)"})
+@options(class_file=CLASS_FILE_KIND, parallel=Number("a whole number of labs", 1, 16, whole=True))
+def up(c: Context, class_file: str | None = None, parallel: int = 2) -> None:
     """Make (or check) every student's project and lab, the SSH entry point, the firewall and the bundles."""
     s, classroom = opened(c, class_file)
     print(f"class {classroom.name}: {len(classroom.students)} labs of {classroom.design.source.name} on Incus (each build's steps: {ClassFolder.of(s, classroom).path}/logs/)")
     console = Console(quiet=True)
-    outcomes = lifecycle.up(s, classroom, console, print)
+    outcomes = lifecycle.up(s, classroom, console, print, parallel)
     failed = [o.student for o in outcomes if not o.ok]
     if not console.recap() or failed:
         raise Exit(f"class.up: {len(failed)} of {len(outcomes)} labs failed ({', '.join(failed) or 'the entry point'}): fix the cause and run `invoke class.up` again", code=1)
