@@ -246,7 +246,7 @@ WRITE_HOST = Exercise(
         "the design's primary is {primary} ({primary_address}).",
         "The application's settings on {node} are in " + APP_ENV + ": where does it send its writes? ({setting})",
         "Solution: on {node}, the primary's address in {setting} is {wrong} ({what}) instead of {primary_address}. "
-        "Fix it and `systemctl restart " + APP_SERVICE + "`; then `invoke exercise.check --cause {node}:app`.",
+        "Fix it (no restart: the application reads that file at every write); then `invoke exercise.check --cause {node}:app`.",
     ),
     causes=("{node}:app",),
 )
