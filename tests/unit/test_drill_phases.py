@@ -84,3 +84,13 @@ def test_measure_counts_lost_writes_and_merges_the_observers_moments_in_order() 
         (3.0, "fault"), (4.57, "detected"), (6.25, "address"), (7.12, "alert"), (10.0, "restore"), (12.5, "resolved"),
     ]
     assert timeline.events[2]["detail"] == f"lb-02 takes {SCALED.floating_address}"
+
+
+def test_an_alerts_delay_is_the_same_figure_in_the_verdict_and_the_report() -> None:
+    """Fired 5.5549 s after the fault: the report keeps 5.55 (+5.5 s); the verdict once said 5.6, from the moment rounded first."""
+    from foobar_fab.drills.figures import Figures
+
+    alert = {"alert": "SiteDown", "node": "lb-01", "summary": "", "fired_at": 15.55, "after_fault": 5.55, "resolved_at": None}
+    figures = Figures(records=[], fault_at=10.0, restore_at=20.0, alerts=[alert])
+    assert f"{alert['after_fault']:+.1f}" == "+5.5"  # as the report prints it
+    assert "5.5 s after the fault" in figures.alert_within(10.0).seen

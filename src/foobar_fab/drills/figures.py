@@ -135,7 +135,7 @@ class Figures:
         claim = f"the monitoring fires {what} within {limit:g} s"
         if first is None:
             return Expectation(expectation_id, claim, False, "no alert fired")
-        after = first["fired_at"] - self.fault_at
+        after = float(first["after_fault"])  # the report's own figure, rounded once, so both print the same
         return Expectation(expectation_id, claim, after <= limit, f"{first['alert']} ({first['node']}) {after:.1f} s after the fault")
 
     def brief_outage(self, limit: float) -> Expectation:
