@@ -46,7 +46,8 @@ def test_writes_an_svg_with_title_axes_legend_and_every_event_label(tmp_path: Pa
     assert {"web-01", "web-02", "failed reads", "failed writes", "slow (> 1 s)"} <= set(texts)
     for what in EVENTS:
         assert any(text.startswith(f"{what} ") for text in texts), what
-    assert "fault 5.0 s" in texts
+    assert "fault at 5.0 s" in texts  # on the x axis, since traffic started
+    assert any(text.startswith("detected +") for text in texts), texts  # counted from the fault, as the report counts
 
 
 def test_same_report_gives_identical_bytes(tmp_path: Path) -> None:
@@ -79,7 +80,7 @@ def test_empty_timeline_still_draws_title_and_events(tmp_path: Path) -> None:
     report["timeline"] = []
     texts = draw(report, tmp_path / "drill.svg")
     assert "web-01 loses power (drill kill-web1)" in texts
-    assert "fault 5.0 s" in texts
+    assert "fault at 5.0 s" in texts
     assert "web-01" not in texts  # no bars, so no legend
 
 

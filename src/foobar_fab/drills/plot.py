@@ -89,11 +89,22 @@ def _draw_bars(ax: Axes, timeline: Sequence[Row]) -> float:
 def _draw_events(ax: Axes, events: Sequence[Row], right: float) -> None:
     """A dashed vertical line per event, with a short label near the top, staggered on three rows; labels
     in the last third of the plot stand left of their line, so none runs off the plot."""
+    fault = next((event["t"] for event in events if event["what"] == "fault"), None)
     for i, event in enumerate(events):
         colour = EVENT_COLOURS.get(event["what"], "dimgray")
         ax.axvline(event["t"], color=colour, linestyle="--", linewidth=1.2)
         name = event["detail"].split(" (")[0] if event["what"] in ("alert", "resolved") else ""
         late = event["t"] > right * 2 / 3
-        ax.annotate(f"{event['what']} {name} {event['t']:.1f} s".replace("  ", " "), (event["t"], 0.97 - 0.07 * (i % 3)),
+        ax.annotate(f"{event['what']} {name} {event_time(event, fault)}".replace("  ", " "), (event["t"], 0.97 - 0.07 * (i % 3)),
                     xycoords=ax.get_xaxis_transform(), xytext=(-3 if late else 3, 0), textcoords="offset points",
                     color=colour, fontsize=8, va="top", ha="right" if late else "left")
+
+
+def event_time(event: Row, fault: float | None) -> str:
+    """An event's label time, counted from the fault as the report counts it ('+0.4 s'); the fault itself
+    says when it came on the x axis (since traffic started)."""
+    if fault is None:
+        return f"{event['t']:.1f} s"
+    if event["what"] == "fault":
+        return f"at {event['t']:.1f} s"
+    return f"{event['t'] - fault:+.1f} s"
