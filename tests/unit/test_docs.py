@@ -164,3 +164,29 @@ def test_every_drill_points_to_a_lesson_that_exists() -> None:
         lesson = PROJECT_ROOT / drill.lesson_link
         assert lesson.is_file(), f"{drill.name}: {drill.lesson_link} does not exist"
         assert f"drill.{drill.name}" in (PROJECT_ROOT / "docs/README.md").read_text(), f"docs/README.md does not list {drill.name}"
+
+
+def captured_outputs() -> str:
+    """Every captured output of the docs, one text, spaces squeezed (tables are aligned with runs of spaces)."""
+    outputs = [m.group("output") for doc in DOCUMENTS for m in docs_capture.BLOCK.finditer(doc.read_text())]
+    return re.sub(r"[ \t]+", " ", "\n".join(outputs))
+
+
+def seed_map_rows() -> list[list[str]]:
+    """The seed map's table rows, as cells (the header and its rule left out)."""
+    rows = [line.strip().strip("|").split(" | ") for line in (PROJECT_ROOT / "docs/seed-map.md").read_text().splitlines() if line.startswith("| ")]
+    return [cells for cells in rows if len(cells) == 4 and not cells[0].startswith(("what", "---"))]
+
+
+@pytest.mark.parametrize("cells", seed_map_rows(), ids=lambda cells: cells[0][:40])
+def test_the_seed_maps_quoted_output_is_captured_somewhere(cells: list[str]) -> None:
+    """Each line the seed map quotes as output is in a capture, and each command it names is captured (refreshed)."""
+    outputs, commands = captured_outputs(), {c for doc in DOCUMENTS for c in docs_capture.commands(doc.read_text())}
+    for quoted in INLINE.findall(cells[3]):
+        parts = [re.escape(re.sub(r"[ \t]+", " ", part).strip()) for part in quoted.split("...")]  # "..." stands for anything
+        assert re.search(".*?".join(parts), outputs), f"{cells[0]}: `{quoted}` is in no capture"
+    for command in INLINE.findall(cells[2]):
+        # build and lb.* change the lab (their effect is what is captured); docs.diagram's output is the drawing linked beside it
+        if command.startswith("invoke ") and not command.startswith(("invoke build", "invoke lb.", "invoke docs.diagram")):
+            words = shlex.split(command)  # the same task, with at least the options cited (a capture may add --quiet...)
+            assert any(shlex.split(c)[:2] == words[:2] and set(words) <= set(shlex.split(c)) for c in commands), f"{cells[0]}: `{command}` is captured nowhere"
