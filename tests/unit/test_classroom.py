@@ -100,6 +100,7 @@ def test_a_students_key_opens_only_their_own_nodes() -> None:
         ({"outcome": "solved", "hints": 0}, 100),
         ({"outcome": "solved", "hints": 2}, 80),
         ({"outcome": "solved", "hints": 9}, 50),
+        ({"outcome": "solved", "hints": 1, "attempts": 3}, 70),  # two wrong causes judged before the right one
         ({"outcome": "solved", "hints": 0, "reference_fix": True}, 0),
         ({"outcome": "stopped", "hints": 0}, 0),
     ],

@@ -1,8 +1,8 @@
 """`class.grades`: a CSV a gradebook imports, one row a student, one column an exercise, from each lab's results.
 
 An exercise's points: 100 when the student solved it (the symptom gone, every check passing and the cause
-named), less 10 a hint taken, never below 50; 0 when they gave up, when the reference fix solved it, or
-while it still runs. The last try of an exercise counts.
+named), less 10 a hint taken and 10 a wrong cause judged, never below 50; 0 when they gave up, when the
+reference fix solved it, or while it still runs. The last try of an exercise counts.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .labs import student_session
 
 FULL = 100
 PER_HINT = 10
+PER_WRONG_CAUSE = 10
 FLOOR = 50
 
 
@@ -26,7 +27,8 @@ def points(record: dict[str, Any]) -> int:
     """One finished exercise's points."""
     if record.get("outcome") != "solved" or record.get("reference_fix"):
         return 0
-    return max(FLOOR, FULL - PER_HINT * int(record.get("hints", 0)))
+    wrong = max(0, int(record.get("attempts", 1)) - 1)  # the last cause judged was the right one
+    return max(FLOOR, FULL - PER_HINT * int(record.get("hints", 0)) - PER_WRONG_CAUSE * wrong)
 
 
 def results(settings: Settings, classroom: Classroom, student: Student) -> list[dict[str, Any]]:

@@ -141,15 +141,13 @@ def hint(session: LabSession, out: Out) -> int:
 
 
 def grade(live: LiveLab, cause: str | None, out: Out) -> bool:
-    """Pass when the symptom is gone, every check of the lab passes, and the cause is named; say what still fails."""
+    """Pass when the symptom is gone, every check of the lab passes, and the cause is named; say what still fails.
+    The cause is judged (and counted) only once the rest passes."""
     hidden = drawer(live.session)
     state = hidden.load()
     exercise = by_name(state.exercise)
     named = causes.parse(cause, live.lab) if cause is not None else None
-    if named is not None:
-        state.attempts += 1
-        hidden.save(state)
-    out(f"exercise {exercise.name}: started {state.minutes} ago, {state.hints} hint(s) taken, {state.attempts} cause(s) named")
+    out(f"exercise {exercise.name}: started {state.minutes} ago, {state.hints} hint(s) taken, {state.attempts} cause(s) judged so far")
     failing: list[str] = []
 
     def report(check_id: str, ok: bool, seen: str, who: str = "") -> None:
@@ -168,13 +166,20 @@ def grade(live: LiveLab, cause: str | None, out: Out) -> bool:
             out(f"  ok      every check of the lab: {len(results)} ok")
     else:
         out("  --      the lab's checks run once the symptom is gone (`invoke check` runs them now)")
+    if failing:
+        # The cause is judged only on a repaired lab: the grade is no oracle to try every cause on first.
+        out(f"  --      {CAUSE}: judged once the symptom is gone and every check passes" + (f" ({named} not judged, not counted)" if named else ""))
+        return False
     right = named is not None and named in {fill(c, state.details) for c in exercise.causes}
+    if named is not None:
+        state.attempts += 1  # each judged cause counts; the wrong ones cost points in a class's grades
+        hidden.save(state)
     report(CAUSE, right, "not named yet: --cause NODE:COMPONENT" if named is None else f"{named}" + ("" if right else " is not the cause"))
     if failing:
         return False
     record = hidden.finish(state, "solved")
     hints = f"{record['hints']} hint{'s' if record['hints'] != 1 else ''}"
-    how = "the reference fix (exercise.solve)" if state.reference_fix else f"{record['attempts']} cause(s) named"
+    how = "the reference fix (exercise.solve)" if state.reference_fix else f"{record['attempts']} cause(s) judged"
     out(f"solved: {exercise.name} in {record['seconds'] // 60} min {record['seconds'] % 60} s, {hints}, {how}")
     if not put_back(live, exercise, state.details):
         out("the lab could not be put back as built: run `invoke build`")
