@@ -1,4 +1,4 @@
-"""A class for real: two students' labs on Incus through `invoke class.*`, as an instructor runs them.
+"""A class for real: two students' labs of the secured design on Incus through `invoke class.*`, as an instructor runs them.
 
 A class of its own (tq on 10.184.0.0/16; FOOBAR_TEST_CLASS_SUBNET moves it): class.up builds both labs
 and the entry point, a second class.up changes nothing; each student reaches their own nodes through
@@ -51,7 +51,7 @@ class Class:
         self.file = folder / "class.yml"
         self.port = free_port()
         self.file.write_text(
-            f"class:\n  name: {NAME}\n  design: {PROJECT_ROOT / 'configs/lab.yml'}\n  subnet: {SUBNET}\n  entry: 127.0.0.1:{self.port}\n"
+            f"class:\n  name: {NAME}\n  design: {PROJECT_ROOT / 'configs/secured.yml'}\n  subnet: {SUBNET}\n  entry: 127.0.0.1:{self.port}\n"
             "students: [ann, ben]\n"
         )
         self.exercise_dir = folder / "exercises"
@@ -94,7 +94,7 @@ def test_up_builds_a_lab_a_student_and_again_changes_nothing(klass: Class) -> No
     assert "ann          lab tqann        up (" in first.stdout and "ben          lab tqben        up (" in first.stdout, first.stdout
     projects = {p["name"]: p["config"] for p in json.loads(subprocess.run(["incus", "project", "list", "--format", "json"], capture_output=True, text=True, check=True).stdout)}
     ann = projects[f"{NAME}-ann"]
-    assert ann["restricted"] == "true" and ann["restricted.networks.access"] == f"{NAME}ann-br" and ann["limits.instances"] == "3", ann
+    assert ann["restricted"] == "true" and ann["restricted.networks.access"] == f"{NAME}ann-br" and ann["limits.instances"] == "4", ann
     again = klass.on_class("class.up")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("up (nothing to change)") == 2, again.stdout
@@ -115,12 +115,14 @@ def test_a_students_key_reaches_their_own_nodes_and_nothing_else(klass: Class) -
     assert as_ben.returncode != 0 and "Permission denied" in as_ben.stderr, as_ben.stderr
     shell = klass.ssh("ann", entry, "id")
     assert "uid=" not in shell.stdout, shell.stdout
-    # Root on their own node, a student still reaches neither the other lab nor the host.
+    # Through the node's own firewall too (the secured design lets SSH in from the lab's gateway only: the
+    # entry point's connections come from there). Root on their own node, a student still reaches neither
+    # the other lab nor the host.
     with socket.create_server(("0.0.0.0", 0)) as server:
         port = server.getsockname()[1]
         threading.Thread(target=lambda: [server.accept() for _ in range(1)], daemon=True).start()
         probe = (
-            f"curl -s -m 3 -o /dev/null -w 'own %{{http_code}}\\n' -H 'Host: www.foobar.com' http://{lab_address(0, 10)}/; "
+            f"curl -sk -m 3 -o /dev/null -w 'own %{{http_code}}\\n' --resolve www.foobar.com:443:{lab_address(0, 10)} https://www.foobar.com/; "
             f"curl -s -m 3 -o /dev/null -w 'other %{{http_code}}\\n' http://{lab_address(1, 11)}/; "
             f"timeout 3 bash -c '</dev/tcp/{lab_address(0, 1)}/{port}' && echo host-reached || echo host-refused"
         )

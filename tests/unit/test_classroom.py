@@ -9,6 +9,7 @@ import pytest
 
 from foobar_fab.classroom import classfile, entry, firewall, grades, projects
 from foobar_fab.classroom.classfile import ClassError
+from foobar_fab.classroom.folder import ClassFolder
 from foobar_fab.settings import PROJECT_ROOT
 
 GOOD: dict[str, Any] = {
@@ -112,3 +113,14 @@ def test_points_of_an_exercise(record: dict[str, Any], points: int) -> None:
 def test_the_grades_csv_has_a_row_a_student() -> None:
     text = grades.as_csv(["student", "lab", "x", "total", "hints"], [{"student": "a", "lab": "opsa", "x": 100, "total": 100, "hints": 0}])
     assert text == "student,lab,x,total,hints\na,opsa,100,100,0\n"
+
+
+def test_the_firewall_step_sees_a_rule_missing_from_the_loaded_table() -> None:
+    from foobar_fab.executors import Outcome
+
+    classroom = parsed()
+    step = firewall.ClassFirewall(classroom, ClassFolder(Path("/nonexistent")))
+    listed = "\n".join(line.replace("  ", "\t") for line in firewall.ruleset(classroom).splitlines()[2:])  # as nft lists it
+    assert step.decide(Outcome("", 0, listed, "")).changes is False
+    without_nat = listed.replace("masquerade", "")
+    assert step.decide(Outcome("", 0, without_nat, "")).changes is True

@@ -43,8 +43,20 @@ def ruleset(classroom: Classroom) -> str:
         f"    ip saddr {whole} icmp type echo-request accept\n"
         f"    ip saddr {whole} drop\n"
         f"  }}\n"
+        f"  chain postrouting {{\n"
+        f"    type nat hook postrouting priority srcnat; policy accept;\n"
+        f"    ip saddr {entry} ip daddr {whole} masquerade\n"
+        f"  }}\n"
         f"}}\n"
     )
+
+
+def loaded_rules(text: str) -> list[str]:
+    """The table's chains and rules as nft lists them (or as the file writes them): its lines from `table ... {`
+    on, without indentation or blank lines, so what is loaded compares with what is wanted."""
+    found = [line.strip() for line in text.splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(found) if line.startswith("table ") and line.endswith("{")), len(found))
+    return found[start:]
 
 
 @dataclass
@@ -56,11 +68,11 @@ class ClassFirewall(Step):
     name: str = "firewall"
 
     def probe(self) -> str:
-        return f"cat {self.folder.firewall} 2>/dev/null; echo; nft list table inet {table_name(self.classroom)} >/dev/null 2>&1 && echo loaded; true"
+        return f"nft list table inet {table_name(self.classroom)} 2>/dev/null; true"
 
     def decide(self, probe: Outcome) -> Plan:
         wanted = ruleset(self.classroom)
-        if probe.stdout.startswith(wanted) and probe.stdout.rstrip().endswith("loaded"):
+        if loaded_rules(probe.stdout) == loaded_rules(wanted):
             return ok(f"table {table_name(self.classroom)}: {len(self.classroom.students)} labs kept apart")
         rules = self.folder.firewall
         return change(
