@@ -22,7 +22,7 @@ def dot_source(lab: Lab) -> str:
     rows = [
         f"// Drawn from configs/{lab.source.name} by `invoke docs.diagram`: edit {lab.source.name}, not this file.",
         "digraph lab {",
-        '  rankdir=LR; fontname="Helvetica"; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
+        '  rankdir=TB; fontname="Helvetica"; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
         f'  clients [label="clients\\n{lab.domain}", shape=ellipse, fillcolor="#ffffff"];',
         "  subgraph cluster_lab {",
