@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from foobar_fab import build as building
-from foobar_fab import dbstate, promotion
+from foobar_fab import dbstate, lesson_start, promotion
 from foobar_fab.drills.catalog import by_name
 from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.drills.traffic import Traffic
@@ -150,3 +150,22 @@ def test_a_build_after_a_failover_keeps_the_primary_and_the_data(built_lab: Firs
     result, text = build(built_lab.settings)
     assert result.ok and result.changed == 0, text
     assert "database primary: web-01 (as designed)" in building.summary(quiet_session(built_lab.settings)[0])
+
+
+def test_lesson_start_puts_a_failed_over_lab_back_where_lesson_9_starts(built_lab: FirstBuild) -> None:
+    """From a failover with the old primary fenced: lesson.start 9 copies it afresh, gives it the primary back,
+    builds the design, and every check passes; a build afterwards has nothing to change."""
+    session, _ = quiet_session(built_lab.settings)
+    with live_lab(built_lab.settings) as (live, _):
+        session.provider.stop_hard("web-01")
+        promotion.failover(live)
+    session.provider.start("web-01")
+    said: list[str] = []
+    lesson_start.start(built_lab.settings, lesson_start.LESSONS[9], said.append)
+    assert "  web-01 copied afresh from web-02 (it was fenced after a failover)" in said, said
+    assert "  web-01 is the primary again (a switchover, no write lost)" in said, said
+    assert said[-1].startswith(f"lab {TEST_LAB} is where lesson 9 starts"), said
+    with live_lab(built_lab.settings) as (live, _):
+        assert live.lab.primary.name == "web-01" and live.lab.out == ()
+    result, text = build(built_lab.settings)
+    assert result.ok and result.changed == 0, text

@@ -3,7 +3,7 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, cache, classroom, db, docs, drill, exercise, lab, lb
+from . import bench, cache, classroom, db, docs, drill, exercise, lab, lb, lesson
 
 ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts)
 ns.add_collection(Collection.from_module(bench, name="bench"))
@@ -14,4 +14,5 @@ ns.add_collection(Collection.from_module(lb, name="lb"))
 ns.add_collection(Collection.from_module(exercise, name="exercise"))
 ns.add_collection(Collection.from_module(docs, name="docs"))
 ns.add_collection(Collection.from_module(classroom, name="class"))
+ns.add_collection(Collection.from_module(lesson, name="lesson"))
 ns.configure({"lab": dict(DEFAULTS)})
