@@ -108,7 +108,8 @@ def grades_(c: Context, class_file: str | None = None, output: str | None = None
     columns, rows = grades.table(s, classroom)
     path = Path(output or f"{classroom.name}-grades.csv")
     path.write_text(grades.as_csv(columns, rows))
-    print(f"{path}: {len(rows)} students, {len(columns) - 4} exercises", file=sys.stderr)
+    exercises = len(columns) - 4
+    print(f"{path}: {len(rows)} students, {exercises} exercise{'' if exercises == 1 else 's'}", file=sys.stderr)
 
 
 @task(name="down", help={**CLASS_HELP, **YES_HELP})
