@@ -71,40 +71,70 @@ def preseed(layout: ClusterLayout, member: str) -> str:
     )
 
 
+def membership_probe(layout: ClusterLayout, member: str) -> str:
+    """The cluster's members as the first member lists them, then 'former' if the member has been in a cluster."""
+    listing = inside(layout, layout.first, "incus query /1.0/cluster/members")
+    former = inside(layout, member, "test -e /var/lib/incus/cluster.crt && echo former")
+    return f"{listing} 2>/dev/null; echo {SECTION}; {former} 2>/dev/null; true"
+
+
+@dataclass
+class Removed(Step):
+    """A member the cluster removed (lost, then back) has its Incus state wiped, so that it can join again.
+
+    Such a member cannot rejoin as it was: its daemon waits for a database leader that no longer
+    counts it in, and its boot never finishes. Wiped, it is a fresh daemon that Joined adds.
+    """
+
+    layout: ClusterLayout
+    member: str
+    name: str = "removed"
+
+    def probe(self) -> str:
+        return membership_probe(self.layout, self.member)
+
+    def decide(self, probe: Outcome) -> Plan:
+        answer, former = sections(probe.stdout, 2)
+        names, name = cluster_members(answer), self.layout.member_name(self.member)
+        if not names or name in names or not lines(former):
+            return ok(f"{name} was not removed from the cluster")
+        return change(
+            f"{name} had been removed from the cluster: its Incus state wiped",
+            Run(inside(
+                self.layout, self.member,
+                # incus-startup would start the daemon again while its folder is being removed: stopped first.
+                "systemctl stop incus-startup.service incus-user.socket incus-user.service incus.service incus.socket "
+                "&& rm -rf /var/lib/incus && mkdir -m 0711 /var/lib/incus && systemctl start incus.socket",
+            )),
+        )
+
+
 @dataclass
 class Joined(Step):
-    """The member is in the cluster; one that was removed from it (lost, then back) is reset and joins anew."""
+    """The member is in the cluster, joined with a token the first member made for it."""
 
     layout: ClusterLayout
     member: str
     name: str = "joined"
 
     def probe(self) -> str:
-        members = inside(self.layout, self.layout.first, "incus query /1.0/cluster/members")
-        former = inside(self.layout, self.member, "test -e /var/lib/incus/cluster.crt && echo former")
-        return f"{members} 2>/dev/null; echo {SECTION}; {former} 2>/dev/null; true"
+        return membership_probe(self.layout, self.member)
 
     def decide(self, probe: Outcome) -> Plan:
         answer, former = sections(probe.stdout, 2)
         names, name = cluster_members(answer), self.layout.member_name(self.member)
+        first = self.layout.member_name(self.layout.first)
         if not names:
-            raise StepError(f"the first member {self.layout.member_name(self.layout.first)} is not a cluster")
+            raise StepError(f"the first member {first} is not a cluster")
         if name in names:
             return ok(f"{name} is a member")
-        first = self.layout.member_name(self.layout.first)
-        reset = [
-            Run(inside(
-                self.layout, self.member,
-                "systemctl stop incus.service incus.socket && rm -rf /var/lib/incus && mkdir -m 0711 /var/lib/incus "
-                "&& systemctl start incus.socket && incus admin waitready --timeout 60",
-            ))
-        ] if lines(former) else []
-        token = f"{incus('exec', first, '--', 'incus', 'cluster', 'add', name, '--quiet')}"
+        if lines(former):
+            raise StepError(f"{name} was removed from the cluster and still holds its state: make the test cluster again")
+        token = incus("exec", first, "--", "incus", "cluster", "add", name, "--quiet")
         revoke = f"{incus('exec', first, '--', 'incus', 'cluster', 'revoke-token', name)} >/dev/null 2>&1 || true"
-        join = incus("exec", self.layout.member_name(self.member), "--", "incus", "admin", "init", "--preseed")
+        join = incus("exec", name, "--", "incus", "admin", "init", "--preseed")
         return change(
-            f"{name} joined {first}" + (" (reset first: it had been removed from the cluster)" if reset else ""),
-            *reset,
+            f"{name} joined {first}",
             Run(f"{revoke}; set -o pipefail; {token} | {{ read -r token; printf '{preseed(self.layout, self.member)}' \"$token\"; }} | {join}"),
         )
 

@@ -40,7 +40,7 @@ def parse_members(found: Any) -> list[MemberState]:
     return [MemberState(str(m.get("server_name", "")), str(m.get("status", "")), str(m.get("message", ""))) for m in found if isinstance(m, dict)]
 
 
-def members(target: IncusTarget) -> list[MemberState]:
+def member_states(target: IncusTarget) -> list[MemberState]:
     """The cluster's members now (empty when the target does not answer)."""
     found = target.json("query", "/1.0/cluster/members?recursion=1")
     return parse_members(found) if found is not None else []

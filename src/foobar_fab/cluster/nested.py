@@ -18,13 +18,13 @@ from ..providers.lxc.containers import KeyPair, StateGone
 from ..providers.lxc.image import BaseImage
 from ..providers.lxc.package_cache import PackageCache
 from ..steps import Runner, Step
-from .clustering import Bootstrapped, ClusterImage, ClusterRemote, Joined
+from .clustering import Bootstrapped, ClusterImage, ClusterRemote, Joined, Removed
 from .layout import ClusterLayout
 from .members import IncusInstalled, IncusPackages, Member, NestedCgroups
 from .target import IncusTarget
 
 
-class TestCluster:
+class NestedCluster:
     """The members, their network and the cluster they form, all named after the cluster."""
 
     def __init__(self, layout: ClusterLayout, console: Console) -> None:
@@ -55,6 +55,7 @@ class TestCluster:
             steps: list[Step] = [
                 Member(layout.host, node, key, self.image, debs=str(layout.debs)),
                 Running(layout.host, name),
+                *([] if name == layout.first else [Removed(layout, name)]),
                 IncusBooted(files, name),
                 NestedCgroups(layout, name),
                 IncusInstalled(layout, name),
