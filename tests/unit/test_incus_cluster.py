@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from foobar_fab.cluster import ClusterLayout, IncusTarget, LostForgotten, MemberState
+from foobar_fab.cluster import ClusterLayout, IncusTarget, LostForgotten, MemberState, TargetExecutor
 from foobar_fab.cluster.clustering import Bootstrapped, ClusterImage, ClusterRemote, Joined, Removed, cluster_members
 from foobar_fab.cluster.members import CGROUPS_SCRIPT, CGROUPS_UNIT, IncusInstalled, IncusPackages, Member, NestedCgroups
 from foobar_fab.cluster.membership import parse_members
+from foobar_fab.console import Console
 from foobar_fab.steps import SECTION, Plan, Run, StepError
 
 from .fakes import probed
@@ -205,3 +207,16 @@ def test_member_states_are_parsed_from_the_cluster_listing() -> None:
     ]
     with pytest.raises(StepError):
         parse_members({"not": "a list"})
+
+
+def test_a_target_executor_sends_every_incus_of_a_command_to_its_target(cluster: ClusterLayout, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "incus").write_text('#!/bin/sh\necho "${INCUS_CONF:-local} $*"\n')
+    (fake / "incus").chmod(0o755)
+    output = io.StringIO()
+    on_cluster = TargetExecutor("host", Console(stream=output), cluster.target)
+    outcome = on_cluster.run(f"PATH={fake}:$PATH; incus list && incus query /1.0", kind="probe")
+    assert outcome.stdout.splitlines() == [f"{cluster.conf} list", f"{cluster.conf} query /1.0"]
+    assert f"export INCUS_CONF={cluster.conf}; PATH=" in output.getvalue()
+    assert TargetExecutor("host", Console(stream=output), IncusTarget.local()).run(f"PATH={fake}:$PATH; incus list").stdout.startswith("local list")

@@ -3,6 +3,6 @@
 from .layout import ClusterLayout
 from .membership import LostForgotten, MemberState, member_states, placement
 from .nested import NestedCluster
-from .target import IncusTarget
+from .target import IncusTarget, TargetExecutor
 
-__all__ = ["ClusterLayout", "IncusTarget", "LostForgotten", "MemberState", "NestedCluster", "member_states", "placement"]
+__all__ = ["ClusterLayout", "IncusTarget", "LostForgotten", "MemberState", "NestedCluster", "TargetExecutor", "member_states", "placement"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..console import Console
+from ..executors import LocalExecutor, Outcome
 from ..providers.incus.layout import incus
 
 CONF_VARIABLE = "INCUS_CONF"
@@ -51,6 +53,12 @@ class IncusTarget:
             return incus(*words)
         return f"{CONF_VARIABLE}={shlex.quote(str(self.conf))} {incus(*words)}"
 
+    def shell(self, command: str) -> str:
+        """A shell command whose every `incus` goes to this target (the command itself unchanged on the local one)."""
+        if self.conf is None:
+            return command
+        return f"export {CONF_VARIABLE}={shlex.quote(str(self.conf))}; {command}"
+
     def environment(self) -> dict[str, str]:
         """The environment for a subprocess running `incus` on this target (the caller's INCUS_CONF is never used)."""
         env = {k: v for k, v in os.environ.items() if k != CONF_VARIABLE}
@@ -70,3 +78,14 @@ class IncusTarget:
             return json.loads(proc.stdout)
         except ValueError:
             return None
+
+
+class TargetExecutor(LocalExecutor):
+    """Runs host commands whose `incus` goes to a target: the incus provider's steps, unchanged, on a cluster."""
+
+    def __init__(self, label: str, console: Console, target: IncusTarget) -> None:
+        super().__init__(label, console)
+        self.target = target
+
+    def run(self, command: str, kind: str = "run") -> Outcome:
+        return super().run(self.target.shell(command), kind)
