@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from foobar_fab.cluster import ClusterLayout, IncusTarget, LostForgotten, NestedCluster, member_states, placement
+from foobar_fab.cluster import ClusterLayout, IncusTarget, LabRoute, LabRouteGone, LostForgotten, NestedCluster, member_states, placement
 from foobar_fab.console import Console
 from foobar_fab.settings import Settings
 from foobar_fab.steps import Runner
@@ -78,9 +78,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NestedCluster]
     runner, output = quiet()
     assert made.down(runner), output.getvalue()
     yield made
-    subprocess.run(["ip", "route", "del", str(LAB)], capture_output=True)
     runner, output = quiet()
-    assert made.down(runner), output.getvalue()
+    assert runner.apply("host", made.host, [LabRouteGone(layout, LAB)]) and made.down(runner), output.getvalue()
     host = IncusTarget.local()
     assert not [i for i in host.json("list", "--format", "json") or [] if str(i.get("name", "")).startswith(f"{NAME}-")]
     assert host.json("query", f"/1.0/networks/{layout.host.network}") is None
@@ -112,11 +111,13 @@ def test_two_members_run_a_container_each_and_the_labs_of_a_lost_member_are_made
     assert placement(target) == {("default", f"{NAME}-n1"): first, ("default", f"{NAME}-n2"): second}
 
     # The host reaches the container on the second member through a route via that member.
-    subprocess.run(["ip", "route", "replace", str(LAB), "via", str(layout.address(layout.members[1]))], check=True)
+    runner, output = quiet()
+    assert runner.apply("host", cluster.host, [LabRoute(layout, LAB, layout.members[1])]), output.getvalue()
     assert f"via {layout.address(layout.members[1])} dev {layout.host.network}" in subprocess.run(["ip", "route", "show", str(LAB)], capture_output=True, text=True).stdout
     with socket.create_connection((str(two), 22), timeout=5) as ssh:
         assert ssh.recv(64).startswith(b"SSH-2.0-")
-    subprocess.run(["ip", "route", "del", str(LAB)], check=True)
+    assert runner.apply("host", cluster.host, [LabRouteGone(layout, LAB)]), output.getvalue()
+    assert not subprocess.run(["ip", "route", "show", str(LAB)], capture_output=True, text=True).stdout.strip()
 
     # The second member is lost: the cluster marks it offline, then forgets it with its container.
     cluster.lose(layout.members[1])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from foobar_fab.cluster import ClusterLayout, IncusTarget, LostForgotten, MemberState, TargetExecutor
+from foobar_fab.cluster import ClusterLayout, IncusTarget, LabRoute, LabRouteGone, LostForgotten, MemberState, TargetExecutor
 from foobar_fab.cluster.clustering import Bootstrapped, ClusterImage, ClusterRemote, Joined, Removed, cluster_members
 from foobar_fab.cluster.members import CGROUPS_SCRIPT, CGROUPS_UNIT, IncusInstalled, IncusPackages, Member, NestedCgroups
 from foobar_fab.cluster.membership import parse_members
@@ -220,3 +220,25 @@ def test_a_target_executor_sends_every_incus_of_a_command_to_its_target(cluster:
     assert outcome.stdout.splitlines() == [f"{cluster.conf} list", f"{cluster.conf} query /1.0"]
     assert f"export INCUS_CONF={cluster.conf}; PATH=" in output.getvalue()
     assert TargetExecutor("host", Console(stream=output), IncusTarget.local()).run(f"PATH={fake}:$PATH; incus list").stdout.startswith("local list")
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+LAB = ipaddress.IPv4Network("10.99.1.0/24")
+
+
+def test_a_lab_subnet_is_routed_through_the_member_that_runs_it(cluster: ClusterLayout) -> None:
+    step = LabRoute(cluster, LAB, "m2")
+    assert commands(step.decide(probed(""))) == ["ip -4 route replace 10.99.1.0/24 via 10.99.0.12 dev ffx-br"]
+    assert not step.decide(probed("10.99.1.0/24 via 10.99.0.12 dev ffx-br \n")).changes
+    moved = step.decide(probed("10.99.1.0/24 via 10.99.0.11 dev ffx-br \n"))
+    assert "(was 10.99.1.0/24 via 10.99.0.11 dev ffx-br)" in moved.reason and moved.changes
+    with pytest.raises(StepError, match="no bridge ffx-br"):
+        step.decide(probed("no-bridge\n"))
+
+
+def test_only_a_route_through_the_members_bridge_is_removed(cluster: ClusterLayout) -> None:
+    step = LabRouteGone(cluster, LAB)
+    assert commands(step.decide(probed("10.99.1.0/24 via 10.99.0.12 dev ffx-br \n"))) == ["ip -4 route del 10.99.1.0/24 dev ffx-br"]
+    assert not step.decide(probed("10.99.1.0/24 via 192.168.1.1 dev ffx-br0 \n")).changes
+    assert not step.decide(probed("")).changes
