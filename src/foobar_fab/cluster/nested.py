@@ -13,7 +13,7 @@ from .. import parallel
 from ..console import Console
 from ..executors import LocalExecutor
 from ..providers.incus.images import IncusImage
-from ..providers.incus.instances import IncusBooted, InstanceGone, Network, NetworkGone, Running
+from ..providers.incus.instances import IncusBooted, IncusKnownHosts, InstanceGone, Network, NetworkGone, Running
 from ..providers.lxc.containers import KeyPair, StateGone
 from ..providers.lxc.image import BaseImage
 from ..providers.lxc.package_cache import PackageCache
@@ -69,7 +69,8 @@ class NestedCluster:
         for name in layout.members[1:]:  # one at a time: each join changes the cluster's database
             if not runner.apply(name, LocalExecutor(name, self.console), [Joined(layout, name)]):
                 return False
-        return runner.apply("host", self.host, [ClusterRemote(layout), ClusterImage(layout, self.image)])
+        # The members' host keys in the cluster's known_hosts: SSH reaches a member (a jump host to its labs) checked.
+        return runner.apply("host", self.host, [IncusKnownHosts(files, files.lab.nodes), ClusterRemote(layout), ClusterImage(layout, self.image)])
 
     def down(self, runner: Runner) -> bool:
         """Remove the members, their network and the client folder; True when nothing of them is left."""
