@@ -1,0 +1,140 @@
+"""A two-member Incus cluster for real, on this host: members nested in system containers of the host's daemon.
+
+The cluster (fftcl: members on 10.181.71.0/25, the lab network inside them on 10.181.71.128/25;
+FOOBAR_TEST_CLUSTER, FOOBAR_TEST_CLUSTER_SUBNET move it) is made, made again with nothing to change,
+runs a system container pinned to each member on a lab network defined on both, reaches the one on
+the second member from the host through a route via that member, loses that member, forgets it and
+makes its container again on the member left, heals when made again, and is removed with nothing
+of it left. The host's own daemon is never clustered.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from foobar_fab.cluster import ClusterLayout, IncusTarget, LabRoute, LabRouteGone, LostForgotten, NestedCluster, member_states, placement
+from foobar_fab.console import Console
+from foobar_fab.settings import Settings
+from foobar_fab.steps import Runner
+
+NAME = os.environ.get("FOOBAR_TEST_CLUSTER", "fftcl")
+SUBNET = ipaddress.IPv4Network(os.environ.get("FOOBAR_TEST_CLUSTER_SUBNET", "10.181.71.0/24"))
+MEMBERS, LAB = SUBNET.subnets(prefixlen_diff=1)
+NETWORK = f"{NAME}-lab"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("incus") is None and not os.environ.get("CI"),
+    reason="Incus is not installed (make test installs it: sh src/foobar_fab/host/bootstrap.sh incus)",
+)
+
+
+def quiet() -> tuple[Runner, io.StringIO]:
+    output = io.StringIO()
+    return Runner(Console(stream=output)), output
+
+
+def on(target: IncusTarget, *words: str) -> str:
+    """Run an incus command on the target; its output (fails the test when it fails)."""
+    proc = subprocess.run(["incus", *words], capture_output=True, text=True, env=target.environment(), timeout=120)
+    assert proc.returncode == 0, f"incus {' '.join(words)}: {proc.stderr}"
+    return proc.stdout
+
+
+def node(target: IncusTarget, name: str, image: str, address: ipaddress.IPv4Address, member: str | None) -> None:
+    """A Debian system container on the lab network, with a static address, pinned to `member` (None: Incus places it)."""
+    raw = f"lxc.net.0.ipv4.address = {address}/{LAB.prefixlen} {LAB.broadcast_address}\nlxc.net.0.ipv4.gateway = {next(LAB.hosts())}"
+    on(target, "init", image, name, "--no-profiles", "--storage", "default", "--config", f"raw.lxc={raw}", *(["--target", member] if member else []))
+    on(target, "config", "device", "add", name, "eth0", "nic", f"network={NETWORK}", "name=eth0")
+    on(target, "start", name)
+    state = on(target, "exec", name, "--", "sh", "-c", "ssh-keygen -A >/dev/null; systemctl reset-failed; systemctl restart ssh; systemctl is-system-running --wait")
+    assert state.strip() == "running", f"{name}: systemd is {state.strip()}"
+
+
+def until(what: str, test: Callable[[], bool], limit: float) -> float:
+    """Seconds until test() is true (polled every half second), failing after `limit`."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if test():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    pytest.fail(f"{what}: not within {limit} s")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NestedCluster]:
+    settings = Settings.from_mapping({})
+    layout = ClusterLayout(NAME, MEMBERS, tmp_path_factory.mktemp("cluster") / NAME, settings.cache_dir, mirror=settings.mirror)
+    made = NestedCluster(layout, Console(stream=io.StringIO()))
+    runner, output = quiet()
+    assert made.down(runner), output.getvalue()
+    yield made
+    runner, output = quiet()
+    assert runner.apply("host", made.host, [LabRouteGone(layout, LAB)]) and made.down(runner), output.getvalue()
+    host = IncusTarget.local()
+    assert not [i for i in host.json("list", "--format", "json") or [] if str(i.get("name", "")).startswith(f"{NAME}-")]
+    assert host.json("query", f"/1.0/networks/{layout.host.network}") is None
+    assert not layout.state_dir.exists()
+
+
+def test_two_members_run_a_container_each_and_the_labs_of_a_lost_member_are_made_again(cluster: NestedCluster) -> None:
+    layout, target = cluster.layout, cluster.target
+    first, second = (layout.member_name(m) for m in layout.members)
+    runner, output = quiet()
+    started = time.monotonic()
+    assert cluster.up(runner), output.getvalue()
+    made = time.monotonic() - started
+    assert f"{second} joined {first}" in output.getvalue()
+    runner, output = quiet()
+    assert cluster.up(runner), output.getvalue()
+    assert " changed " not in output.getvalue(), output.getvalue()
+    assert {m.name: m.status for m in member_states(target)} == {first: "Online", second: "Online"}
+    assert Path(layout.conf, "config.yml").exists() and "images:" not in Path(layout.conf, "config.yml").read_text()
+
+    # A lab network on every member (defined per member, then created), and a container pinned to each.
+    for member in (first, second):
+        on(target, "network", "create", NETWORK, "--target", member)
+    gateway = next(LAB.hosts())
+    on(target, "network", "create", NETWORK, f"ipv4.address={gateway}/{LAB.prefixlen}", "ipv4.nat=false", "ipv4.dhcp=false", "ipv6.address=none")
+    one, two = LAB.network_address + 11, LAB.network_address + 12
+    node(target, f"{NAME}-n1", cluster.image, one, first)
+    node(target, f"{NAME}-n2", cluster.image, two, second)
+    assert placement(target) == {("default", f"{NAME}-n1"): first, ("default", f"{NAME}-n2"): second}
+
+    # The host reaches the container on the second member through a route via that member.
+    runner, output = quiet()
+    assert runner.apply("host", cluster.host, [LabRoute(layout, LAB, layout.members[1])]), output.getvalue()
+    assert f"via {layout.address(layout.members[1])} dev {layout.host.network}" in subprocess.run(["ip", "route", "show", str(LAB)], capture_output=True, text=True).stdout
+    with socket.create_connection((str(two), 22), timeout=5) as ssh:
+        assert ssh.recv(64).startswith(b"SSH-2.0-")
+    assert runner.apply("host", cluster.host, [LabRouteGone(layout, LAB)]), output.getvalue()
+    assert not subprocess.run(["ip", "route", "show", str(LAB)], capture_output=True, text=True).stdout.strip()
+
+    # The second member is lost: the cluster marks it offline, then forgets it with its container.
+    cluster.lose(layout.members[1])
+    lost = until("the lost member reported offline", lambda: any(m.name == second and not m.online for m in member_states(target)), 90)
+    assert placement(target)[("default", f"{NAME}-n2")] == second
+    runner, output = quiet()
+    assert runner.apply("host", cluster.host, [LostForgotten(target)]), output.getvalue()
+    assert f"removed from the cluster: {second} (offline" in output.getvalue()
+    assert placement(target) == {("default", f"{NAME}-n1"): first}
+    node(target, f"{NAME}-n2", cluster.image, two, None)
+    assert placement(target)[("default", f"{NAME}-n2")] == first
+
+    # Made again, the cluster takes the member back (reset, as a removed member cannot rejoin as it was).
+    runner, output = quiet()
+    started = time.monotonic()
+    assert cluster.up(runner), output.getvalue()
+    healed = time.monotonic() - started
+    assert f"{second} had been removed from the cluster: its Incus state wiped" in output.getvalue()
+    assert {m.name: m.online for m in member_states(target)} == {first: True, second: True}
+    print(f"\ncluster made in {made:.1f} s; member offline {lost:.1f} s after its loss; rejoined in {healed:.1f} s")
