@@ -115,7 +115,7 @@ class MySQLStorage:
         self._connect = connect
 
     def add_message(self, body: str, node: str) -> int:
-        with self._cursor("write") as cursor:
+        with self._cursor("write", io_timeout=self._settings.write_timeout or IO_TIMEOUT) as cursor:
             cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (body, node))
             return int(cursor.lastrowid)
 
