@@ -23,7 +23,7 @@ EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
 TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "cache.show", "cache.clear",
-    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
     "docs.capture", "docs.diagram", "docs.screenshot",
 ] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS]
 
@@ -87,7 +87,7 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
 
 LAB_TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot",
-    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
 ] + [f"drill.{d}" for d in DRILLS] + LB + EXERCISE_TASKS
 
 

@@ -10,7 +10,7 @@ primary counts as dead. Real sites run this loop in a tool of its own (orchestra
 
 from __future__ import annotations
 
-from .. import design, promotion
+from .. import design, orphans, promotion
 from ..observe.shell import NodeUnreachable
 from ..roles.database import GUARD_SERVICE
 from ..topology import NodeSpec
@@ -95,7 +95,10 @@ def rejoin(run: DrillRun) -> None:
         run.event("refused", f"{node.name} holds {len(err.found)} transaction(s) {run.live.lab.primary.name} never received")
         promotion.rebuild(run.live, node, run.options)
         run.findings["rejoined"] = "rebuild"
-        run.event("rebuilt", f"{node.name} was copied afresh from {run.live.lab.primary.name} and follows it")
+        kept = orphans.saved(run.live.session.folder)
+        if kept and not kept[-1].replayed:
+            run.findings["orphans_file"] = str(kept[-1].path)
+        run.event("rebuilt", f"{node.name} was copied afresh from {run.live.lab.primary.name} and follows it, its own transactions saved first")
 
 
 def put_back(run: DrillRun) -> None:

@@ -182,7 +182,8 @@ def print_failover(report: DrillReport, console: Console) -> None:
         console.line(f"new primary:        {found.get('new_primary')} took writes {found['writable_at'] - fault:.1f} s after the fault")
     console.line(f"write outage:       {_seconds(report['write_outage_seconds'], 'no write was acknowledged after the fault')}")
     if found.get("errant"):
-        console.line(f"old primary's own transactions (never replicated, dropped by the rebuild): {', '.join(found['errant'])}")
+        kept = f"saved by the rebuild in {found['orphans_file']}: `invoke db.orphans` shows and replays them" if found.get("orphans_file") else "dropped by the rebuild"
+        console.line(f"old primary's own transactions (never replicated; {kept}): {', '.join(found['errant'])}")
 
 
 def _event_marks(events: list[EventRow]) -> dict[int, str]:

@@ -1,0 +1,76 @@
+"""What a failover loses, on the tests' real lab: acknowledged writes the replica never received are saved
+before the rebuild drops them, and replayed on the new primary. The lab ends as designed (web-01 primary).
+
+Runs after test_failover (file order).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+
+from foobar_fab import orphans, promotion
+from foobar_fab.live import LiveLab
+from foobar_fab.observe.databases import Databases
+from foobar_fab.observe.shell import NodeUnreachable
+from foobar_fab.resources.mariadb import sql
+
+from .conftest import FirstBuild, live_lab, quiet_session
+
+ORPHANED = 4  # writes the replica never receives
+
+
+def answers(live: LiveLab, node: str) -> bool:
+    try:
+        return live.databases.writable(live.lab.node(node), timeout=2.0) is not None
+    except NodeUnreachable:
+        return False
+
+
+def wait_caught_up(live: LiveLab, timeout: float = 30.0) -> None:
+    databases = Databases(live.lab, live.shells, show=False)
+    deadline = time.monotonic() + timeout
+    while databases.transactions_behind() != 0:
+        assert time.monotonic() < deadline, "the replica did not catch up"
+        time.sleep(0.5)
+
+
+def test_a_rebuild_saves_what_only_the_fenced_primary_held_and_a_replay_restores_it(built_lab: FirstBuild) -> None:
+    session, _ = quiet_session(built_lab.settings)
+    run_id = uuid.uuid4().hex[:8]
+    written = [f"orphan {run_id} {n} it's \"quoted\" \\ done" for n in range(ORPHANED)]
+    with live_lab(built_lab.settings) as (live, output):
+        live.shells.must("web-02", sql("STOP SLAVE IO_THREAD"))
+        assert all(live.site.post_message(body).status_code == 201 for body in written)  # acknowledged, on web-01 only
+        session.provider.stop_hard("web-01")
+        promotion.failover(live)
+        after = f"after {run_id}"
+        assert live.site.post_message(after).status_code == 201  # the new primary gives out ids the old one used
+        session.provider.start("web-01")
+        deadline = time.monotonic() + 90
+        while not answers(live, "web-01"):
+            assert time.monotonic() < deadline, "web-01's MariaDB did not come back"
+            time.sleep(1)
+        with pytest.raises(promotion.ErrantTransactions) as refused:
+            promotion.rejoin(live, live.lab.node("web-01"))
+        assert len(refused.value.found) == ORPHANED and "`invoke db.orphans --replay`" in str(refused.value)
+        promotion.rebuild(live, live.lab.node("web-01"))
+        (saved,) = orphans.saved(live.session.folder)
+        text = saved.path.read_text()
+        assert saved.path.stat().st_mode & 0o777 == 0o600 and str(saved.path) in output.getvalue()
+        assert all(gtid in text for gtid in refused.value.found), text
+        inserts = [line for line in text.splitlines() if line.startswith("INSERT INTO")]
+        assert [re.search(r"VALUES \('(orphan \S+ \d+)", line).group(1) for line in inserts] == [b.split(" it's")[0] for b in written], text  # type: ignore[union-attr]
+        assert all(live.databases.count(live.lab.node("web-01"), body) == 0 for body in written)  # the rebuild dropped them
+        assert orphans.replay(live, saved) == ORPHANED
+        wait_caught_up(live)
+        held = {n: [live.databases.count(live.lab.node(n), body) for body in [*written, after]] for n in ("web-01", "web-02")}
+        assert held == {"web-01": [1] * (ORPHANED + 1), "web-02": [1] * (ORPHANED + 1)}, held
+        assert [s.replayed for s in orphans.saved(live.session.folder)] == [True]
+        with pytest.raises(orphans.OrphansError):
+            orphans.replay(live, orphans.saved(live.session.folder)[0])
+        promotion.switchover(live, live.lab.node("web-01"))
+        assert live.lab.primary.name == "web-01"
