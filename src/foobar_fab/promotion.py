@@ -223,7 +223,12 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
     position = DUMP_POSITION.search(dump)
     if position is None:
         raise PromotionError(f"the copy of {primary.name} names no replication position: `mariadb-dump --gtid` said nothing")
-    reset = f"STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
+    # A former primary may come back still waiting for semi-sync acknowledgements (with no replica of its own, any
+    # write it logs would wait out the timeout): a server being copied afresh waits for nobody, and logs nothing.
+    reset = (
+        "SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET SESSION sql_log_bin = 0; STOP SLAVE; RESET SLAVE ALL; "
+        f"SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
+    )
     live.shells.must(node.name, sql(reset), kind="run")
     staged = f"{STAGING}/rebuild.sql"
     live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
