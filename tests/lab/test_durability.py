@@ -1,5 +1,6 @@
 """What a failover loses, on the tests' real lab: acknowledged writes the replica never received are saved
-before the rebuild drops them, and replayed on the new primary. The lab ends as designed (web-01 primary).
+before the rebuild drops them, and replayed on the new primary; the durability drill compares what each
+replication mode loses when the replica lags. The lab ends as designed (web-01 primary, asynchronous).
 
 Runs after test_failover (file order).
 """
@@ -9,18 +10,22 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 import pytest
 
 from foobar_fab import orphans, promotion
+from foobar_fab.drills.durability import MODES, durability, lost_ids
+from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.databases import Databases
 from foobar_fab.observe.shell import NodeUnreachable
 from foobar_fab.resources.mariadb import sql
 
-from .conftest import FirstBuild, live_lab, quiet_session
+from .conftest import FirstBuild, build, live_lab, quiet_session
 
 ORPHANED = 4  # writes the replica never receives
+RATE = 20.0
 
 
 def answers(live: LiveLab, node: str) -> bool:
@@ -74,3 +79,30 @@ def test_a_rebuild_saves_what_only_the_fenced_primary_held_and_a_replay_restores
             orphans.replay(live, orphans.saved(live.session.folder)[0])
         promotion.switchover(live, live.lab.node("web-01"))
         assert live.lab.primary.name == "web-01"
+
+
+def held(report: dict[str, Any], expectation_id: str) -> bool:
+    return next(e["ok"] for e in report["expectations"] if e["id"] == expectation_id)
+
+
+def test_the_durability_drill_shows_what_each_mode_loses_and_puts_the_lab_back(built_lab: FirstBuild) -> None:
+    """The replica stops receiving for 3 s, then the primary loses power: asynchronous replication loses every write
+    acknowledged since, semi-sync falls back after its timeout and loses them too, semi-sync that never falls
+    back loses none and makes writes wait; the lab is as designed afterwards."""
+    with live_lab(built_lab.settings) as (live, output):
+        reports = {
+            mode.name: run_drill(live, durability(3.0), DrillOptions(RATE, 8.0, replication=mode.replication, semi_sync_timeout_ms=mode.timeout_ms))
+            for mode in MODES
+        }
+        primary_after = live.lab.primary.name
+    lost = {name: lost_ids(r) for name, r in reports.items()}
+    assert all(r["recovered"] and r["failover"]["new_primary"] == "web-02" for r in reports.values()), output.getvalue()
+    assert lost["async"] and held(reports["async"], "writes.lost-as-predicted"), reports["async"]["expectations"]
+    assert reports["async"]["failover"]["orphans_file"], reports["async"]["failover"]  # the rebuild kept them
+    assert lost["semi-sync"] and held(reports["semi-sync"], "semi-sync.fell-back"), reports["semi-sync"]["expectations"]
+    assert held(reports["semi-sync"], "writes.lost-as-predicted"), reports["semi-sync"]["expectations"]
+    assert lost["semi-sync-wait"] == [] and held(reports["semi-sync-wait"], "writes.none-lost"), reports["semi-sync-wait"]["lost_writes"]
+    assert held(reports["semi-sync-wait"], "writes.waited") and (reports["semi-sync-wait"]["longest_write_wait_seconds"] or 0) >= 3.0
+    assert primary_after == "web-01"
+    result, text = build(built_lab.settings)  # asynchronous, the design's timeout, web-01 primary: nothing to change
+    assert result.ok and result.changed == 0, text

@@ -43,9 +43,10 @@ def detect(run: DrillRun, within: float) -> NodeSpec | None:
     return watcher if outcome.ok else None
 
 
-def fail_over(run: DrillRun) -> None:
-    """As soon as the primary is seen dead, promote the replica (the fault's duration bounds the wait)."""
-    watcher = detect(run, within=run.duration)
+def fail_over(run: DrillRun, within: float | None = None) -> None:
+    """As soon as the primary is seen dead, promote the replica (the fault's duration bounds the wait, unless
+    `within` gives another bound: a fault that comes later)."""
+    watcher = detect(run, within=run.duration if within is None else within)
     if watcher is None:
         run.event("not detected", f"{run.target.name}'s MariaDB kept answering: no failover")
         return
@@ -93,7 +94,7 @@ def rejoin(run: DrillRun) -> None:
     except promotion.ErrantTransactions as err:
         run.findings["errant"] = err.found
         run.event("refused", f"{node.name} holds {len(err.found)} transaction(s) {run.live.lab.primary.name} never received")
-        promotion.rebuild(run.live, node, run.options)
+        promotion.rebuild(run.live, run.live.lab.node(node.name), run.options)  # as the lab has it now: fenced
         run.findings["rejoined"] = "rebuild"
         kept = orphans.saved(run.live.session.folder)
         if kept and not kept[-1].replayed:

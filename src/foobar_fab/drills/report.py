@@ -44,6 +44,8 @@ class DrillSettings(TypedDict):
     backups: list[str]
     write_every: int
     replication: str
+    semi_sync_timeout_ms: int
+    lag: float  # seconds the replica fell behind before the fault (0: it did not)
 
 
 class DrillReport(TypedDict):
@@ -66,6 +68,7 @@ class DrillReport(TypedDict):
     lost_writes: dict[str, list[str]]
     peak_replication_lag: int | None
     write_outage_seconds: float | None
+    longest_write_wait_seconds: float | None  # the longest time without an acknowledged write, from the lag (or the fault) on
     failover: dict[str, Any]
     alerts: list[dict[str, Any]]
     floating_address_holders: list[dict[str, Any]]
@@ -73,7 +76,7 @@ class DrillReport(TypedDict):
     lesson: str
     lesson_link: str
     interrupted: bool  # Ctrl-C cut the drill short (the lab was restored all the same)
-    loss_possible: bool  # the design may lose acknowledged writes in this drill (a failover with asynchronous replication)
+    loss_possible: bool  # the design may lose acknowledged writes in this drill (a failover with asynchronous replication, or after semi-sync fell back)
 
 
 def build_report(
@@ -106,6 +109,7 @@ def build_report(
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
         "write_outage_seconds": _rounded(figures.write_outage_seconds),
+        "longest_write_wait_seconds": _rounded(figures.write_gap(figures.fault_at if figures.lead_at is None else figures.lead_at)),
         "failover": {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.failover.items()},
         "alerts": figures.alerts,
         "floating_address_holders": figures.takeovers,

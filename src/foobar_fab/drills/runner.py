@@ -51,7 +51,8 @@ SWITCHED = 30.0  # seconds the lab gets to be whole again after a switch of HAPr
 @dataclass(frozen=True)
 class DrillOptions:
     """How a drill runs: requests per second, seconds the fault lasts, HAProxy's profile, an algorithm
-    (None: the one HAProxy runs), a replication mode (None: the design's), and where a copy of the plot goes."""
+    (None: the one HAProxy runs), a replication mode (None: the design's), where a copy of the plot goes, and a
+    semi-sync timeout (None: the design's)."""
 
     rate: float
     duration: float
@@ -59,6 +60,7 @@ class DrillOptions:
     balance: str | None = None
     replication: str | None = None
     plot_to: Path | None = None
+    semi_sync_timeout_ms: int | None = None  # another semi-sync timeout than the design's (None: the design's)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,11 @@ class Setup:
     mode: str  # the replication mode of the drill
     chosen: BuildOptions  # HAProxy's options before the drill
     haproxy: BuildOptions  # HAProxy's options during the drill
+    timeout_ms: int | None = None  # the drill's semi-sync timeout, where it is not the design's
 
     @property
     def options(self) -> BuildOptions:
-        return dataclasses.replace(self.haproxy, replication=self.mode)
+        return dataclasses.replace(self.haproxy, replication=self.mode, semi_sync_timeout_ms=self.timeout_ms)
 
     @property
     def detect(self) -> str | None:
@@ -112,6 +115,7 @@ class Window:
     run: DrillRun
     operator: threading.Thread | None
     fault_at: float = 0.0
+    lead_at: float | None = None  # when what goes wrong before the fault began (a lagging replica)
     restore_at: float = 0.0
     recovered_at: float | None = None
     interrupted: bool = False
@@ -160,24 +164,28 @@ def prepared(live: LiveLab, drill: Drill, target: NodeSpec, health: Health, opti
     lab = live.lab
     refuse_unless_whole(health)
     mode = options.replication or lab.replication
+    timeout = options.semi_sync_timeout_ms if options.semi_sync_timeout_ms != lab.semi_sync_timeout_ms else None
     title = drill.fault.title(target, live)
+    lead = drill.fault.lead
     expected = consequences(
         lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target),
         slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=mode,
+        lag=lead.seconds if lead is not None else 0.0, semi_sync_timeout_ms=timeout or lab.semi_sync_timeout_ms,
     )
-    live.console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
+    waits = f", {timeout or lab.semi_sync_timeout_ms} ms timeout" if mode == "semi-sync" and (timeout or lead) else ""
+    live.console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication{waits})" if lab.replicas else ""))
     chosen = reconfiguration.running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
     haproxy = dataclasses.replace(chosen, haproxy_profile=options.profile, balance=options.balance or chosen.balance)
     if haproxy != chosen:
         use_haproxy(live, haproxy)
         health.wait(SWITCHED)
-    switched = mode != lab.replication
+    switched = mode != lab.replication or timeout is not None
     try:
         if switched:
-            if not reconfiguration.replication(live, mode):
+            if not reconfiguration.replication(live, mode, timeout):
                 raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
             health.wait(SWITCHED)
-        yield Setup(target, title, expected, mode, chosen, haproxy)
+        yield Setup(target, title, expected, mode, chosen, haproxy, timeout)
     finally:
         if switched:
             put_back(live, health)
@@ -212,6 +220,11 @@ def fault_window(live: LiveLab, drill: Drill, setup: Setup, window: Window, dura
         time.sleep(WARMUP)
         if window.operator is not None:
             window.operator.start()  # it watches from before the fault, as a real one would
+        lead = drill.fault.lead
+        if lead is not None:
+            lead.act(live, setup.target)
+            window.lead_at = window.timeline.event("lagging", lead.title(setup.target, live))
+            time.sleep(max(0.0, window.lead_at + lead.seconds - window.traffic.now()))
         window.fault_at = window.timeline.event("fault", setup.title)
         drill.fault.inject(live, setup.target)
         time.sleep(max(0.0, window.fault_at + duration - window.traffic.now()))
@@ -263,6 +276,7 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
     figures = Figures(
         records=records,
         fault_at=window.fault_at,
+        lead_at=window.lead_at,
         restore_at=window.restore_at,
         detected_at=detected_at,
         recovered_at=window.recovered_at,
@@ -310,9 +324,10 @@ def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setu
     settings: DrillSettings = {
         "rate": options.rate, "duration": options.duration, "warmup": WARMUP, "haproxy": options.profile, "balance": haproxy.balance,
         "backups": list(haproxy.backups), "write_every": window.traffic.write_every, "replication": setup.mode,
+        "semi_sync_timeout_ms": setup.timeout_ms or live.lab.semi_sync_timeout_ms, "lag": drill.fault.lead.seconds if drill.fault.lead else 0.0,
     }
     expectations = [p(figures) for p in predict(setup.expected, drill.fault.kind == "power", haproxy.balance)]
-    loss_possible = setup.expected.failover and not setup.expected.semi_sync
+    loss_possible = setup.expected.loss_possible
     report = build_report(drill, setup.title, live.lab, settings, figures, window.timeline.events, expectations, window.interrupted, loss_possible)
     path = save(report, live.session.folder.drills)
     print_report(report, console)
