@@ -248,7 +248,7 @@ class Figures:
         acks = [r.t + r.latency for r in self.records if r.kind == "write" and r.ok and since is not None and r.t + r.latency > since]
         gap = None if since is None or not acks else min(acks) - since
         claim = f"writes wait instead: none is acknowledged from the lag until the new primary takes them (over {lag:g} s)"
-        seen = "no write acknowledged after it" if gap is None else f"no write acknowledged for {gap:.1f} s"
+        seen = "no write acknowledged after it" if gap is None else f"no write acknowledged for {round(gap, 2):.1f} s"  # as the report rounds it
         return Expectation("writes.waited", claim, gap is not None and gap >= lag, seen)
 
     def lag_grew(self) -> Expectation:
