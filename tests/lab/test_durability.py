@@ -18,11 +18,11 @@ from foobar_fab import orphans, promotion
 from foobar_fab.drills.durability import MODES, durability, lost_ids
 from foobar_fab.drills.runner import DrillOptions, run_drill
 from foobar_fab.live import LiveLab
-from foobar_fab.observe.databases import Databases
 from foobar_fab.observe.shell import NodeUnreachable
 from foobar_fab.resources.mariadb import sql
 
 from .conftest import FirstBuild, build, live_lab, quiet_session
+from .test_failover import wait_caught_up
 
 ORPHANED = 4  # writes the replica never receives
 RATE = 20.0
@@ -33,14 +33,6 @@ def answers(live: LiveLab, node: str) -> bool:
         return live.databases.writable(live.lab.node(node), timeout=2.0) is not None
     except NodeUnreachable:
         return False
-
-
-def wait_caught_up(live: LiveLab, timeout: float = 30.0) -> None:
-    databases = Databases(live.lab, live.shells, show=False)
-    deadline = time.monotonic() + timeout
-    while databases.transactions_behind() != 0:
-        assert time.monotonic() < deadline, "the replica did not catch up"
-        time.sleep(0.5)
 
 
 def test_a_rebuild_saves_what_only_the_fenced_primary_held_and_a_replay_restores_it(built_lab: FirstBuild) -> None:
