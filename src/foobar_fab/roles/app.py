@@ -155,6 +155,7 @@ def environment(inputs: RoleInputs) -> str:
         db_ca=DB_CA if inputs.tls is not None else None,
         metrics_port=APP_METRICS_PORT if lab.has("monitoring") else None,
         write_timeout_ms=write_timeouts.app_write_ms(lab),
+        read_own_writes_s=lab.read_own_writes_s if inputs.options.read_own_writes_s is None else inputs.options.read_own_writes_s,
     )
 
 
