@@ -1,6 +1,7 @@
 """What a failover loses, on the tests' real lab: acknowledged writes the replica never received are saved
 before the rebuild drops them, and replayed on the new primary; the durability drill compares what each
-replication mode loses when the replica lags. The lab ends as designed (web-01 primary, asynchronous).
+replication mode loses when the replica lags; the stale-reads drill counts the users who miss their own
+message while it lags, without and with the design's fix. The lab ends as designed (web-01 primary, asynchronous).
 
 Runs after test_failover (file order).
 """
@@ -17,6 +18,7 @@ import pytest
 from foobar_fab import orphans, promotion
 from foobar_fab.drills.durability import MODES, durability, lost_ids
 from foobar_fab.drills.runner import DrillOptions, run_drill
+from foobar_fab.drills.staleness import stale_reads
 from foobar_fab.live import LiveLab
 from foobar_fab.observe.shell import NodeUnreachable
 from foobar_fab.resources.mariadb import sql
@@ -97,4 +99,17 @@ def test_the_durability_drill_shows_what_each_mode_loses_and_puts_the_lab_back(b
     assert held(reports["semi-sync-wait"], "writes.waited") and (reports["semi-sync-wait"]["longest_write_wait_seconds"] or 0) >= 3.0
     assert primary_after == "web-01"
     result, text = build(built_lab.settings)  # asynchronous, the design's timeout, web-01 primary: nothing to change
+    assert result.ok and result.changed == 0, text
+
+
+def test_stale_reads_while_the_replica_lags_and_none_with_the_fix(built_lab: FirstBuild) -> None:
+    """Clients post and read at once while the replica stops applying: reads web-02 answers miss their own writes;
+    with reads sent to the primary after a write, none does; the application is as designed afterwards."""
+    with live_lab(built_lab.settings) as (live, output):
+        (without, fixed), rows = stale_reads(live, lag=3.0, clients=2)
+    assert (without.window_s, fixed.window_s) == (0, 10), output.getvalue()
+    assert without.stale(during_lag=True) and {r.read_by for r in without.stale(during_lag=True)} == {"web-02"}, rows
+    assert fixed.rounds and not fixed.stale(), rows
+    assert all(p["ok"] for r in (without, fixed) for p in r.predictions("web-01")), rows
+    result, text = build(built_lab.settings)
     assert result.ok and result.changed == 0, text

@@ -17,7 +17,7 @@ from foobar_fab.tasks import ns
 INVOKE = Path(sys.executable).with_name("invoke")
 DRILLS = [
     "kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "slow-web1",
-    "kill-db-primary", "failover", "partition-replica", "all", "durability",
+    "kill-db-primary", "failover", "partition-replica", "all", "durability", "stale-reads",
 ]
 EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]

@@ -10,6 +10,7 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from ..drills import durability as durable
+from ..drills import staleness
 from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
 from ..drills.report import DrillReport, summary_rows
 from ..drills.runner import DrillOptions, run_drill
@@ -141,6 +142,29 @@ def durability(
     _verdict([r for _, r in runs])
 
 
+STALE_HELP = {
+    **QUIET_HELP,
+    "lag": f"seconds the replica stops applying the primary's changes; default {staleness.LAG:g}",
+    "clients": f"users posting and reading at once, each with its own cookies; default {staleness.CLIENTS}",
+}
+
+
+@task(help=STALE_HELP)
+@options(lag=Number("a number of seconds", 1, 60), clients=Number("a number of clients", 1, 20, whole=True))
+def stale_reads(
+    c: Context, lag: float = staleness.LAG, clients: int = staleness.CLIENTS, lab_file: str | None = None, provider: str | None = None, quiet: bool = False,
+) -> None:
+    """Drill: users post and read at once while the replica lags; read-your-writes failures per client, without and with the fix."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s) as lab:
+        runs, rows = staleness.stale_reads(lab, lag, int(clients))
+    s.console.heading("stale reads: does each user see the message they just posted?")
+    for row in rows:
+        s.console.line(row)
+    if not all(p["ok"] for r in runs for p in r.predictions(s.lab.primary.name)):
+        raise Exit("a prediction did not hold (see above)", code=1)
+
+
 TASKS: list[Callable[..., Any]] = [
     drill_task(d.name, f"Drill: {d.summary}; measure what clients see, restore, report.", (d,)) for d in DRILLS
-] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS), durability]
+] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS), durability, stale_reads]
