@@ -9,6 +9,7 @@ from foobar_fab import design
 from foobar_fab.drills.durability import MODES, WAIT_FOREVER_MS, comparison, durability, parse_status
 from foobar_fab.drills.figures import Figures
 from foobar_fab.drills.predictions import consequences, predict
+from foobar_fab.drills.runner import lost_writes, stored_anyway
 from foobar_fab.drills.traffic import Request
 
 from .conftest import DEFAULT_LAB_FILE
@@ -94,3 +95,9 @@ def test_one_table_for_the_modes() -> None:
     assert rows[1].split() == ["async", "-", "80", "2", "-", "2.1", "s", "1/1", "held"]
     assert rows[2].split()[:6] == ["semi-sync", "1000", "ms", "80", "1", "+1.2"]
     assert rows[3] == "async: lost 9, 10; w: s (held)" and rows[4].endswith("(did NOT hold)")
+
+
+def test_lost_and_failed_but_stored_writes_are_read_from_what_each_database_holds() -> None:
+    held: dict[str, set[str] | str] = {"web-01": {"drill r 1", "drill r 2", "drill r 3"}, "web-02": {"drill r 1"}, "db-03": "(cannot read db-03: NodeUnreachable)"}
+    assert lost_writes({"drill r 1", "drill r 2"}, held) == {"web-01": [], "web-02": ["drill r 2"], "db-03": ["(cannot read db-03: NodeUnreachable)"]}
+    assert stored_anyway({"drill r 3", "drill r 4"}, held) == ["drill r 3"]  # answered with an error, stored all the same

@@ -38,6 +38,7 @@ class Figures:
     target: str | None = None
     acknowledged: int = 0
     lost: dict[str, list[str]] = field(default_factory=dict)  # database node -> acknowledged bodies missing
+    failed_but_stored: list[str] = field(default_factory=list)  # writes the client saw fail that a database holds all the same
     peak_lag: int | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)  # what the monitoring fired: name, node, fired_at, resolved_at
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # who held the floating address from when: t, holders

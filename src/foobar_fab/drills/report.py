@@ -65,6 +65,7 @@ class DrillReport(TypedDict):
     recovered: bool
     acknowledged_writes: int
     acknowledged_writes_lost: int
+    failed_but_stored: list[str]  # writes the client was told failed that a database holds (a retry would store them twice)
     lost_writes: dict[str, list[str]]
     peak_replication_lag: int | None
     write_outage_seconds: float | None
@@ -106,6 +107,7 @@ def build_report(
         "recovered": figures.recovered_at is not None,
         "acknowledged_writes": figures.acknowledged,
         "acknowledged_writes_lost": sum(len(b) for b in figures.lost.values()),
+        "failed_but_stored": figures.failed_but_stored,
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
         "write_outage_seconds": _rounded(figures.write_outage_seconds),
@@ -158,6 +160,8 @@ def print_report(report: DrillReport, console: Console) -> None:
     for node, bodies in report["lost_writes"].items():
         if bodies:
             console.line(f"  missing on {node}: {', '.join(b.rsplit(' ', 1)[-1] for b in bodies[:20])}" + (" ..." if len(bodies) > 20 else ""))
+    stored = report.get("failed_but_stored", [])
+    console.line(f"writes failed but stored: {len(stored)}" + (f" ({', '.join(b.rsplit(' ', 1)[-1] for b in stored[:20])})" if stored else ""))
     if report["peak_replication_lag"]:
         console.line(f"replication lag:    up to {report['peak_replication_lag']} transactions behind")
     if report.get("alerts"):

@@ -273,6 +273,8 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
         timeline.add(round(detected_at, 2), "detected", f"HAProxy marked {detect} DOWN")
     records = window.traffic.snapshot()
     acknowledged = {r.body for r in records if r.kind == "write" and r.ok and r.body}
+    failed = {r.body for r in records if r.kind == "write" and not r.ok and r.body}
+    held = bodies_held(health.databases, lab.db_nodes, window.traffic.run_id)
     figures = Figures(
         records=records,
         fault_at=window.fault_at,
@@ -282,7 +284,8 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
         recovered_at=window.recovered_at,
         target=detect,
         acknowledged=len(acknowledged),
-        lost=lost_writes(acknowledged, health.databases, lab.db_nodes, window.traffic.run_id),
+        lost=lost_writes(acknowledged, held),
+        failed_but_stored=stored_anyway(failed, held),
         peak_lag=observer.peak_lag(),
         interval=1.0 / rate,
         failover=window.run.findings,
@@ -306,16 +309,26 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
     return figures
 
 
-def lost_writes(acknowledged: set[str], databases: Databases, db_nodes: tuple[NodeSpec, ...], run_id: str) -> dict[str, list[str]]:
-    """The acknowledged writes of this run that each database server does not hold after recovery."""
-    lost: dict[str, list[str]] = {}
+def bodies_held(databases: Databases, db_nodes: tuple[NodeSpec, ...], run_id: str) -> dict[str, set[str] | str]:
+    """The messages of this run each database server holds after recovery (or why it could not be read)."""
+    held: dict[str, set[str] | str] = {}
     for node in db_nodes:
         try:
-            present = databases.bodies(node, f"drill {run_id} ")
-            lost[node.name] = sorted(acknowledged - present)
-        except Exception as err:  # a database still down after the drill: every acknowledged write is unverified
-            lost[node.name] = [f"(cannot read {node.name}: {type(err).__name__})"]
-    return lost
+            held[node.name] = databases.bodies(node, f"drill {run_id} ")
+        except Exception as err:  # a database still down after the drill: nothing it holds is verified
+            held[node.name] = f"(cannot read {node.name}: {type(err).__name__})"
+    return held
+
+
+def stored_anyway(failed: set[str], held: dict[str, set[str] | str]) -> list[str]:
+    """The writes a client saw fail that some database server holds all the same (a client that tried again
+    would have stored them twice)."""
+    return sorted(b for b in failed if any(isinstance(present, set) and b in present for present in held.values()))
+
+
+def lost_writes(acknowledged: set[str], held: dict[str, set[str] | str]) -> dict[str, list[str]]:
+    """The acknowledged writes of this run that each database server does not hold after recovery."""
+    return {node: sorted(acknowledged - present) if isinstance(present, set) else [present] for node, present in held.items()}
 
 
 def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setup, window: Window, figures: Figures) -> DrillReport:
