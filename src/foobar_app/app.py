@@ -12,13 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from foobar_app import __version__
 from foobar_app.config import Settings
 from foobar_app.metrics import instrument
-from foobar_app.storage import NOT_REPLICATING, Message, Replication, Storage, StorageError
+from foobar_app.storage import NOT_REPLICATING, Message, Replication, Side, Storage, StorageError
 
 MAX_BODY = 500  # characters, the width of messages.body in schema.sql
 #: The slow-server drill writes a number of milliseconds here: every answer of this node then waits that
@@ -82,6 +82,9 @@ def injected_delay(path: Path) -> float:
         return 0.0
 
 
+WROTE_COOKIE = "foobar_wrote"  # set after a client's write when reads go to the primary for a while (FOOBAR_READ_OWN_WRITES_S)
+
+
 def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FILE) -> Flask:
     """The Flask application for one node, on the given storage."""
     app = Flask(__name__)
@@ -96,6 +99,16 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
     def say_which_node(response: Response) -> Response:
         response.headers["X-App-Node"] = settings.node
         return response
+
+    def remember_write(response: Response) -> Response:
+        """Mark the client that just wrote: its reads go to the primary for a while, where its write is."""
+        if settings.read_own_writes:
+            response.set_cookie(WROTE_COOKIE, "1", max_age=settings.read_own_writes, httponly=True, samesite="Lax")
+        return response
+
+    def read_side() -> Side:
+        """Where this request reads: the primary for a client that wrote moments ago (if the design says so)."""
+        return "write" if settings.read_own_writes and request.cookies.get(WROTE_COOKIE) else "read"
 
     @app.errorhandler(HTTPException)
     def api_errors_as_json(exc: HTTPException) -> Any:
@@ -122,7 +135,7 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
         errors = [error] if error else []
         messages: list[Message] = []
         try:
-            messages = storage.latest_messages()
+            messages = storage.latest_messages(read_side())
         except StorageError as exc:
             errors.append(f"cannot read messages: {exc}")
             status = 503 if status == 200 else status
@@ -151,12 +164,12 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
             return board(str(exc), draft, exc.status)
         except StorageError as exc:
             return board(f"cannot store the message: {exc}", draft, 503)
-        return redirect(url_for("index"), code=303)
+        return remember_write(redirect(url_for("index"), code=303))
 
     @app.get("/api/messages")
     def list_messages() -> Any:
         try:
-            messages = storage.latest_messages()
+            messages = storage.latest_messages(read_side())
         except StorageError as exc:
             return json_error(str(exc), 503)
         return jsonify(node=settings.node, messages=[message_json(m) for m in messages])
@@ -177,7 +190,7 @@ def create_app(settings: Settings, storage: Storage, delay_file: Path = DELAY_FI
             return json_error(str(exc), exc.status)
         except StorageError as exc:
             return json_error(str(exc), 503)
-        return jsonify(id=message_id, node=settings.node), 201
+        return remember_write(make_response(jsonify(id=message_id, node=settings.node), 201))
 
     @app.get("/api/health")
     def health() -> Any:

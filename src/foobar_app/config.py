@@ -32,6 +32,12 @@ PRIMARY_FILE_VARIABLE = "FOOBAR_PRIMARY_FILE"
 READ_FILE_VARIABLE = "FOOBAR_READ_FILE"
 #: Optional: the CA file that signs the databases' certificates; when set, connections use TLS and check them.
 DB_CA_VARIABLE = "FOOBAR_DB_CA"
+#: Optional: how long (ms) a write waits for the primary's answer; a semi-sync primary may hold a commit for
+#: its whole timeout, and a write given up before then is reported failed but stored. Default: IO_TIMEOUT.
+WRITE_TIMEOUT_VARIABLE = "FOOBAR_WRITE_TIMEOUT_MS"
+#: Optional: for this many seconds after a client's write, its reads go to the primary (a cookie marks the
+#: client), so it sees its own write although the replica may lag. 0 or unset: reads stay where they are.
+READ_OWN_WRITES_VARIABLE = "FOOBAR_READ_OWN_WRITES_S"
 #: Optional: the port on which the application answers /metrics (and nothing else) for the monitoring server.
 METRICS_PORT_VARIABLE = "FOOBAR_METRICS_PORT"
 
@@ -56,6 +62,8 @@ class Settings:
     primary_file: str | None = None  # where the primary's address is read at every write, if set
     read_file: str | None = None  # where the read database's address is read at every read, if set
     metrics_port: int | None = None  # where /metrics is answered, for the monitoring server
+    write_timeout: float | None = None  # seconds a write waits for the primary (None: as long as any query)
+    read_own_writes: int = 0  # seconds a client's reads go to the primary after its write (0: never)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,7 +95,27 @@ class Settings:
             primary_file=primary_file,
             read_file=read_file,
             metrics_port=_port(environ[METRICS_PORT_VARIABLE].strip(), METRICS_PORT_VARIABLE) if environ.get(METRICS_PORT_VARIABLE, "").strip() else None,
+            write_timeout=_milliseconds(environ.get(WRITE_TIMEOUT_VARIABLE, "").strip()),
+            read_own_writes=_seconds(environ.get(READ_OWN_WRITES_VARIABLE, "").strip()),
         )
+
+
+def _milliseconds(value: str) -> float | None:
+    """FOOBAR_WRITE_TIMEOUT_MS in seconds (None when unset)."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{WRITE_TIMEOUT_VARIABLE} must be a number of milliseconds (1 or more), not {value!r}")
+    return int(value) / 1000
+
+
+def _seconds(value: str) -> int:
+    """FOOBAR_READ_OWN_WRITES_S as a number of seconds (0 when unset)."""
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ConfigError(f"{READ_OWN_WRITES_VARIABLE} must be a whole number of seconds (0 or more), not {value!r}")
+    return int(value)
 
 
 def _port(value: str, variable: str = "FOOBAR_DB_PORT") -> int:

@@ -94,8 +94,8 @@ class Storage(Protocol):
     def add_message(self, body: str, node: str) -> int:
         """Store a message on the write database; return its id."""
 
-    def latest_messages(self) -> list[Message]:
-        """The latest messages on the read database, newest first."""
+    def latest_messages(self, side: Side = "read") -> list[Message]:
+        """The latest messages on the read database (or the write one: a client reading its own write), newest first."""
 
     def check_readable(self) -> None:
         """Raise StorageError unless the read database answers a SELECT."""
@@ -115,12 +115,12 @@ class MySQLStorage:
         self._connect = connect
 
     def add_message(self, body: str, node: str) -> int:
-        with self._cursor("write") as cursor:
+        with self._cursor("write", io_timeout=self._settings.write_timeout or IO_TIMEOUT) as cursor:
             cursor.execute("INSERT INTO messages (body, node) VALUES (%s, %s)", (body, node))
             return int(cursor.lastrowid)
 
-    def latest_messages(self) -> list[Message]:
-        with self._cursor("read") as cursor:
+    def latest_messages(self, side: Side = "read") -> list[Message]:
+        with self._cursor(side) as cursor:
             cursor.execute(
                 "SELECT id, body, node, created_at FROM messages ORDER BY id DESC LIMIT %s", (LATEST,)
             )

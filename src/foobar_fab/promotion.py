@@ -19,12 +19,12 @@ import re
 import time
 from dataclasses import dataclass
 
-from . import dbstate, design, parallel, reconfiguration
+from . import dbstate, design, orphans, parallel, reconfiguration
 from .constants import APP_USER, DATABASE, EXPORTER_USER, REPLICATION_USER, STAGING
 from .dbstate import DbState
 from .errors import LabError
 from .live import LiveLab
-from .observe.replication import gtid_sequences, gtids
+from .observe.replication import errant, gtid_sequences
 from .observe.shell import NodeUnreachable
 from .resources.mariadb import sql
 from .roles import BuildOptions
@@ -174,16 +174,6 @@ def failover(live: LiveLab, to: NodeSpec | None = None, options: BuildOptions = 
     return Promotion("failover", old.name, new.name, writable, files)
 
 
-def errant(promoted_at: str, binlog: str) -> list[str]:
-    """The transactions a former primary logged that the new primary never received: its GTIDs past the
-    promotion point, in each replication domain ('0-11-42' style ids)."""
-    known = gtid_sequences(promoted_at)
-    found = []
-    for gtid in gtids(binlog):
-        found += [f"{gtid.domain}-{gtid.server}-{n}" for n in range(known.get(gtid.domain, 0) + 1, gtid.sequence + 1)]
-    return found
-
-
 def rejoin(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
     """A fenced former primary follows the new one, unless it holds transactions the new one never had."""
     state = live.session.db_state
@@ -195,7 +185,8 @@ def rejoin(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()
         shown = ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else "")
         raise ErrantTransactions(
             f"{node.name} holds {len(extra)} transaction(s) {state.primary} never received ({shown}): "
-            f"rejoining would fork the data; `invoke db.rebuild {node.name}` copies it afresh from {state.primary}",
+            f"rejoining would fork the data; `invoke db.rebuild {node.name}` saves them in the lab's state folder and copies it "
+            f"afresh from {state.primary}, then `invoke db.orphans` shows them and `invoke db.orphans --replay` applies them to {state.primary}",
             extra,
         )
     demote(live, node)
@@ -215,23 +206,33 @@ def lab_accounts(live: LiveLab, primary: NodeSpec, node: NodeSpec) -> str:
 
 
 def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
-    """A replica or a fenced former primary copied afresh from the primary, its data and the lab's accounts
-    (its own transactions dropped), then following it from the copy's position. Nothing of the copy goes
-    to the node's binary log: it holds no transaction the others lack."""
+    """A replica or a fenced former primary copied afresh from the primary, its data and the lab's accounts,
+    then following it from the copy's position. A fenced former primary's own transactions (those the new
+    primary never received) are saved as SQL in the lab's state folder first (see orphans.py). Nothing of
+    the copy goes to the node's binary log: it holds no transaction the others lack."""
     primary = live.lab.primary
     if node not in live.lab.replicas + live.lab.fenced:  # checked before anything runs: the copy starts by dropping
         what = "the primary" if node == primary else "no database replica and no fenced former primary"
         raise PromotionError(f"{node.name} is {what}: rebuild a replica or a fenced former primary")
+    state = live.session.db_state or DbState(primary=primary.name)
+    if node in live.lab.fenced:
+        kept = orphans.save(live, node, state)
+        if kept is not None:
+            live.console.note(node.name, f"its transactions {primary.name} never received are saved in {kept}: `invoke db.orphans` shows them")
     dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
     position = DUMP_POSITION.search(dump)
     if position is None:
         raise PromotionError(f"the copy of {primary.name} names no replication position: `mariadb-dump --gtid` said nothing")
-    reset = f"STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
+    # A former primary may come back still waiting for semi-sync acknowledgements (with no replica of its own, any
+    # write it logs would wait out the timeout): a server being copied afresh waits for nobody, and logs nothing.
+    reset = (
+        "SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET SESSION sql_log_bin = 0; STOP SLAVE; RESET SLAVE ALL; "
+        f"SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
+    )
     live.shells.must(node.name, sql(reset), kind="run")
     staged = f"{STAGING}/rebuild.sql"
     live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
     live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
     live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
-    state = live.session.db_state or DbState(primary=primary.name)
     remaining = tuple(n for n in state.out if n != node.name)
     return settle(live, dataclasses.replace(state, out=remaining), remaining, options)

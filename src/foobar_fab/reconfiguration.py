@@ -57,11 +57,11 @@ def haproxy(session: LabSession, options: BuildOptions) -> bool:
     return reconfigure(session, LOAD_BALANCER, options)
 
 
-def replication(live: LiveLab, mode: str | None) -> bool:
-    """Make the database servers replicate in another mode (None: the design's), through the build's own
-    steps, showing only what changes; False if a step failed."""
+def replication(live: LiveLab, mode: str | None, semi_sync_timeout_ms: int | None = None) -> bool:
+    """Make the database servers replicate in another mode and semi-sync timeout (None: the design's), through
+    the build's own steps, showing only what changes; False if a step failed."""
     with live.console.briefly():
-        return reconfigure(live.session, DB_ROLES, BuildOptions(replication=mode))
+        return reconfigure(live.session, DB_ROLES, BuildOptions(replication=mode, semi_sync_timeout_ms=semi_sync_timeout_ms))
 
 
 def as_built(session: LabSession) -> bool:

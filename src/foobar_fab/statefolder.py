@@ -2,7 +2,8 @@
 
 `<state_dir>/<lab>/` (0700) keeps what a lab needs between commands: its SSH key and known_hosts, its
 passwords (secrets.json), the design file it runs (design.json), its primary after a promotion
-(database.json), its CA and certificates (tls/), the running exercise (a sealed token) and the results
+(database.json), what a fenced former primary alone held before a rebuild (orphans/), its CA and
+certificates (tls/), the running exercise (a sealed token) and the results
 of those done, the drills' reports, the last scan, and the provider's notes (dnsmasq's pid, the NAT
 rules, Vagrant's machine data, Incus's staging). Secrets and keys are 0600; the reports and records anyone on the host
 may read are 0644, as they always were. `invoke destroy` removes the folder.
@@ -98,6 +99,15 @@ class LabFolder:
     def drills(self) -> Path:
         """The drills' reports (0700), one JSON and one SVG a run."""
         return self.path / "drills"
+
+    @property
+    def orphans(self) -> Path:
+        """What fenced former primaries alone held, saved as SQL before `db.rebuild` dropped it (0700)."""
+        return self.path / "orphans"
+
+    def orphans_file(self, node: str, stamp: str) -> Path:
+        """One rebuild's saved transactions (0600: the site's data): `<stamp>-<node>.sql`."""
+        return self.orphans / f"{stamp}-{node}.sql"
 
     @property
     def exercise(self) -> Path:

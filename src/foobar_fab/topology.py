@@ -28,7 +28,7 @@ NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 TOP_KEYS = ("lab", "features", "nodes")
-LAB_KEYS = ("name", "subnet", "domain", "floating_address", "replication", "semi_sync_timeout_ms")
+LAB_KEYS = ("name", "subnet", "domain", "floating_address", "replication", "semi_sync_timeout_ms", "read_own_writes_s")
 DB_ROLES = ("db_primary", "db_replica")  # the database roles, which a promotion moves between servers
 REPLICATION_MODES = ("async", "semi-sync")  # asynchronous (MariaDB's default) or semi-synchronous
 NODE_KEYS = ("address", "roles")
@@ -71,6 +71,7 @@ class Lab:
     features: frozenset[str] = frozenset()
     replication: str = "async"  # or semi-sync: the primary acknowledges a write once a replica has it
     semi_sync_timeout_ms: int = 1000  # how long a semi-sync primary waits for a replica before going on alone
+    read_own_writes_s: int = 0  # for this long after a client's write its reads go to the primary (0: they stay on the replica)
     out: tuple[str, ...] = ()  # former primaries, fenced after a failover until they rejoin (no database role meanwhile)
 
     def has(self, feature: str) -> bool:
@@ -250,6 +251,9 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
     timeout = lab.get("semi_sync_timeout_ms", 1000)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3_600_000:
         fail("lab.semi_sync_timeout_ms", f"{timeout!r} is not a number of milliseconds (1 to 3600000)")
+    read_own = lab.get("read_own_writes_s", 0)
+    if not isinstance(read_own, int) or isinstance(read_own, bool) or not 0 <= read_own <= 3600:
+        fail("lab.read_own_writes_s", f"{read_own!r} is not a number of seconds (0 to 3600)")
     floating = None
     if lab.get("floating_address") is not None:
         floating = _address(lab, "lab.floating_address", subnet, gateway, seen, fail)
@@ -263,7 +267,7 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
     nodes = [replace(n, roles=n.roles + tuple(r for r in implied_roles(n, features, floating) if r not in n.roles)) for n in nodes]
     return Lab(
         name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features,
-        replication=replication, semi_sync_timeout_ms=timeout,
+        replication=replication, semi_sync_timeout_ms=timeout, read_own_writes_s=read_own,
     )
 
 
@@ -421,6 +425,8 @@ def to_yaml(lab: Lab) -> str:
     head: dict[str, Any] = {"name": lab.name, "subnet": str(lab.subnet), "domain": lab.domain}
     if lab.replication != "async":
         head.update(replication=lab.replication, semi_sync_timeout_ms=lab.semi_sync_timeout_ms)
+    if lab.read_own_writes_s:
+        head["read_own_writes_s"] = lab.read_own_writes_s
     if lab.floating_address is not None:
         head["floating_address"] = str(lab.floating_address)
     data: dict[str, Any] = {"lab": head}

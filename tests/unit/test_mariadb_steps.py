@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from foobar_fab import design
 from foobar_fab.observe.replication import parse_replica_status
 from foobar_fab.resources.mariadb import (
     Database,
     Replica,
     Schema,
+    SemiSync,
     User,
     parse_accounts,
     password_hash,
     sql,
 )
+from foobar_fab.roles import RoleInputs, database
 from foobar_fab.steps import Plan, Put, Run, StepError
 
+from .conftest import DEFAULT_LAB_FILE
 from .fakes import probed
 
 HOSTS = ("192.168.56.11", "192.168.56.12")
@@ -185,3 +191,35 @@ def test_database_is_created_once() -> None:
     step = Database("foobar")
     assert not step.decide(probed("foobar\n")).changes
     assert "CREATE DATABASE foobar CHARACTER SET utf8mb4" in run_commands(step.decide(probed("")))[0]
+
+
+def semi_sync_steps(lab_replication: str, node: str, fenced: bool = False) -> SemiSync:
+    lab = replace(design.load(DEFAULT_LAB_FILE), replication=lab_replication)
+    if fenced:
+        lab = lab.with_primary("web-02", ("web-01",))
+    (step,) = [s for s in database.semi_sync(RoleInputs(lab, lab.node(node), {})) if isinstance(s, SemiSync)]
+    return step
+
+
+@pytest.mark.parametrize(
+    ("node", "fenced", "waits", "acknowledges"),
+    [
+        pytest.param("web-01", False, True, False, id="the-primary-waits"),
+        pytest.param("web-02", False, False, True, id="a-replica-acknowledges-and-waits-for-nobody"),
+        pytest.param("web-02", True, False, False, id="a-primary-with-no-replica-waits-for-nobody"),
+    ],
+)
+def test_semi_sync_sides_belong_to_the_primary_and_the_replicas(node: str, fenced: bool, waits: bool, acknowledges: bool) -> None:
+    """A replica that also waited would hold each transaction it applies (it logs them) for replicas it does not have."""
+    step = semi_sync_steps("semi-sync", node, fenced)
+    assert (step.waits, step.acknowledges) == (waits, acknowledges)
+
+
+def test_a_replica_that_waited_stops_waiting_and_reconnects_to_acknowledge() -> None:
+    plan = SemiSync(waits=False, acknowledges=True, timeout_ms=1000, replica=True).decide(probed("1\t0\t1000\n"))
+    commands = [a.command for a in plan.actions if isinstance(a, Run)]
+    assert "rpl_semi_sync_master_enabled = OFF" in commands[0] and "rpl_semi_sync_slave_enabled = ON" in commands[0]
+    assert "START SLAVE IO_THREAD" in commands[1]
+    assert SemiSync(waits=False, acknowledges=True, timeout_ms=1000, replica=True).decide(probed("0\t1\t1000\n")).actions == ()
+    primary = SemiSync(waits=True, acknowledges=False, timeout_ms=1000, replica=False).decide(probed("1\t1\t1000\n"))
+    assert len(primary.actions) == 1  # no replication threads to restart on the primary

@@ -17,13 +17,13 @@ from foobar_fab.tasks import ns
 INVOKE = Path(sys.executable).with_name("invoke")
 DRILLS = [
     "kill-web1", "kill-web2", "kill-lb", "stop-haproxy", "split-brain", "kill-app1", "stop-nginx-web1", "stop-app-web2", "slow-web1",
-    "kill-db-primary", "failover", "partition-replica", "all",
+    "kill-db-primary", "failover", "partition-replica", "all", "durability", "stale-reads",
 ]
 EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
 TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "bench.class", "cache.show", "cache.clear",
-    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
     "docs.capture", "docs.diagram", "docs.screenshot",
 ] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.down", "lesson.start"]
 
@@ -87,7 +87,7 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
 
 LAB_TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot",
-    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild",
+    "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
 ] + [f"drill.{d}" for d in DRILLS] + LB + EXERCISE_TASKS
 
 

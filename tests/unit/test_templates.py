@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
 from foobar_fab import design
@@ -30,6 +33,29 @@ def test_haproxy_balances_round_robin_over_both_web_nodes() -> None:
     assert "server web-01 192.168.56.11:80 check" in config
     assert "server web-02 192.168.56.12:80 check" in config
     assert "bind *:8404" in config
+
+
+def milliseconds(text: str, pattern: str) -> int:
+    """The one value in milliseconds a rendered line gives (`pattern` ends where the number starts)."""
+    (found,) = re.findall(r"^\s*" + pattern + r"(\d+)ms", text, re.MULTILINE)
+    return int(found)
+
+
+@pytest.mark.parametrize("semi_sync_ms", [1000, 5000])
+@pytest.mark.parametrize("profile", ["tuned", "untuned"])
+def test_each_tier_waits_for_a_write_longer_than_the_one_below(semi_sync_ms: int, profile: str) -> None:
+    """A semi-sync primary may hold a commit for its timeout: the application waits longer for the write, Nginx
+    longer for the application, HAProxy longer still (writes only: reads keep the profile's timeout), so no
+    tier reports a write failed that the primary then stores."""
+    lab = dataclasses.replace(LAB, replication="semi-sync", semi_sync_timeout_ms=semi_sync_ms)
+    options = dataclasses.replace(RoleInputs(lab, lab.node("lb-01"), SECRETS).options, haproxy_profile=profile)
+    haproxy = loadbalancer.config(RoleInputs(lab, lab.node("lb-01"), SECRETS, options=options))
+    application = int(re.findall(r"FOOBAR_WRITE_TIMEOUT_MS=(\d+)", app.environment(RoleInputs(lab, lab.node("web-01"), SECRETS)))[0])
+    nginx = milliseconds(web.config(RoleInputs(lab, lab.node("web-01"), SECRETS)), r"proxy_read_timeout ")
+    balancer = milliseconds(haproxy, r"http-request set-timeout server ")
+    assert semi_sync_ms < application < nginx and application + 500 < balancer, (application, nginx, balancer)
+    assert "unless METH_GET" in haproxy.split("set-timeout server", 1)[1].splitlines()[0]
+    assert milliseconds(haproxy, r"timeout server ") == loadbalancer.HAPROXY_PROFILES[profile]["timeout_server_ms"]
 
 
 def test_nginx_names_the_node_and_the_site_and_proxies_to_its_own_application() -> None:

@@ -34,6 +34,16 @@ Action = Callable[[LiveLab, NodeSpec], None]
 
 
 @dataclass(frozen=True)
+class Lead:
+    """What goes wrong for a while before a drill's fault (a replica that stops receiving, say); the fault's
+    restore undoes it too."""
+
+    act: Action
+    seconds: float
+    title: Callable[[NodeSpec, LiveLab], str]
+
+
+@dataclass(frozen=True)
 class Fault:
     """What a drill does to its target: which of the node's roles stop working, and how."""
 
@@ -43,6 +53,7 @@ class Fault:
     restore: Action
     title: Callable[[NodeSpec, LiveLab], str]
     peers: Callable[[Lab, NodeSpec], tuple[NodeSpec, ...]] = lambda lab, node: ()  # a partition's other side
+    lead: Lead | None = None  # what goes wrong first, for a while
 
 
 def power_cut() -> Fault:
@@ -379,8 +390,9 @@ DRILLS: tuple[Drill, ...] = (
             "the primary acknowledges a write before any replica has it: a write acknowledged in the last "
             "moments before the power cut can exist only on the dead server, and the failover loses it. "
             "With semi-synchronous replication the primary waits for a replica to have each write first, so "
-            "none is lost; the price is a little latency on every write, and, with no replica left to answer, "
-            "a wait of the timeout before the primary goes on alone."
+            "none is lost while the replica keeps up; the price is a little latency on every write, and, with no "
+            "replica left to answer, a wait of the timeout before the primary goes on alone, after which it can "
+            "lose writes as asynchronous replication does (`invoke drill.durability` shows when)."
         ),
         lesson_link="docs/lessons/09-when-the-primary-dies.md",
     ),

@@ -10,7 +10,7 @@ primary counts as dead. Real sites run this loop in a tool of its own (orchestra
 
 from __future__ import annotations
 
-from .. import design, promotion
+from .. import design, orphans, promotion
 from ..observe.shell import NodeUnreachable
 from ..roles.database import GUARD_SERVICE
 from ..topology import NodeSpec
@@ -43,9 +43,10 @@ def detect(run: DrillRun, within: float) -> NodeSpec | None:
     return watcher if outcome.ok else None
 
 
-def fail_over(run: DrillRun) -> None:
-    """As soon as the primary is seen dead, promote the replica (the fault's duration bounds the wait)."""
-    watcher = detect(run, within=run.duration)
+def fail_over(run: DrillRun, within: float | None = None) -> None:
+    """As soon as the primary is seen dead, promote the replica (the fault's duration bounds the wait, unless
+    `within` gives another bound: a fault that comes later)."""
+    watcher = detect(run, within=run.duration if within is None else within)
     if watcher is None:
         run.event("not detected", f"{run.target.name}'s MariaDB kept answering: no failover")
         return
@@ -93,9 +94,12 @@ def rejoin(run: DrillRun) -> None:
     except promotion.ErrantTransactions as err:
         run.findings["errant"] = err.found
         run.event("refused", f"{node.name} holds {len(err.found)} transaction(s) {run.live.lab.primary.name} never received")
-        promotion.rebuild(run.live, node, run.options)
+        promotion.rebuild(run.live, run.live.lab.node(node.name), run.options)  # as the lab has it now: fenced
         run.findings["rejoined"] = "rebuild"
-        run.event("rebuilt", f"{node.name} was copied afresh from {run.live.lab.primary.name} and follows it")
+        kept = orphans.saved(run.live.session.folder)
+        if kept and not kept[-1].replayed:
+            run.findings["orphans_file"] = str(kept[-1].path)
+        run.event("rebuilt", f"{node.name} was copied afresh from {run.live.lab.primary.name} and follows it, its own transactions saved first")
 
 
 def put_back(run: DrillRun) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .traffic import Request
+
+EDGE_WRITES = 2  # writes under way when the replica stopped, or the primary fell back, may land on either side
+FALLBACK_EARLY = 0.2  # seconds: the status is read every 100 ms, over SSH
+FALLBACK_LATE = 1.0  # seconds: the first write after the replica stopped may come a write interval later, then waits the timeout
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,13 @@ class Figures:
     records: list[Request]
     fault_at: float
     restore_at: float
+    lead_at: float | None = None  # when what went wrong before the fault began (a replica stopped receiving)
     detected_at: float | None = None
     recovered_at: float | None = None
     target: str | None = None
     acknowledged: int = 0
     lost: dict[str, list[str]] = field(default_factory=dict)  # database node -> acknowledged bodies missing
+    failed_but_stored: list[str] = field(default_factory=list)  # writes the client saw fail that a database holds all the same
     peak_lag: int | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)  # what the monitoring fired: name, node, fired_at, resolved_at
     takeovers: list[dict[str, Any]] = field(default_factory=list)  # who held the floating address from when: t, holders
@@ -51,6 +58,15 @@ class Figures:
         """From the fault to the first acknowledgement of a write sent after it (None: none was)."""
         acknowledged = [r.t + r.latency for r in self.records if r.kind == "write" and r.ok and r.t >= self.fault_at]
         return min(acknowledged) - self.fault_at if acknowledged else None
+
+    def write_gap(self, since: float) -> float | None:
+        """The longest time without an acknowledged write from `since` to the restore: how long writes waited or
+        failed (None: no write was sent)."""
+        if not any(r.kind == "write" and r.t >= since for r in self.records):
+            return None
+        acks = sorted(r.t + r.latency for r in self.records if r.kind == "write" and r.ok and since <= r.t + r.latency <= self.restore_at)
+        moments = [since, *acks, self.restore_at]
+        return max(b - a for a, b in itertools.pairwise(moments))
 
     @property
     def recovery_seconds(self) -> float | None:
@@ -202,6 +218,39 @@ class Figures:
             return Expectation("balance.slow-server-avoided", f"leastconn gives {node} less than {below:.0%} while it is slow", bool(answered) and share < below, seen)
         near = abs(share - fair) <= 0.1
         return Expectation("balance.share-kept", f"round robin gives {node} its turn ({fair:.0%}), slow or not", bool(answered) and near, seen)
+
+    def lost_as_predicted(self, since: float | None, why: str) -> Expectation:
+        """The acknowledged writes the new primary lacks are those acknowledged from `since` to the power cut
+        (a write under way at either moment may fall on either side: EDGE_WRITES of them may differ)."""
+        new = self.failover.get("new_primary")
+        claim = f"the writes lost are those acknowledged {why}"
+        if since is None or new not in self.lost:
+            return Expectation("writes.lost-as-predicted", claim, False, "no moment to count from" if since is None else "no failover")
+        predicted = {r.body for r in self.records if r.kind == "write" and r.ok and r.body and since <= r.t + r.latency <= self.fault_at}
+        lost = set(self.lost[new])
+        differ = len(predicted ^ lost)
+        seen = f"predicted {len(predicted)}, lost {len(lost)} on {new}" + (f", {differ} differ (under way at an edge)" if differ else ", the same writes")
+        return Expectation("writes.lost-as-predicted", claim, differ <= EDGE_WRITES, seen)
+
+    def fell_back_within(self, timeout: float) -> Expectation:
+        """A semi-sync primary whose replica stopped acknowledging falls back to asynchronous once a write waited
+        out its timeout (MariaDB's own status says when: Rpl_semi_sync_master_status turns OFF)."""
+        at, since = self.failover.get("fell_back_at"), self.lead_at
+        claim = f"the primary falls back to asynchronous {timeout:g} s after the replica stops acknowledging"
+        if at is None or since is None:
+            return Expectation("semi-sync.fell-back", claim, False, "it never fell back: Rpl_semi_sync_master_status stayed ON")
+        after = at - since
+        seen = f"{after:.2f} s after (Rpl_semi_sync_master_status OFF; {self.failover.get('no_tx', '?')} transaction(s) acknowledged with no replica)"
+        return Expectation("semi-sync.fell-back", claim, timeout - FALLBACK_EARLY <= after <= timeout + FALLBACK_LATE, seen)
+
+    def writes_waited(self, lag: float) -> Expectation:
+        """Semi-sync that does not fall back: no write is acknowledged from the lag until the new primary takes writes."""
+        since = self.lead_at
+        acks = [r.t + r.latency for r in self.records if r.kind == "write" and r.ok and since is not None and r.t + r.latency > since]
+        gap = None if since is None or not acks else min(acks) - since
+        claim = f"writes wait instead: none is acknowledged from the lag until the new primary takes them (over {lag:g} s)"
+        seen = "no write acknowledged after it" if gap is None else f"no write acknowledged for {round(gap, 2):.1f} s"  # as the report rounds it
+        return Expectation("writes.waited", claim, gap is not None and gap >= lag, seen)
 
     def lag_grew(self) -> Expectation:
         seen = "lag unknown" if self.peak_lag is None else f"peak {self.peak_lag} transactions behind"

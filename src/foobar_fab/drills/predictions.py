@@ -40,6 +40,18 @@ class Consequences:
     slowed: str | None = None  # a web server that answers slowly but answers
     failover: bool = False  # the drill promotes the replica when the primary is seen dead
     semi_sync: bool = False  # the replication is semi-synchronous: a replica has every acknowledged write
+    lag: float = 0.0  # seconds the replica stops receiving before the fault
+    semi_sync_timeout: float = 1.0  # seconds a semi-sync primary waits for a replica before it goes on alone
+
+    @property
+    def falls_back(self) -> bool:
+        """A semi-sync primary goes on alone before the fault: its replica stopped acknowledging for longer than the timeout."""
+        return self.semi_sync and self.lag > self.semi_sync_timeout
+
+    @property
+    def loss_possible(self) -> bool:
+        """A failover may lose acknowledged writes: asynchronous replication, or semi-sync that fell back."""
+        return self.failover and (not self.semi_sync or self.falls_back)
 
 
 def consequences(
@@ -50,9 +62,12 @@ def consequences(
     slowed: bool = False,
     failover: bool = False,
     replication: str | None = None,
+    lag: float = 0.0,
+    semi_sync_timeout_ms: int | None = None,
 ) -> Consequences:
     """Follow the design from the broken roles of the target (or its partition from peers, or its slowness) to
-    what clients lose; `failover`: the drill promotes the replica, with this replication mode (else the design's)."""
+    what clients lose; `failover`: the drill promotes the replica, with this replication mode and semi-sync timeout
+    (else the design's), after the replica fell behind for `lag` seconds."""
 
     def down(node: NodeSpec, role: str) -> bool:
         return node == target and role in broken
@@ -79,6 +94,8 @@ def consequences(
         slowed=target.name if slowed else None,
         failover=failover,
         semi_sync=(replication or lab.replication) == "semi-sync",
+        lag=lag,
+        semi_sync_timeout=(semi_sync_timeout_ms or lab.semi_sync_timeout_ms) / 1000,
     )
 
 
@@ -125,6 +142,21 @@ def predict(c: Consequences, power_cut: bool, balance: str = "roundrobin") -> li
         rows.append(lambda f: f.alert_within(ALERT_LIMIT))
         if c.replica_cut:
             rows.append(lambda f: f.alert_within(ALERT_LIMIT, ("ReplicationStopped", "ReplicationLagging"), "a replication alert"))
-    if not (c.failover and not c.semi_sync):  # asynchronous failover: the loss is measured, not predicted
+    if c.failover and c.lag:
+        rows += lagging(c)
+    if not c.loss_possible:
         rows.append(lambda f: f.no_acknowledged_write_lost())
     return rows
+
+
+def lagging(c: Consequences) -> list[Prediction]:
+    """A failover after the replica fell behind: which acknowledged writes the new primary lacks, or how long writes waited."""
+    lag, timeout = c.lag, c.semi_sync_timeout
+    if not c.semi_sync:
+        return [lambda f: f.lost_as_predicted(f.lead_at, "after the replica stopped receiving")]
+    if c.falls_back:
+        # The replica received nothing after it stopped: every write acknowledged since is lost, the first ones
+        # only later (they waited out the timeout, then the primary acknowledged them alone).
+        why = "after the replica stopped receiving (the first once the primary fell back)"
+        return [lambda f: f.fell_back_within(timeout), lambda f: f.lost_as_predicted(f.lead_at, why)]
+    return [lambda f: f.writes_waited(lag)]

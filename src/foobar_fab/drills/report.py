@@ -44,6 +44,8 @@ class DrillSettings(TypedDict):
     backups: list[str]
     write_every: int
     replication: str
+    semi_sync_timeout_ms: int
+    lag: float  # seconds the replica fell behind before the fault (0: it did not)
 
 
 class DrillReport(TypedDict):
@@ -63,9 +65,11 @@ class DrillReport(TypedDict):
     recovered: bool
     acknowledged_writes: int
     acknowledged_writes_lost: int
+    failed_but_stored: list[str]  # writes the client was told failed that a database holds (a retry would store them twice)
     lost_writes: dict[str, list[str]]
     peak_replication_lag: int | None
     write_outage_seconds: float | None
+    longest_write_wait_seconds: float | None  # the longest time without an acknowledged write, from the lag (or the fault) on
     failover: dict[str, Any]
     alerts: list[dict[str, Any]]
     floating_address_holders: list[dict[str, Any]]
@@ -73,7 +77,7 @@ class DrillReport(TypedDict):
     lesson: str
     lesson_link: str
     interrupted: bool  # Ctrl-C cut the drill short (the lab was restored all the same)
-    loss_possible: bool  # the design may lose acknowledged writes in this drill (a failover with asynchronous replication)
+    loss_possible: bool  # the design may lose acknowledged writes in this drill (a failover with asynchronous replication, or after semi-sync fell back)
 
 
 def build_report(
@@ -103,9 +107,11 @@ def build_report(
         "recovered": figures.recovered_at is not None,
         "acknowledged_writes": figures.acknowledged,
         "acknowledged_writes_lost": sum(len(b) for b in figures.lost.values()),
+        "failed_but_stored": figures.failed_but_stored,
         "lost_writes": figures.lost,
         "peak_replication_lag": figures.peak_lag,
         "write_outage_seconds": _rounded(figures.write_outage_seconds),
+        "longest_write_wait_seconds": _rounded(figures.write_gap(figures.fault_at if figures.lead_at is None else figures.lead_at)),
         "failover": {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.failover.items()},
         "alerts": figures.alerts,
         "floating_address_holders": figures.takeovers,
@@ -154,6 +160,8 @@ def print_report(report: DrillReport, console: Console) -> None:
     for node, bodies in report["lost_writes"].items():
         if bodies:
             console.line(f"  missing on {node}: {', '.join(b.rsplit(' ', 1)[-1] for b in bodies[:20])}" + (" ..." if len(bodies) > 20 else ""))
+    stored = report.get("failed_but_stored", [])
+    console.line(f"writes failed but stored: {len(stored)}" + (f" ({', '.join(b.rsplit(' ', 1)[-1] for b in stored[:20])})" if stored else ""))
     if report["peak_replication_lag"]:
         console.line(f"replication lag:    up to {report['peak_replication_lag']} transactions behind")
     if report.get("alerts"):
@@ -182,7 +190,8 @@ def print_failover(report: DrillReport, console: Console) -> None:
         console.line(f"new primary:        {found.get('new_primary')} took writes {found['writable_at'] - fault:.1f} s after the fault")
     console.line(f"write outage:       {_seconds(report['write_outage_seconds'], 'no write was acknowledged after the fault')}")
     if found.get("errant"):
-        console.line(f"old primary's own transactions (never replicated, dropped by the rebuild): {', '.join(found['errant'])}")
+        kept = f"saved by the rebuild in {found['orphans_file']}: `invoke db.orphans` shows and replays them" if found.get("orphans_file") else "dropped by the rebuild"
+        console.line(f"old primary's own transactions (never replicated; {kept}): {', '.join(found['errant'])}")
 
 
 def _event_marks(events: list[EventRow]) -> dict[int, str]:

@@ -51,7 +51,8 @@ SWITCHED = 30.0  # seconds the lab gets to be whole again after a switch of HAPr
 @dataclass(frozen=True)
 class DrillOptions:
     """How a drill runs: requests per second, seconds the fault lasts, HAProxy's profile, an algorithm
-    (None: the one HAProxy runs), a replication mode (None: the design's), and where a copy of the plot goes."""
+    (None: the one HAProxy runs), a replication mode (None: the design's), where a copy of the plot goes, and a
+    semi-sync timeout (None: the design's)."""
 
     rate: float
     duration: float
@@ -59,6 +60,7 @@ class DrillOptions:
     balance: str | None = None
     replication: str | None = None
     plot_to: Path | None = None
+    semi_sync_timeout_ms: int | None = None  # another semi-sync timeout than the design's (None: the design's)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,11 @@ class Setup:
     mode: str  # the replication mode of the drill
     chosen: BuildOptions  # HAProxy's options before the drill
     haproxy: BuildOptions  # HAProxy's options during the drill
+    timeout_ms: int | None = None  # the drill's semi-sync timeout, where it is not the design's
 
     @property
     def options(self) -> BuildOptions:
-        return dataclasses.replace(self.haproxy, replication=self.mode)
+        return dataclasses.replace(self.haproxy, replication=self.mode, semi_sync_timeout_ms=self.timeout_ms)
 
     @property
     def detect(self) -> str | None:
@@ -112,6 +115,7 @@ class Window:
     run: DrillRun
     operator: threading.Thread | None
     fault_at: float = 0.0
+    lead_at: float | None = None  # when what goes wrong before the fault began (a lagging replica)
     restore_at: float = 0.0
     recovered_at: float | None = None
     interrupted: bool = False
@@ -160,24 +164,28 @@ def prepared(live: LiveLab, drill: Drill, target: NodeSpec, health: Health, opti
     lab = live.lab
     refuse_unless_whole(health)
     mode = options.replication or lab.replication
+    timeout = options.semi_sync_timeout_ms if options.semi_sync_timeout_ms != lab.semi_sync_timeout_ms else None
     title = drill.fault.title(target, live)
+    lead = drill.fault.lead
     expected = consequences(
         lab, target, drill.fault.breaks(target), drill.fault.peers(lab, target),
         slowed=drill.fault.kind == "slow", failover=drill.response is not None, replication=mode,
+        lag=lead.seconds if lead is not None else 0.0, semi_sync_timeout_ms=timeout or lab.semi_sync_timeout_ms,
     )
-    live.console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication)" if lab.replicas else ""))
+    waits = f", {timeout or lab.semi_sync_timeout_ms} ms timeout" if mode == "semi-sync" and (timeout or lead) else ""
+    live.console.heading(f"drill {drill.name}: {title}" + (f" ({mode} replication{waits})" if lab.replicas else ""))
     chosen = reconfiguration.running_options(live)  # what a class may have chosen with `invoke lb.*`: kept, and reported
     haproxy = dataclasses.replace(chosen, haproxy_profile=options.profile, balance=options.balance or chosen.balance)
     if haproxy != chosen:
         use_haproxy(live, haproxy)
         health.wait(SWITCHED)
-    switched = mode != lab.replication
+    switched = mode != lab.replication or timeout is not None
     try:
         if switched:
-            if not reconfiguration.replication(live, mode):
+            if not reconfiguration.replication(live, mode, timeout):
                 raise DrillRefused(f"could not switch to {mode} replication (see the failed step above)")
             health.wait(SWITCHED)
-        yield Setup(target, title, expected, mode, chosen, haproxy)
+        yield Setup(target, title, expected, mode, chosen, haproxy, timeout)
     finally:
         if switched:
             put_back(live, health)
@@ -212,6 +220,11 @@ def fault_window(live: LiveLab, drill: Drill, setup: Setup, window: Window, dura
         time.sleep(WARMUP)
         if window.operator is not None:
             window.operator.start()  # it watches from before the fault, as a real one would
+        lead = drill.fault.lead
+        if lead is not None:
+            lead.act(live, setup.target)
+            window.lead_at = window.timeline.event("lagging", lead.title(setup.target, live))
+            time.sleep(max(0.0, window.lead_at + lead.seconds - window.traffic.now()))
         window.fault_at = window.timeline.event("fault", setup.title)
         drill.fault.inject(live, setup.target)
         time.sleep(max(0.0, window.fault_at + duration - window.traffic.now()))
@@ -260,15 +273,19 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
         timeline.add(round(detected_at, 2), "detected", f"HAProxy marked {detect} DOWN")
     records = window.traffic.snapshot()
     acknowledged = {r.body for r in records if r.kind == "write" and r.ok and r.body}
+    failed = {r.body for r in records if r.kind == "write" and not r.ok and r.body}
+    held = bodies_held(health.databases, lab.db_nodes, window.traffic.run_id)
     figures = Figures(
         records=records,
         fault_at=window.fault_at,
+        lead_at=window.lead_at,
         restore_at=window.restore_at,
         detected_at=detected_at,
         recovered_at=window.recovered_at,
         target=detect,
         acknowledged=len(acknowledged),
-        lost=lost_writes(acknowledged, health.databases, lab.db_nodes, window.traffic.run_id),
+        lost=lost_writes(acknowledged, held),
+        failed_but_stored=stored_anyway(failed, held),
         peak_lag=observer.peak_lag(),
         interval=1.0 / rate,
         failover=window.run.findings,
@@ -292,16 +309,26 @@ def measure(window: Window, setup: Setup, health: Health, lab: Lab, rate: float)
     return figures
 
 
-def lost_writes(acknowledged: set[str], databases: Databases, db_nodes: tuple[NodeSpec, ...], run_id: str) -> dict[str, list[str]]:
-    """The acknowledged writes of this run that each database server does not hold after recovery."""
-    lost: dict[str, list[str]] = {}
+def bodies_held(databases: Databases, db_nodes: tuple[NodeSpec, ...], run_id: str) -> dict[str, set[str] | str]:
+    """The messages of this run each database server holds after recovery (or why it could not be read)."""
+    held: dict[str, set[str] | str] = {}
     for node in db_nodes:
         try:
-            present = databases.bodies(node, f"drill {run_id} ")
-            lost[node.name] = sorted(acknowledged - present)
-        except Exception as err:  # a database still down after the drill: every acknowledged write is unverified
-            lost[node.name] = [f"(cannot read {node.name}: {type(err).__name__})"]
-    return lost
+            held[node.name] = databases.bodies(node, f"drill {run_id} ")
+        except Exception as err:  # a database still down after the drill: nothing it holds is verified
+            held[node.name] = f"(cannot read {node.name}: {type(err).__name__})"
+    return held
+
+
+def stored_anyway(failed: set[str], held: dict[str, set[str] | str]) -> list[str]:
+    """The writes a client saw fail that some database server holds all the same (a client that tried again
+    would have stored them twice)."""
+    return sorted(b for b in failed if any(isinstance(present, set) and b in present for present in held.values()))
+
+
+def lost_writes(acknowledged: set[str], held: dict[str, set[str] | str]) -> dict[str, list[str]]:
+    """The acknowledged writes of this run that each database server does not hold after recovery."""
+    return {node: sorted(acknowledged - present) if isinstance(present, set) else [present] for node, present in held.items()}
 
 
 def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setup, window: Window, figures: Figures) -> DrillReport:
@@ -310,9 +337,10 @@ def write_report(live: LiveLab, drill: Drill, options: DrillOptions, setup: Setu
     settings: DrillSettings = {
         "rate": options.rate, "duration": options.duration, "warmup": WARMUP, "haproxy": options.profile, "balance": haproxy.balance,
         "backups": list(haproxy.backups), "write_every": window.traffic.write_every, "replication": setup.mode,
+        "semi_sync_timeout_ms": setup.timeout_ms or live.lab.semi_sync_timeout_ms, "lag": drill.fault.lead.seconds if drill.fault.lead else 0.0,
     }
     expectations = [p(figures) for p in predict(setup.expected, drill.fault.kind == "power", haproxy.balance)]
-    loss_possible = setup.expected.failover and not setup.expected.semi_sync
+    loss_possible = setup.expected.loss_possible
     report = build_report(drill, setup.title, live.lab, settings, figures, window.timeline.events, expectations, window.interrupted, loss_possible)
     path = save(report, live.session.folder.drills)
     print_report(report, console)

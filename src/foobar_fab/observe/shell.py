@@ -65,11 +65,18 @@ class NodeShells:
                 raise NodeUnreachable(f"{node}: `{command}` did not complete: {type(err).__name__}: {err}") from None
 
     def put(self, node: str, path: str, content: str, mode: str = "0600") -> None:
-        """Write a whole file on a node (private by default); raise NodeUnreachable if it cannot be written."""
-        with self._lock(node):
-            outcome = self._executor(node).put(path, content, mode)
-        if not outcome.ok:
-            raise NodeUnreachable(f"{node}: {outcome.error()}")
+        """Write a whole file on a node (private by default); raise NodeUnreachable if it cannot be written. A
+        connection that failed to write is forgotten and the write tried once more on a new one (a node that
+        lost power and came back leaves a connection that looks open until it is used)."""
+        error = ""
+        for _ in range(2):
+            with self._lock(node):
+                outcome = self._executor(node).put(path, content, mode)
+                if outcome.ok:
+                    return
+                error = outcome.error()
+                self._drop(node)
+        raise NodeUnreachable(f"{node}: {error}")
 
     def must(self, node: str, command: str, kind: str = "run", timeout: float = COMMAND_TIMEOUT, show: bool = True) -> str:
         """Run a command that must succeed; return its output, or raise NodeUnreachable with its error."""

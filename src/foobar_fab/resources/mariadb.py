@@ -274,13 +274,17 @@ class SemiSync(Step):
     """Semi-synchronous replication on or off, set live (the configuration file keeps it for restarts).
 
     On, the primary acknowledges a commit only once a replica has it, or after `timeout_ms` without one
-    (then it goes on alone, asynchronously, until a replica catches up). A replica takes a change of mode
-    when its IO thread reconnects, so the step restarts that thread.
+    (then it goes on alone, asynchronously, until a replica catches up). Each side is set only where it
+    belongs: the primary waits (`waits`: a primary with a replica to wait for), a replica acknowledges
+    (`acknowledges`). A replica that also waited would hold every transaction it applies (it logs them,
+    log-slave-updates) for replicas of its own that do not exist. A replica takes a change of mode when its
+    IO thread reconnects, so the step restarts that thread.
     """
 
-    enabled: bool
+    waits: bool
+    acknowledges: bool
     timeout_ms: int
-    replica: bool
+    replica: bool  # the server replicates (its IO thread can be restarted)
     name: str = "semi-sync replication"
 
     def probe(self) -> str:
@@ -290,13 +294,21 @@ class SemiSync(Step):
         found = probe.stdout.split()
         if not probe.ok or len(found) != 3:
             raise StepError(f"MariaDB does not answer: {probe.error()}")
-        wanted = ["1" if self.enabled else "0", "1" if self.enabled else "0", str(self.timeout_ms)]
+        wanted = ["1" if self.waits else "0", "1" if self.acknowledges else "0", str(self.timeout_ms)]
         if found == wanted:
-            return ok(f"on, {self.timeout_ms} ms for a replica's acknowledgement" if self.enabled else "off (asynchronous)")
-        flag = "ON" if self.enabled else "OFF"
-        settings = f"SET GLOBAL rpl_semi_sync_master_enabled = {flag}; SET GLOBAL rpl_semi_sync_slave_enabled = {flag}; "
+            return ok(self.describe())
+        settings = f"SET GLOBAL rpl_semi_sync_master_enabled = {_on(self.waits)}; SET GLOBAL rpl_semi_sync_slave_enabled = {_on(self.acknowledges)}; "
         settings += f"SET GLOBAL rpl_semi_sync_master_timeout = {self.timeout_ms}; SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC"
         actions = [Run(sql(settings))]
         if self.replica and found[1] != wanted[1]:
             actions.append(Run(sql("STOP SLAVE IO_THREAD; START SLAVE IO_THREAD")))
-        return change("turned " + ("on" if self.enabled else "off"), *actions)
+        return change("now " + self.describe(), *actions)
+
+    def describe(self) -> str:
+        if self.waits:
+            return f"on: waits up to {self.timeout_ms} ms for a replica's acknowledgement"
+        return "on: acknowledges what it receives" if self.acknowledges else "off (asynchronous)"
+
+
+def _on(flag: bool) -> str:
+    return "ON" if flag else "OFF"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import foobar_app
 
+from .. import write_timeouts
 from ..constants import (
     APP_DELAY_FILE,
     APP_ENV,
@@ -153,6 +154,8 @@ def environment(inputs: RoleInputs) -> str:
         app_password=inputs.secrets.get("db_app", ""),
         db_ca=DB_CA if inputs.tls is not None else None,
         metrics_port=APP_METRICS_PORT if lab.has("monitoring") else None,
+        write_timeout_ms=write_timeouts.app_write_ms(lab),
+        read_own_writes_s=lab.read_own_writes_s if inputs.options.read_own_writes_s is None else inputs.options.read_own_writes_s,
     )
 
 

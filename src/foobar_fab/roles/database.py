@@ -58,17 +58,24 @@ def config(inputs: RoleInputs) -> str:
 
 
 def replication_mode(inputs: RoleInputs) -> tuple[bool, int]:
-    """Semi-sync on or off (the design's, unless a build option says otherwise), and its timeout."""
-    lab = inputs.lab
-    mode = inputs.options.replication or lab.replication
-    return mode == "semi-sync", lab.semi_sync_timeout_ms
+    """Semi-sync on or off, and its timeout (the design's, unless build options say otherwise)."""
+    lab, options = inputs.lab, inputs.options
+    mode = options.replication or lab.replication
+    return mode == "semi-sync", options.semi_sync_timeout_ms or lab.semi_sync_timeout_ms
 
 
 def semi_sync(inputs: RoleInputs) -> list[Step]:
-    """The replication mode, live and in a file of its own (a change of mode restarts nothing)."""
+    """The replication mode, live and in a file of its own (a change of mode restarts nothing): with semi-sync,
+    the primary waits for a replica's acknowledgement (if it has a replica: after a failover it may have none
+    until the old primary is rebuilt) and a replica acknowledges."""
     enabled, timeout = replication_mode(inputs)
-    text = render("mariadb/semi-sync.cnf.j2", node=inputs.node, mode="semi-synchronous" if enabled else "asynchronous", semi_sync=enabled, timeout_ms=timeout)
-    return [ConfigFile(SEMI_SYNC_CONFIG, text), SemiSync(enabled, timeout, replica=inputs.node.has_role("db_replica"))]
+    node = inputs.node
+    waits = enabled and node.has_role("db_primary") and bool(inputs.lab.replicas)
+    acknowledges = enabled and node.has_role("db_replica")
+    text = render(
+        "mariadb/semi-sync.cnf.j2", node=node, mode="semi-synchronous" if enabled else "asynchronous", waits=waits, acknowledges=acknowledges, timeout_ms=timeout
+    )
+    return [ConfigFile(SEMI_SYNC_CONFIG, text), SemiSync(waits, acknowledges, timeout, replica=node.has_role("db_replica"))]
 
 
 def peers(lab: Lab, node: NodeSpec) -> tuple[NodeSpec, ...]:

@@ -6,6 +6,7 @@ import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from .. import write_timeouts
 from ..constants import APP_NODE, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..executors import Outcome
 from ..expect import eventually, expect
@@ -46,7 +47,7 @@ HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
         "retries": 2,
         "retry_on": "all-retryable-errors",
         "timeout_connect": "300ms",
-        "timeout_server": "800ms",
+        "timeout_server_ms": 800,
         "timeout_check": "1s",
         "check_interval": "500ms",
         "check_fall": 2,
@@ -60,7 +61,7 @@ HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
         "retries": 3,
         "retry_on": "",
         "timeout_connect": "5s",
-        "timeout_server": "50s",
+        "timeout_server_ms": 50_000,
         "timeout_check": "5s",
         "check_interval": "2s",
         "check_fall": 3,
@@ -71,7 +72,8 @@ HAPROXY_PROFILES: dict[str, dict[str, Any]] = {
 
 
 def config(inputs: RoleInputs) -> str:
-    """haproxy.cfg for one balancer: only what HAProxy needs (no database settings reach it)."""
+    """haproxy.cfg for one balancer: only what HAProxy needs (of the database, how long a write may wait)."""
+    profile = HAPROXY_PROFILES[inputs.options.haproxy_profile]
     return render(
         "haproxy/haproxy.cfg.j2",
         node=inputs.node,
@@ -86,9 +88,11 @@ def config(inputs: RoleInputs) -> str:
         stats_port=STATS_PORT,
         metrics_port=HAPROXY_METRICS_PORT if inputs.lab.has("monitoring") else None,
         health_path=HEALTH_PATH,
-        haproxy=HAPROXY_PROFILES[inputs.options.haproxy_profile],
+        haproxy=profile,
         balance=inputs.options.balance,
         backups=inputs.options.backups,
+        semi_sync_timeout_ms=inputs.lab.semi_sync_timeout_ms,
+        write_timeout_ms=max(profile["timeout_server_ms"], write_timeouts.balancer_write_ms(inputs.lab)),
     )
 
 

@@ -30,6 +30,8 @@ class BuildOptions:
     haproxy_profile: str = "tuned"
     plain_http: bool = False  # with https: serve plain HTTP too instead of redirecting it (to compare the two)
     replication: str | None = None  # async or semi-sync instead of the design's mode (a drill comparing the two)
+    semi_sync_timeout_ms: int | None = None  # another semi-sync timeout than the design's (a drill's primary that never falls back)
+    read_own_writes_s: int | None = None  # another read-your-writes window than the design's (a drill comparing with and without)
     balance: str = "roundrobin"  # HAProxy's algorithm for the web servers
     backups: tuple[str, ...] = ()  # web servers that take traffic only when every other one is down
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import write_timeouts
 from ..constants import HTTP_PORT, SERVED_BY, STAGING
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import Packages
@@ -47,6 +48,7 @@ def config(inputs: RoleInputs) -> str:
         upstreams=upstreams(inputs.lab, inputs.node),
         remote=remote,
         connect_timeout="300ms" if remote else "1s",  # a LAN connection takes milliseconds
+        read_timeout_ms=write_timeouts.nginx_read_ms(inputs.lab),
     )
 
 

@@ -8,17 +8,22 @@ from typing import Any
 from invoke import Context, task
 
 from .. import build as building
+from .. import orphans as orphaned
 from .. import promotion
 from ..live import LiveLab, live
 from ..observe.shell import NodeUnreachable
 from ..session import LabSession
 from ..topology import NodeSpec
 from .common import LAB_HELP, QUIET_HELP, YES_HELP, confirm, session
-from .options import FENCED, REPLICA, Node, options
+from .options import FENCED, FLAG, REPLICA, Node, options
 
 NODE_HELP = {**QUIET_HELP, "node": "the database server, e.g. web-01"}
 REBUILD_HELP = {**NODE_HELP, **YES_HELP}
 REPLICA_OR_FENCED = Node("a database replica or a fenced former primary", lambda lab: lab.replicas + lab.fenced)
+ORPHANS_HELP = {
+    **QUIET_HELP, **YES_HELP,
+    "replay": "apply the saved transactions not replayed yet to the current primary, each file in one transaction",
+}
 TO_HELP = {**QUIET_HELP, "to": "the replica to promote (default: the one that applied the most)"}
 
 
@@ -98,7 +103,36 @@ def rejoin(c: Context, node: str, lab_file: str | None = None, provider: str | N
 @task(help=REBUILD_HELP)
 @options(node=REPLICA_OR_FENCED)
 def rebuild(c: Context, node: str, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
-    """Copy a replica (or a fenced former primary) afresh from the primary, its own transactions dropped."""
-    plan = "db.rebuild: {node}'s database is dropped and copied afresh from the primary {primary}; transactions only {node} holds are lost"
+    """Copy a replica (or a fenced former primary, its own transactions saved first) afresh from the primary."""
+    plan = (
+        "db.rebuild: {node}'s database is dropped and copied afresh from the primary {primary}; transactions only a fenced {node} "
+        "holds are saved first in the lab's state folder (`invoke db.orphans`), a replica's are lost"
+    )
     done = "{node} was copied afresh from {primary} and follows it"
     follow_again(c, node, promotion.rebuild, plan, done, yes=yes, lab_file=lab_file, provider=provider, quiet=quiet)
+
+
+@task(help=ORPHANS_HELP)
+@options(replay=FLAG)
+def orphans(c: Context, replay: bool = False, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, yes: bool = False) -> None:
+    """Show the transactions a rebuild saved from a fenced former primary (the new one never had them); --replay applies them."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    found = orphaned.saved(s.folder)
+    pending = [f for f in found if not f.replayed]
+    for done in (f for f in found if f.replayed):
+        print(f"replayed already: {done.path}")
+    if not pending:
+        print(f"no saved transactions wait to be replayed in {s.folder.orphans} (`invoke db.rebuild` saves a fenced former primary's own)")
+        return
+    for waiting in pending:
+        print(f"== {waiting.path}: {waiting.rows} row(s) to replay")
+        print(waiting.path.read_text().rstrip())
+    if not replay:
+        print(f"`invoke db.orphans --replay` applies them to the primary {s.lab.primary.name}")
+        return
+    s.console.line(f"db.orphans: {sum(f.rows for f in pending)} row(s) of {len(pending)} file(s) are inserted on the primary {s.lab.primary.name}")
+    confirm(yes)
+    with live(s, running=[s.lab.primary.name]) as running:
+        for waiting in pending:
+            rows = orphaned.replay(running, waiting)
+            print(f"replayed {waiting.path.name} on {s.lab.primary.name}: {rows} row(s)")

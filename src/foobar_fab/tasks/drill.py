@@ -9,7 +9,9 @@ from typing import Any
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from ..drills.catalog import DRILLS, Drill, NotInThisDesign
+from ..drills import durability as durable
+from ..drills import staleness
+from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
 from ..drills.report import DrillReport, summary_rows
 from ..drills.runner import DrillOptions, run_drill
 from ..live import live
@@ -102,6 +104,67 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
     return task(options(**DRILL_OPTIONS)(body), name=name, help=DRILL_HELP)
 
 
+DURABILITY_HELP = {
+    **QUIET_HELP,
+    "lag": f"seconds the replica stops receiving before the primary loses power; default {durable.LAG:g}",
+    "rate": "requests per second to the site (one in five is a write); default 20",
+    "duration": "seconds from the power cut until the old primary gets power back; default 10",
+    "replication": f"{', '.join(m.name for m in durable.MODES)} or all (one run each, then one table); default all",
+}
+ALL = "all"
+
+
+@task(help=DURABILITY_HELP)
+@options(lag=Number("a number of seconds", 0.5, 60), rate=DRILL_OPTIONS["rate"], duration=SECONDS, replication=Choice((*(m.name for m in durable.MODES), ALL)))
+def durability(
+    c: Context, lag: float = durable.LAG, rate: float = 20.0, duration: float = 10.0, replication: str = ALL,
+    lab_file: str | None = None, provider: str | None = None, quiet: bool = False,
+) -> None:
+    """Drill: the replica falls behind, then the primary loses power; the acknowledged writes each replication mode loses."""
+    chosen = [m for m in durable.MODES if replication in (ALL, m.name)]
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    runs: list[tuple[durable.Mode, DrillReport]] = []
+    with live(s) as lab:
+        for mode in chosen:
+            options = DrillOptions(rate, duration, replication=mode.replication, semi_sync_timeout_ms=mode.timeout_ms)
+            try:
+                runs.append((mode, run_drill(lab, durable.durability(lag), options)))
+            except DrillRefused as err:
+                if not runs:
+                    raise
+                s.console.note("drill", f"{mode.name} not run: {err}")
+                break
+            if runs[-1][1].get("interrupted"):
+                break
+    s.console.heading(f"durability: the replica {lag:g} s behind, then the primary's power cut")
+    for row in durable.comparison(runs):
+        s.console.line(row)
+    _verdict([r for _, r in runs])
+
+
+STALE_HELP = {
+    **QUIET_HELP,
+    "lag": f"seconds the replica stops applying the primary's changes; default {staleness.LAG:g}",
+    "clients": f"users posting and reading at once, each with its own cookies; default {staleness.CLIENTS}",
+}
+
+
+@task(help=STALE_HELP)
+@options(lag=Number("a number of seconds", 1, 60), clients=Number("a number of clients", 1, 20, whole=True))
+def stale_reads(
+    c: Context, lag: float = staleness.LAG, clients: int = staleness.CLIENTS, lab_file: str | None = None, provider: str | None = None, quiet: bool = False,
+) -> None:
+    """Drill: users post and read at once while the replica lags; read-your-writes failures per client, without and with the fix."""
+    s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
+    with live(s) as lab:
+        runs, rows = staleness.stale_reads(lab, lag, int(clients))
+    s.console.heading("stale reads: does each user see the message they just posted?")
+    for row in rows:
+        s.console.line(row)
+    if not all(p["ok"] for r in runs for p in r.predictions(s.lab.primary.name)):
+        raise Exit("a prediction did not hold (see above)", code=1)
+
+
 TASKS: list[Callable[..., Any]] = [
     drill_task(d.name, f"Drill: {d.summary}; measure what clients see, restore, report.", (d,)) for d in DRILLS
-] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS)]
+] + [drill_task("all", "Every drill in turn, then one summary table.", DRILLS), durability, stale_reads]

@@ -39,6 +39,7 @@ class FakeStorage:
     write_error: str | None = None
     replication: Replication = HEALTHY_REPLICATION
     replication_error: str | None = None
+    sides: list[str] = field(default_factory=list)  # which database each read asked: read or write
 
     def add_message(self, body: str, node: str) -> int:
         self._fail_if(self.write_error)
@@ -46,7 +47,8 @@ class FakeStorage:
         self.messages.append(message)
         return message.id
 
-    def latest_messages(self) -> list[Message]:
+    def latest_messages(self, side: str = "read") -> list[Message]:
+        self.sides.append(side)
         self._fail_if(self.read_error)
         return list(reversed(self.messages))[:50]
 

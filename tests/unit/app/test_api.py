@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from foobar_app import __version__
-from foobar_app.app import create_app, injected_delay
+from foobar_app.app import WROTE_COOKIE, create_app, injected_delay
 from foobar_app.storage import Replication
 
-from .conftest import PRIMARY, FakeStorage
+from .conftest import PRIMARY, REPLICA, FakeStorage
 
 DOWN = "write database 192.168.56.11:3306: Can't connect to MySQL server (error 2003)"
 
@@ -199,3 +200,21 @@ def test_only_a_whole_number_of_milliseconds_delays(tmp_path: Path, content: str
     (tmp_path / "delay-ms").write_text(content)
     assert injected_delay(tmp_path / "delay-ms") == seconds
     assert injected_delay(tmp_path / "missing") == 0.0
+
+
+def test_a_client_that_wrote_reads_from_the_primary_for_a_while_when_the_design_says_so(storage: FakeStorage) -> None:
+    """FOOBAR_READ_OWN_WRITES_S: a lagging replica would not show a client its own message yet."""
+    writer, other = (create_app(replace(REPLICA, read_own_writes=5), storage).test_client() for _ in range(2))
+    other.get("/api/messages")
+    response = post(writer, "mine")
+    assert f"{WROTE_COOKIE}=1" in response.headers["Set-Cookie"] and "Max-Age=5" in response.headers["Set-Cookie"]
+    writer.get("/api/messages")
+    writer.get("/")
+    assert storage.sides == ["read", "write", "write"]  # the other client still reads its replica
+
+
+def test_without_the_setting_a_write_changes_nothing_about_reads(replica_client: FlaskClient, storage: FakeStorage) -> None:
+    response = post(replica_client, "mine")
+    assert "Set-Cookie" not in response.headers
+    replica_client.get("/api/messages")
+    assert storage.sides == ["read"]

@@ -47,6 +47,19 @@ def test_files_may_stand_for_the_database_hosts() -> None:
         Settings.from_env({**environ, "FOOBAR_PRIMARY_FILE": "/etc/foobar/primary"})
 
 
+def test_a_write_timeout_is_read_in_milliseconds() -> None:
+    assert Settings.from_env({**ENVIRONMENT, "FOOBAR_WRITE_TIMEOUT_MS": "1500"}).write_timeout == 1.5
+    with pytest.raises(ConfigError, match="FOOBAR_WRITE_TIMEOUT_MS must be a number of milliseconds"):
+        Settings.from_env({**ENVIRONMENT, "FOOBAR_WRITE_TIMEOUT_MS": "soon"})
+
+
+def test_reads_after_a_write_go_to_the_primary_for_whole_seconds() -> None:
+    assert Settings.from_env(ENVIRONMENT).read_own_writes == 0
+    assert Settings.from_env({**ENVIRONMENT, "FOOBAR_READ_OWN_WRITES_S": "5"}).read_own_writes == 5
+    with pytest.raises(ConfigError, match="FOOBAR_READ_OWN_WRITES_S must be a whole number of seconds"):
+        Settings.from_env({**ENVIRONMENT, "FOOBAR_READ_OWN_WRITES_S": "1.5"})
+
+
 def test_every_missing_variable_is_named_at_once() -> None:
     with pytest.raises(ConfigError, match="missing environment variables: FOOBAR_NODE, FOOBAR_DB_PASSWORD "):
         Settings.from_env({k: v for k, v in ENVIRONMENT.items() if k not in ("FOOBAR_NODE", "FOOBAR_DB_PASSWORD")})

@@ -96,6 +96,13 @@ def test_writes_go_to_the_primary_with_short_timeouts() -> None:
     assert connect.connections[0].closed
 
 
+def test_a_write_waits_as_long_as_the_settings_say() -> None:
+    """FOOBAR_WRITE_TIMEOUT_MS: a semi-sync primary may hold a commit longer than any other query takes."""
+    connect = FakeConnect()
+    MySQLStorage(replace(REPLICA, write_timeout=3.5), connect=connect).add_message("hello", "web-02")
+    assert (connect.calls[0]["read_timeout"], connect.calls[0]["write_timeout"]) == (3.5, 3.5)
+
+
 def test_reads_come_from_the_nodes_own_database_in_utc() -> None:
     created = datetime(2024, 5, 1, 12, 0, 0, 500000)
     connect = FakeConnect(rows=[{"id": 3, "body": "hi", "node": "web-01", "created_at": created}])
