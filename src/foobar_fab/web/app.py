@@ -1,0 +1,132 @@
+"""The lab's page as a Flask application: the diagram, its live state by Server-Sent Events, a terminal on
+each node by WebSocket, and one action (a node's power), each behind the lab's token.
+
+Every request needs the token (from the URL `invoke web` printed, then from the cookie the page sets);
+an action is a POST with the page's CSRF token in a header, and from the page's own origin.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from flask import Flask, Response, abort, render_template, request
+from flask_sock import Sock
+
+from ..errors import LabError
+from ..topology import Lab
+from . import picture
+from .access import new_csrf_token, same
+from .terminal import SESSION_SECONDS, Socket, Terminal, TerminalError, follow, size
+
+COOKIE = "foobar_lab_token"
+CSRF_HEADER = "X-CSRF-Token"
+EVERY = 0.5  # seconds between two snapshots sent to a page
+STREAM_SECONDS = 300.0  # one event stream's length; the browser opens the next one by itself
+RETRY_MS = 500
+POWER = ("off", "on")
+
+
+class Snapshots(Protocol):
+    def latest(self) -> dict[str, Any]: ...
+
+
+class Power(Protocol):
+    """The provider's power switch (Provider.stop_hard and start)."""
+
+    def stop_hard(self, node: str) -> None: ...
+
+    def start(self, node: str) -> None: ...
+
+
+TerminalOpener = Callable[[str, int, int], Terminal]
+
+
+def create_app(
+    lab: Lab,
+    token: str,
+    snapshots: Snapshots,
+    open_terminal: TerminalOpener,
+    power: Power,
+    secure: bool = False,
+    stream_seconds: float = STREAM_SECONDS,
+    terminal_seconds: float = SESSION_SECONDS,
+) -> Flask:
+    """The application for one lab; `secure`: served over TLS (the cookie is then sent over TLS only)."""
+    app = Flask(__name__)
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": 25}
+    sock = Sock(app)
+    csrf = new_csrf_token()
+    diagram = picture.svg(lab)
+    names = [n.name for n in lab.nodes]
+
+    def given_token() -> str | None:
+        return request.args.get("token") or request.cookies.get(COOKIE)
+
+    @app.before_request
+    def guard() -> None:
+        if not same(given_token(), token):
+            abort(403, "this page needs the lab's token: open the URL `invoke web` printed")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != request.host_url.rstrip("/"):
+            abort(403, "a request from another site's page")
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/")
+    def page() -> Response:
+        response = Response(render_template("page.html", lab=lab, diagram=diagram, csrf=csrf, nodes=names))
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", secure=secure)
+        return response
+
+    @app.get("/events")
+    def events() -> Response:
+        def stream() -> Iterator[str]:
+            yield f"retry: {RETRY_MS}\n\n"
+            ends = time.monotonic() + stream_seconds
+            while time.monotonic() < ends:
+                began = time.monotonic()
+                snapshot = snapshots.latest()
+                yield f"data: {json.dumps(snapshot)}\n\n"
+                if "gone" in snapshot:
+                    return
+                time.sleep(max(0.0, EVERY - (time.monotonic() - began)))
+
+        return Response(stream(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    @app.post("/nodes/<node>/power")
+    def switch(node: str) -> Response:
+        if not same(request.headers.get(CSRF_HEADER), csrf):
+            abort(403, "the page's CSRF token is missing or wrong: reload the page")
+        if node not in names:
+            abort(404, f"no node {node} in lab {lab.name}")
+        wanted = (request.get_json(silent=True) or {}).get("to")
+        if wanted not in POWER:
+            abort(400, 'say {"to": "off"} or {"to": "on"}')
+        try:
+            (power.stop_hard if wanted == "off" else power.start)(node)
+        except LabError as err:
+            abort(409, str(err))
+        return Response(json.dumps({"node": node, "power": wanted}), mimetype="application/json")
+
+    @sock.route("/terminal/<node>")
+    def terminal(ws: Socket, node: str) -> None:
+        if node not in names:
+            ws.send(f"\r\nno node {node} in lab {lab.name}\r\n")
+            return
+        try:
+            shell = open_terminal(node, size(request.args.get("cols", 80)), size(request.args.get("rows", 24)))
+        except (TerminalError, ValueError) as err:
+            ws.send(f"\r\n{err}\r\n")
+            return
+        follow(ws, shell, terminal_seconds)
+
+    return app
