@@ -53,7 +53,7 @@ def web(
         return NodeShell(s.provider.ssh_params(node), columns, rows)
 
     def announce(server: BaseWSGIServer) -> None:
-        print(f"lab {s.lab.name}'s page (Ctrl-C stops; for {minutes:g} minutes at most):", flush=True)
+        print(f"lab {s.lab.name}'s page (Ctrl-C stops; stops by itself after {minutes:g} min):", flush=True)
         print(f"  {serve.url(where, server.server_port, token)}", flush=True)
 
     with live(s) as lab:

@@ -19,7 +19,7 @@ from ..errors import LabError
 from ..topology import Lab
 from . import picture
 from .access import new_csrf_token, same
-from .terminal import SESSION_SECONDS, Socket, Terminal, TerminalError, follow, size
+from .terminal import SESSION_SECONDS, Socket, Terminal, TerminalError, follow, hang_up, size
 
 COOKIE = "foobar_lab_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -119,14 +119,17 @@ def create_app(
 
     @sock.route("/terminal/<node>")
     def terminal(ws: Socket, node: str) -> None:
-        if node not in names:
-            ws.send(f"\r\nno node {node} in lab {lab.name}\r\n")
-            return
         try:
-            shell = open_terminal(node, size(request.args.get("cols", 80)), size(request.args.get("rows", 24)))
-        except (TerminalError, ValueError) as err:
-            ws.send(f"\r\n{err}\r\n")
-            return
-        follow(ws, shell, terminal_seconds)
+            if node not in names:
+                ws.send(f"\r\nno node {node} in lab {lab.name}\r\n")
+                return
+            try:
+                shell = open_terminal(node, size(request.args.get("cols", 80)), size(request.args.get("rows", 24)))
+            except (TerminalError, ValueError) as err:
+                ws.send(f"\r\n{err}\r\n")
+                return
+            follow(ws, shell, terminal_seconds)
+        finally:
+            hang_up(ws)
 
     return app

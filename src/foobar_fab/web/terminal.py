@@ -80,6 +80,22 @@ class NodeShell:
             self.connection.close()
 
 
+def hang_up(socket: Any, wait: float = 1.0) -> None:
+    """End a WebSocket cleanly and leave nothing more on its connection.
+
+    Werkzeug's server (2.2, pinned with the application's Flask) writes an HTTP answer on the connection once
+    the route returns, after the WebSocket's close frame: a browser reports that as an invalid frame. So:
+    close (when the page has not), wait for the page's answer to the close, then shut the connection down.
+    """
+    try:
+        if socket.connected:
+            socket.close()
+        socket.thread.join(timeout=wait)
+        socket.sock.shutdown(2)  # socket.SHUT_RDWR
+    except (OSError, RuntimeError, AttributeError):
+        pass  # already gone: nothing more can be written on it either way
+
+
 def size(value: Any) -> int:
     """A column or row count from the page, kept within SIZE_LIMITS (ValueError when it is no number)."""
     low, high = SIZE_LIMITS
