@@ -118,6 +118,7 @@ def test_the_right_token_opens_the_page_and_sets_a_private_cookie(page: Page, la
     assert answer.status_code == 200
     html = answer.get_data(as_text=True)
     assert all(f'data-node="{n.name}"' in html for n in lab.nodes)
+    assert page.snapshots.asked == 1 and '<script type="application/json" id="first-snapshot">' in html  # served coloured
     cookie = answer.headers["Set-Cookie"]
     assert f"{COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
@@ -211,7 +212,7 @@ def test_listen_refuses_a_wildcard_or_a_name(address: str) -> None:
 
 def test_an_address_other_than_loopback_is_never_served_without_tls(page: Page) -> None:
     with pytest.raises(serve.ListenError, match="TLS only"):
-        serve.serve(page.client.application, serve.Listen("10.98.1.1"), 0, None, lambda server: None, 1)
+        serve.start(page.client.application, serve.Listen("10.98.1.1"), 0, None)
 
 
 def test_the_pages_certificate_comes_from_the_labs_ca_and_names_the_address(tmp_path: Path) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
-from werkzeug.serving import BaseWSGIServer
+from pathlib import Path
 
+from invoke import Context, task
+from invoke.exceptions import Exit
+
+from .. import screenshot as screenshots
 from ..live import live
+from ..settings import PROJECT_ROOT
 from ..web import access, serve
 from ..web.app import create_app
 from ..web.snapshot import Sampler
 from ..web.terminal import NodeShell, Terminal, TerminalError
-from .common import LAB_HELP, session
-from .options import FLAG, Number, Text, options
+from .common import LAB_HELP, picture_help, session
+from .options import FLAG, PICTURE, FilePath, Number, Text, options
 
 
 @task(
@@ -21,6 +25,8 @@ from .options import FLAG, Number, Text, options
         "port": "the port (default 0: a free one)",
         "minutes": "stop after this many minutes (default 240)",
         "new-token": "make a new token for the lab's page (the old URL stops working)",
+        "screenshot": "serve only long enough to save the page as headless Chromium shows it, as this PNG (for the docs)",
+        **picture_help(1300, 700),
     }
 )
 @options(
@@ -28,6 +34,8 @@ from .options import FLAG, Number, Text, options
     port=Number("a port number", 0, 65535, whole=True),
     minutes=Number("a number of minutes", 1, 1440),
     new_token=FLAG,
+    screenshot=FilePath("a PNG file to write", sample="lab-page.png"),
+    **PICTURE,
 )
 def web(
     c: Context,
@@ -35,11 +43,18 @@ def web(
     port: int = 0,
     minutes: float = 240.0,
     new_token: bool = False,
+    screenshot: str | None = None,
+    width: int = 1300,
+    height: int = 700,
+    during: str | None = None,
+    after: float = 10.0,
     lab_file: str | None = None,
     provider: str | None = None,
 ) -> None:
     """Serve the lab's page: its diagram coloured live, and a terminal on each node (loopback and a token by default)."""
     where = serve.listen_on(listen)
+    if screenshot is not None:
+        screenshots.browser()  # missing: one line, before anything runs
     s = session(c, lab_file=lab_file, provider=provider)
     tls_files = serve.certificate_files(s.ca(), s.folder, where.address) if where.tls else None
     token = access.lab_token(s.folder, renew=new_token)
@@ -52,15 +67,21 @@ def web(
             raise TerminalError(f"{node} is {states.get(node, 'missing')}: power it on first")
         return NodeShell(s.provider.ssh_params(node), columns, rows)
 
-    def announce(server: BaseWSGIServer) -> None:
-        print(f"lab {s.lab.name}'s page (Ctrl-C stops; stops by itself after {minutes:g} min):", flush=True)
-        print(f"  {serve.url(where, server.server_port, token)}", flush=True)
-
     with live(s) as lab:
         sampler = Sampler(lab)
-        app = create_app(s.lab, token, sampler, open_terminal, s.provider, secure=where.tls)
         try:
-            serve.serve(app, where, int(port), tls_files, announce, minutes * 60)
+            server = serve.start(create_app(s.lab, token, sampler, open_terminal, s.provider, secure=where.tls), where, int(port), tls_files)
+            url = serve.url(where, server.server_port, token)
+            if screenshot is not None:
+                with serve.serving(server):
+                    taken, code = screenshots.take_during(url, Path(screenshot), {}, (width, height), during, after, PROJECT_ROOT, f"lab {s.lab.name}'s page")
+                print(f"{screenshot}: {taken}")
+                if code:
+                    raise Exit(f"`{during}` ended with status {code}", code=code)
+                return
+            print(f"lab {s.lab.name}'s page (Ctrl-C stops; it stops by itself after {minutes:g} min):", flush=True)
+            print(f"  {url}", flush=True)
+            serve.serve(server, minutes * 60)
         except KeyboardInterrupt:
             print("stopped.")
         finally:

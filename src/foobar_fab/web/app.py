@@ -83,7 +83,8 @@ def create_app(
 
     @app.get("/")
     def page() -> Response:
-        response = Response(render_template("page.html", lab=lab, diagram=diagram, csrf=csrf, nodes=names))
+        first = snapshots.latest()  # the page opens coloured (and a picture of it taken at once shows the lab)
+        response = Response(render_template("page.html", lab=lab, diagram=diagram, csrf=csrf, nodes=names, first=first))
         response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", secure=secure)
         return response
 

@@ -18,6 +18,9 @@ LIVE_LINES = 3  # room for the live lines (state, HAProxy's view, requests and r
 COLUMN_GAP = 110
 ROW_GAP = 28
 MARGIN = 20
+LOOP = 50  # how far an arrow within a column bulges to the right, and each further one more
+LOOP_STEP = 45
+RIGHT_ROOM = 120
 
 
 def columns(lab: Lab, arrows: list[Edge]) -> dict[str, int]:
@@ -61,30 +64,34 @@ def svg(lab: Lab) -> str:
             place[name] = (MARGIN + col * (BOX_WIDTH + COLUMN_GAP), y)
             y += heights[name] + ROW_GAP
         bottom = max(bottom, y)
-    width = MARGIN * 2 + (max(column.values()) + 1) * (BOX_WIDTH + COLUMN_GAP)  # room on the right for a loop
+    width = MARGIN * 2 + (max(column.values()) + 1) * (BOX_WIDTH + COLUMN_GAP) + RIGHT_ROOM  # room for a loop's label
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="diagram" viewBox="0 0 {width} {bottom + MARGIN}" width="{width}" height="{bottom + MARGIN}">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
         f'<text class="title" x="{MARGIN}" y="{MARGIN}">lab {escape(lab.name)} on {escape(str(lab.subnet))}</text>',
     ]
+    loops: dict[int, int] = {}  # arrows within each column so far: each loop bulges further than the last
     for arrow in arrows:
         (x1, y1), (x2, y2) = place[arrow.source], place[arrow.target]
         start = (x1 + BOX_WIDTH, y1 + heights[arrow.source] / 2)
         label_at: tuple[float, float]
         if x1 == x2:  # within a column: a loop on its right
-            end = (x2 + BOX_WIDTH, y2 + heights[arrow.target] / 2)
-            path = f"M {start[0]:.0f} {start[1]:.0f} C {start[0] + 70:.0f} {start[1]:.0f}, {end[0] + 70:.0f} {end[1]:.0f}, {end[0]:.0f} {end[1]:.0f}"
-            label_at = (start[0] + 60, (start[1] + end[1]) / 2)
+            bulge = LOOP + LOOP_STEP * loops.get(x1, 0)
+            loops[x1] = loops.get(x1, 0) + 1
+            start = (start[0], start[1] + 12 * (loops[x1] - 1))
+            end = (x2 + BOX_WIDTH, y2 + heights[arrow.target] / 2 + 12 * (loops[x1] - 1))
+            path = f"M {start[0]:.0f} {start[1]:.0f} C {start[0] + bulge:.0f} {start[1]:.0f}, {end[0] + bulge:.0f} {end[1]:.0f}, {end[0]:.0f} {end[1]:.0f}"
+            label_at, label_class = (start[0] + bulge * 0.75 + 4, (start[1] + end[1]) / 2 + 4), "aside"
         else:
             end = (x2, y2 + heights[arrow.target] / 2)
             bend = max(40.0, (end[0] - start[0]) / 2)
             path = f"M {start[0]:.0f} {start[1]:.0f} C {start[0] + bend:.0f} {start[1]:.0f}, {end[0] - bend:.0f} {end[1]:.0f}, {end[0]:.0f} {end[1]:.0f}"
-            label_at = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 - 4)
+            label_at, label_class = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 - 6), "along"
         parts.append(
             f'<g class="edge {escape(arrow.style)}" data-from="{escape(arrow.source)}" data-to="{escape(arrow.target)}">'
             f'<path d="{path}" marker-end="url(#arrow)"/>'
-            f'<text x="{label_at[0]:.0f}" y="{label_at[1]:.0f}">{escape(arrow.label)}</text></g>'
+            f'<text class="{label_class}" x="{label_at[0]:.0f}" y="{label_at[1]:.0f}">{escape(arrow.label)}</text></g>'
         )
     for name, (x, y) in place.items():
         lines = _lines(lab, name)

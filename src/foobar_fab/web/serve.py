@@ -7,7 +7,8 @@ import datetime
 import ipaddress
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,22 +62,38 @@ def url(listen: Listen, port: int, token: str) -> str:
     return f"{'https' if listen.tls else 'http'}://{host}:{port}/?token={token}"
 
 
-def serve(app: Flask, listen: Listen, port: int, tls_files: tuple[Path, Path] | None, announce: Callable[[BaseWSGIServer], None], seconds: float) -> None:
-    """Serve until Ctrl-C or for `seconds`; `announce` is told once the socket listens (port 0: a free one)."""
+def start(app: Flask, listen: Listen, port: int, tls_files: tuple[Path, Path] | None) -> BaseWSGIServer:
+    """The server, its socket listening (port 0: a free one), not yet serving; raises ListenError."""
     if listen.tls and tls_files is None:
         raise ListenError(f"--listen {listen.address}: an address other than loopback is served over TLS only, and no certificate was given")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its request log would print each URL, the token with it
     ssl_context = (str(tls_files[0]), str(tls_files[1])) if tls_files else None
     try:
-        server = make_server(listen.address, port, app, threaded=True, ssl_context=ssl_context)
+        return make_server(listen.address, port, app, threaded=True, ssl_context=ssl_context)
     except OSError as err:
         raise ListenError(f"cannot listen on {listen.address}:{port}: {err.strerror or err}: choose another --port or --listen") from None
+
+
+def serve(server: BaseWSGIServer, seconds: float) -> None:
+    """Serve until Ctrl-C or for `seconds`."""
     stop = threading.Timer(seconds, server.shutdown)
     stop.daemon = True
     stop.start()
-    announce(server)
     try:
         server.serve_forever()
     finally:
         stop.cancel()
         server.server_close()
+
+
+@contextmanager
+def serving(server: BaseWSGIServer) -> Iterator[None]:
+    """Serve in a thread of its own for the length of the block (a picture of the page is taken meanwhile)."""
+    thread = threading.Thread(target=server.serve_forever, name="lab-page", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

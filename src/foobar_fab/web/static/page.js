@@ -51,10 +51,12 @@ function show(snapshot) {
       box.dataset.holder = holders.includes(node) ? "yes" : "no";
       box.querySelectorAll("text.live").forEach((text, i) => { text.textContent = lines[i] || ""; });
     }
-    document.querySelectorAll(`svg.diagram g.edge[data-to="${node}"]`).forEach((edge) => {
-      const view = haproxy.length ? haproxy[0].split(" ")[0] : "";
-      if (view) edge.dataset.haproxy = view; else delete edge.dataset.haproxy;
-    });
+    for (const [balancer, rows] of Object.entries(snapshot.haproxy || {})) {  // the balancer's arrow to the server
+      const edge = document.querySelector(`svg.diagram g.edge[data-from="${balancer}"][data-to="${node}"]`);
+      const row = typeof rows === "object" ? rows[node] : undefined;
+      if (edge && row) edge.dataset.haproxy = row.status.split(" ")[0];
+      else if (edge) delete edge.dataset.haproxy;
+    }
     if (row) {
       row.querySelector(".power").textContent = info.power;
       row.querySelector(".state").textContent = info.state;
@@ -70,7 +72,7 @@ function show(snapshot) {
   const floatingBox = document.querySelector('svg.diagram g.box[data-node="floating"]');
   if (floatingBox) floatingBox.dataset.state = holders.length === 1 ? "UP" : "DOWN";
   const alerts = document.getElementById("alerts");
-  if (snapshot.alerts === null) {
+  if (snapshot.alerts == null) {
     alerts.textContent = "";
   } else {
     alerts.dataset.firing = snapshot.alerts.length ? "yes" : "no";
@@ -124,5 +126,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("button.open-terminal").forEach((b) => b.addEventListener("click", () => terminalOn(b.dataset.node)));
   document.querySelectorAll("button.power-switch").forEach((b) => b.addEventListener("click", () => switchPower(b.dataset.node, b.dataset.to)));
   document.getElementById("close-terminal").addEventListener("click", () => { if (openTerminal) openTerminal.close(); });
+  show(JSON.parse(document.getElementById("first-snapshot").textContent));  // the snapshot the page was served with
   watch();
 });
