@@ -25,7 +25,7 @@ TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "web", "bench.build", "bench.site", "bench.class", "cache.show", "cache.clear",
     "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
     "docs.capture", "docs.diagram", "docs.screenshot",
-] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.down", "lesson.start"]
+] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.web", "class.down", "lesson.start"]
 
 
 def test_list_shows_the_tasks() -> None:

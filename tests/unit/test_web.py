@@ -1,4 +1,5 @@
-"""The lab's page (`invoke web`): who gets in, what its snapshot says, its diagram and its terminal, with no lab.
+"""The lab's page (`invoke web`) and a class's (`invoke class.web`): who gets in, what a snapshot says, the
+diagram and the terminal, with no lab.
 
 The application runs in Flask's test client on a fake lab: a snapshot source, a power switch and a
 terminal opener that record what they are asked; the refusals are checked to leave each untouched.
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from flask.testing import FlaskClient
+from werkzeug.test import Client
 
 from foobar_fab import design
 from foobar_fab.docs_diagram import edges
@@ -31,6 +33,7 @@ from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import Lab
 from foobar_fab.web import access, picture, serve, snapshot
 from foobar_fab.web.app import COOKIE, CSRF_HEADER, create_app
+from foobar_fab.web.classpage import Rows, create_class_app
 from foobar_fab.web.terminal import follow
 
 TOKEN = "the-lab-token"
@@ -369,3 +372,65 @@ def test_the_terminal_ends_with_the_shell() -> None:
     started = time.monotonic()
     follow(socket, shell, seconds=30.0)
     assert time.monotonic() - started < 3 and shell.closed
+
+
+INSTRUCTOR_TOKEN = "the-instructors-token"
+STUDENT_TOKENS = {"alice": "alices-token", "bob": "bobs-token"}
+
+
+@dataclass
+class Classroom:
+    client: Client
+    students: dict[str, Page]
+    measured: list[int]
+
+
+def classroom_of(lab: Lab) -> Classroom:
+    students = {name: page_of(lab, token) for name, token in STUDENT_TOKENS.items()}
+    measured: list[int] = []
+
+    def measure() -> list[dict[str, Any]]:
+        measured.append(1)
+        return [{"student": n, "lab": f"ops{n}", "member": "-", "lab_up": "up", "checks_ok": 9, "checks_failed": 0, "failed": [], "exercise": "", "hints": 0, "grade": ""} for n in STUDENT_TOKENS]
+
+    wsgi = create_class_app("ops", INSTRUCTOR_TOKEN, {n: p.client.application for n, p in students.items()}, Rows(measure))
+    return Classroom(Client(wsgi, use_cookies=True), students, measured)
+
+
+@pytest.fixture
+def classroom(lab: Lab) -> Classroom:
+    return classroom_of(lab)
+
+
+def nothing_ran_in(classroom: Classroom) -> bool:
+    return not classroom.measured and all(nothing_ran(p) for p in classroom.students.values())
+
+
+@pytest.mark.parametrize(
+    ("path", "token"),
+    [
+        ("/", None), ("/", "wrong"), ("/", STUDENT_TOKENS["alice"]),
+        ("/student/alice/", None), ("/student/alice/", "wrong"), ("/student/alice/", STUDENT_TOKENS["bob"]), ("/student/alice/", INSTRUCTOR_TOKEN),
+        ("/student/alice/events", STUDENT_TOKENS["bob"]), ("/student/alice/terminal/web-01", STUDENT_TOKENS["bob"]),
+    ],
+    ids=str,
+)
+def test_a_class_page_refuses_every_token_but_its_own(classroom: Classroom, path: str, token: str | None) -> None:
+    """Another student's token, the instructor's on a student's page, a student's on the instructor's: 403, nothing runs."""
+    answer = classroom.client.get(path if token is None else f"{path}?token={token}")
+    assert answer.status_code == 403
+    assert nothing_ran_in(classroom)
+
+
+def test_each_student_opens_their_own_lab_and_the_instructor_every_row(classroom: Classroom) -> None:
+    alice = classroom.client.get(f"/student/alice/?token={STUDENT_TOKENS['alice']}")
+    assert alice.status_code == 200
+    assert "Path=/student/alice/" in alice.headers["Set-Cookie"]  # kept for alice's page only
+    assert classroom.students["alice"].snapshots.asked == 1 and classroom.students["bob"].snapshots.asked == 0
+    assert 'src="/student/alice/static/page.js"' in alice.get_data(as_text=True)
+    instructor = classroom.client.get(f"/?token={INSTRUCTOR_TOKEN}")
+    assert instructor.status_code == 200
+    html = instructor.get_data(as_text=True)
+    assert all(f'data-student="{n}"' in html for n in STUDENT_TOKENS)
+    classroom.client.get(f"/?token={INSTRUCTOR_TOKEN}")
+    assert len(classroom.measured) == 1  # measured once, shown again for a while

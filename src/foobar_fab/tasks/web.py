@@ -11,11 +11,10 @@ from .. import screenshot as screenshots
 from ..live import live
 from ..settings import PROJECT_ROOT
 from ..web import access, serve
-from ..web.app import create_app
+from ..web.lab import lab_page
 from ..web.snapshot import Sampler
-from ..web.terminal import NodeShell, Terminal, TerminalError
 from .common import LAB_HELP, picture_help, session
-from .options import FLAG, PICTURE, FilePath, Number, Text, options
+from .options import FLAG, LISTEN, MINUTES, PICTURE, PORT, FilePath, options
 
 
 @task(
@@ -30,9 +29,9 @@ from .options import FLAG, PICTURE, FilePath, Number, Text, options
     }
 )
 @options(
-    listen=Text("an IP address of this host's, e.g. 127.0.0.1", "127.0.0.1"),
-    port=Number("a port number", 0, 65535, whole=True),
-    minutes=Number("a number of minutes", 1, 1440),
+    listen=LISTEN,
+    port=PORT,
+    minutes=MINUTES,
     new_token=FLAG,
     screenshot=FilePath("a PNG file to write", sample="lab-page.png"),
     **PICTURE,
@@ -59,18 +58,10 @@ def web(
     tls_files = serve.certificate_files(s.ca(), s.folder, where.address) if where.tls else None
     token = access.lab_token(s.folder, renew=new_token)
 
-    def open_terminal(node: str, columns: int, rows: int) -> Terminal:
-        if not s.provider.network_present():
-            raise TerminalError(f"lab {s.lab.name}'s network is gone: no shell on {node}")
-        states = {row.name: row.state for row in s.provider.status()}
-        if states.get(node) != "running":
-            raise TerminalError(f"{node} is {states.get(node, 'missing')}: power it on first")
-        return NodeShell(s.provider.ssh_params(node), columns, rows)
-
     with live(s) as lab:
         sampler = Sampler(lab)
         try:
-            server = serve.start(create_app(s.lab, token, sampler, open_terminal, s.provider, secure=where.tls), where, int(port), tls_files)
+            server = serve.start(lab_page(s, sampler, token, where.tls), where, int(port), tls_files)
             url = serve.url(where, server.server_port, token)
             if screenshot is not None:
                 with serve.serving(server):

@@ -17,7 +17,7 @@ from flask_sock import Sock
 
 from ..errors import LabError
 from ..topology import Lab
-from . import picture
+from . import access, picture
 from .access import new_csrf_token, same
 from .terminal import SESSION_SECONDS, Socket, Terminal, TerminalError, follow, hang_up, size
 
@@ -62,31 +62,12 @@ def create_app(
     diagram = picture.svg(lab)
     names = [n.name for n in lab.nodes]
 
-    def given_token() -> str | None:
-        return request.args.get("token") or request.cookies.get(COOKIE)
-
-    @app.before_request
-    def guard() -> None:
-        if not same(given_token(), token):
-            abort(403, "this page needs the lab's token: open the URL `invoke web` printed")
-        origin = request.headers.get("Origin")
-        if origin is not None and origin != request.host_url.rstrip("/"):
-            abort(403, "a request from another site's page")
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    access.close(app, token, COOKIE, "this page needs the lab's token: open the URL `invoke web` printed")
 
     @app.get("/")
     def page() -> Response:
         first = snapshots.latest()  # the page opens coloured (and a picture of it taken at once shows the lab)
-        response = Response(render_template("page.html", lab=lab, diagram=diagram, csrf=csrf, nodes=names, first=first))
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", secure=secure)
-        return response
+        return access.keep(Response(render_template("page.html", lab=lab, diagram=diagram, csrf=csrf, nodes=names, first=first)), COOKIE, token, secure)
 
     @app.get("/events")
     def events() -> Response:

@@ -11,13 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from ..errors import LabError
 from ..pki import LabCA
 from ..statefolder import LabFolder
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 LOOPBACK = "127.0.0.1"
 CERTIFICATE = "web-page"  # the name of the page's certificate in the lab's tls/ folder
@@ -57,12 +60,13 @@ def certificate_files(ca: LabCA, folder: LabFolder, address: str) -> tuple[Path,
     return folder.certificate(CERTIFICATE)
 
 
-def url(listen: Listen, port: int, token: str) -> str:
+def url(listen: Listen, port: int, token: str, path: str = "/") -> str:
+    """The page's address with its token, as printed once."""
     host = f"[{listen.address}]" if ":" in listen.address else listen.address
-    return f"{'https' if listen.tls else 'http'}://{host}:{port}/?token={token}"
+    return f"{'https' if listen.tls else 'http'}://{host}:{port}{path}?token={token}"
 
 
-def start(app: Flask, listen: Listen, port: int, tls_files: tuple[Path, Path] | None) -> BaseWSGIServer:
+def start(app: WSGIApplication, listen: Listen, port: int, tls_files: tuple[Path, Path] | None) -> BaseWSGIServer:
     """The server, its socket listening (port 0: a free one), not yet serving; raises ListenError."""
     if listen.tls and tls_files is None:
         raise ListenError(f"--listen {listen.address}: an address other than loopback is served over TLS only, and no certificate was given")

@@ -200,3 +200,13 @@ def assemble(lab: Lab, power: dict[str, str], answers: dict[str, Any], at: float
         "floating": floating,
         "alerts": alerts,
     }
+
+
+class Absent:
+    """The snapshots of a lab that is not up: always the reason, nothing asked of it."""
+
+    def __init__(self, lab: str, reason: str) -> None:
+        self.said = {"lab": lab, "at": 0.0, "gone": reason}
+
+    def latest(self) -> dict[str, Any]:
+        return self.said

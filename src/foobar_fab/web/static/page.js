@@ -101,8 +101,9 @@ function terminalOn(node) {
   term.loadAddon(fit);
   term.open(holder);
   fit.fit();
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(`${scheme}//${location.host}/terminal/${encodeURIComponent(node)}?cols=${term.cols}&rows=${term.rows}`);
+  const address = new URL(`terminal/${encodeURIComponent(node)}?cols=${term.cols}&rows=${term.rows}`, location.href);  // below the page's own path
+  address.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(address);
   socket.onmessage = (message) => term.write(message.data);
   socket.onclose = () => term.write("\r\n[the terminal is closed]\r\n");
   term.onData((data) => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ input: data })); });
