@@ -31,7 +31,7 @@ from foobar_fab.pki import LabCA
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import Lab
-from foobar_fab.web import access, picture, serve, snapshot
+from foobar_fab.web import access, picture, reports, serve, snapshot
 from foobar_fab.web.app import COOKIE, CSRF_HEADER, create_app
 from foobar_fab.web.classpage import Rows, create_class_app
 from foobar_fab.web.terminal import follow
@@ -78,10 +78,10 @@ class Page:
     terminals: Opened
 
 
-def page_of(lab: Lab, token: str = TOKEN, snapshots: FakeSnapshots | None = None) -> Page:
+def page_of(lab: Lab, token: str = TOKEN, snapshots: FakeSnapshots | None = None, drills: Path | None = None) -> Page:
     snapshots = snapshots or FakeSnapshots()
     power, terminals = FakePower(), Opened()
-    app = create_app(lab, token, snapshots, terminals, power, stream_seconds=0.2)
+    app = create_app(lab, token, snapshots, terminals, power, drills=drills, stream_seconds=0.2)
     return Page(app.test_client(), snapshots, power, terminals)
 
 
@@ -94,7 +94,7 @@ def nothing_ran(page: Page) -> bool:
     return page.snapshots.asked == 0 and not page.power.calls and not page.terminals.calls
 
 
-ROUTES = ["/", "/events", "/static/page.js", "/static/xterm/xterm.js", "/terminal/web-01"]
+ROUTES = ["/", "/events", "/reports", "/reports/20261204-101010-kill-web1.svg", "/static/page.js", "/static/xterm/xterm.js", "/terminal/web-01"]
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -434,3 +434,43 @@ def test_each_student_opens_their_own_lab_and_the_instructor_every_row(classroom
     assert all(f'data-student="{n}"' in html for n in STUDENT_TOKENS)
     classroom.client.get(f"/?token={INSTRUCTOR_TOKEN}")
     assert len(classroom.measured) == 1  # measured once, shown again for a while
+
+
+def drills_folder(tmp_path: Path) -> Path:
+    """Two finished reports as drills/report.py saves them (one with its plot), and a file that is none."""
+    folder = tmp_path / "drills"
+    folder.mkdir()
+    expectations = [{"id": "reads.none-failed", "what": "", "ok": True, "seen": ""}, {"id": "writes.all-failed", "what": "", "ok": False, "seen": ""}]
+    first = {"drill": "kill-web1", "title": "web-01 loses power", "started_at": "2026-12-04T10:10:10Z", "detection_seconds": 0.7,
+             "recovery_seconds": 2.6, "acknowledged_writes_lost": 0, "expectations": expectations}
+    (folder / "20261204-101010-kill-web1.json").write_text(json.dumps(first))
+    (folder / "20261204-101010-kill-web1.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (folder / "20261204-111111-kill-lb.json").write_text(json.dumps({**first, "drill": "kill-lb", "detection_seconds": None}))
+    (folder / "notes.json").write_text("{}")
+    return folder
+
+
+def test_the_reports_are_listed_newest_first_with_their_figures(tmp_path: Path) -> None:
+    listed = reports.listed(drills_folder(tmp_path))
+    assert [r["name"] for r in listed] == ["20261204-111111-kill-lb", "20261204-101010-kill-web1"]
+    assert listed[1] | {"title": ""} == {
+        "name": "20261204-101010-kill-web1", "drill": "kill-web1", "title": "", "started_at": "2026-12-04T10:10:10Z",
+        "detection_seconds": 0.7, "recovery_seconds": 2.6, "lost": 0, "held": 1, "predicted": 2, "plot": True,
+    }
+    assert listed[0]["plot"] is False and listed[0]["detection_seconds"] is None
+
+
+@pytest.mark.parametrize("name", ["../secrets", "20261204-101010-kill-web1.svg/..", "notes", "20261204-111111-kill-lb"])
+def test_only_a_reports_own_plot_is_served(tmp_path: Path, lab: Lab, name: str) -> None:
+    folder = drills_folder(tmp_path)
+    assert reports.plot(folder, name) is None
+    page = page_of(lab, drills=folder)
+    assert page.client.get(f"/reports/{name}.svg?token={TOKEN}").status_code == 404
+
+
+def test_the_page_serves_the_reports_and_their_plots(tmp_path: Path, lab: Lab) -> None:
+    page = page_of(lab, drills=drills_folder(tmp_path))
+    listed = page.client.get(f"/reports?token={TOKEN}").get_json()
+    assert [r["drill"] for r in listed] == ["kill-lb", "kill-web1"]
+    plot = page.client.get(f"/reports/20261204-101010-kill-web1.svg?token={TOKEN}")
+    assert plot.status_code == 200 and plot.mimetype == "image/svg+xml"

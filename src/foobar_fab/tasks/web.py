@@ -55,10 +55,9 @@ def web(
     if screenshot is not None:
         screenshots.browser()  # missing: one line, before anything runs
     s = session(c, lab_file=lab_file, provider=provider)
-    tls_files = serve.certificate_files(s.ca(), s.folder, where.address) if where.tls else None
-    token = access.lab_token(s.folder, renew=new_token)
-
-    with live(s) as lab:
+    with live(s) as lab:  # the lab is up before its folder gets a token or a certificate
+        tls_files = serve.certificate_files(s.ca(), s.folder, where.address) if where.tls else None
+        token = access.lab_token(s.folder, renew=new_token)
         sampler = Sampler(lab)
         try:
             server = serve.start(lab_page(s, sampler, token, where.tls), where, int(port), tls_files)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Response, abort, render_template, request, send_file
 from flask_sock import Sock
 
 from ..errors import LabError
 from ..topology import Lab
-from . import access, picture
+from . import access, picture, reports
 from .access import new_csrf_token, same
 from .terminal import SESSION_SECONDS, Socket, Terminal, TerminalError, follow, hang_up, size
 
@@ -51,10 +52,12 @@ def create_app(
     open_terminal: TerminalOpener,
     power: Power,
     secure: bool = False,
+    drills: Path | None = None,
     stream_seconds: float = STREAM_SECONDS,
     terminal_seconds: float = SESSION_SECONDS,
 ) -> Flask:
-    """The application for one lab; `secure`: served over TLS (the cookie is then sent over TLS only)."""
+    """The application for one lab; `secure`: served over TLS (the cookie is then sent over TLS only); `drills`: the
+    folder of the lab's drill reports, listed with their plots."""
     app = Flask(__name__)
     app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": 25}
     sock = Sock(app)
@@ -83,6 +86,17 @@ def create_app(
                 time.sleep(max(0.0, EVERY - (time.monotonic() - began)))
 
         return Response(stream(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    @app.get("/reports")
+    def report_list() -> Response:
+        return Response(json.dumps(reports.listed(drills) if drills else []), mimetype="application/json")
+
+    @app.get("/reports/<name>.svg")
+    def report_plot(name: str) -> Response:
+        found = reports.plot(drills, name) if drills else None
+        if found is None:
+            abort(404, f"no report {name}")
+        return send_file(found, mimetype="image/svg+xml")
 
     @app.post("/nodes/<node>/power")
     def switch(node: str) -> Response:

@@ -20,4 +20,4 @@ def lab_page(session: LabSession, snapshots: Snapshots, token: str, secure: bool
             raise TerminalError(f"{node} is {states.get(node, 'missing')}: power it on first")
         return NodeShell(session.provider.ssh_params(node), columns, rows)
 
-    return create_app(session.lab, token, snapshots, open_terminal, session.provider, secure=secure)
+    return create_app(session.lab, token, snapshots, open_terminal, session.provider, secure=secure, drills=session.folder.drills)

@@ -87,6 +87,42 @@ function watch() {
   events.onmessage = (message) => show(JSON.parse(message.data));
 }
 
+function seconds(value) {
+  return value === null || value === undefined ? "-" : `${value} s`;
+}
+
+async function listReports() {
+  // The drills' finished reports, newest first, each with its plot; asked again every 15 s.
+  const answer = await fetch("reports");
+  if (!answer.ok) return;
+  const rows = (await answer.json()).map((r) => {
+    const row = document.createElement("tr");
+    row.dataset.report = r.name;
+    for (const text of [r.started_at.replace("T", " ").replace("Z", " UTC"), r.title || r.drill, seconds(r.detection_seconds),
+      seconds(r.recovery_seconds), r.lost === null ? "-" : String(r.lost), `${r.held} of ${r.predicted}`]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    const cell = document.createElement("td");
+    if (r.plot) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "plot";
+      button.addEventListener("click", () => {
+        const plot = document.getElementById("report-plot");
+        plot.src = `reports/${encodeURIComponent(r.name)}.svg`;
+        plot.alt = `the timeline of ${r.name}`;
+        plot.hidden = false;
+      });
+      cell.appendChild(button);
+    }
+    row.appendChild(cell);
+    return row;
+  });
+  document.querySelector("#report-list tbody").replaceChildren(...rows);
+}
+
 let openTerminal = null;
 
 function terminalOn(node) {
@@ -129,4 +165,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("close-terminal").addEventListener("click", () => { if (openTerminal) openTerminal.close(); });
   show(JSON.parse(document.getElementById("first-snapshot").textContent));  // the snapshot the page was served with
   watch();
+  listReports();
+  window.setInterval(listReports, 15000);
 });
