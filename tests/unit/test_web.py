@@ -293,22 +293,56 @@ def test_units_come_from_the_role_records(lab: Lab) -> None:
     assert snapshot.parse_is_active(["a", "b", "c"], "active\ninactive\n") == {"a": "active", "b": "inactive", "c": "unknown"}
 
 
-def test_a_slow_question_is_no_answer_and_is_not_asked_again_meanwhile() -> None:
-    questions = snapshot.Questions()
+def test_a_slow_question_gives_its_last_answer_for_a_while_and_is_not_asked_again_meanwhile() -> None:
+    questions = snapshot.Questions(patience=0.5)
     release, asked = threading.Event(), []
 
     def slow() -> str:
         asked.append(1)
-        release.wait(5)
-        return "late"
+        if len(asked) > 1:
+            release.wait(5)
+        return "answer"
 
     try:
-        assert questions.ask({"slow": slow, "quick": lambda: "now"}, 0.2) == {"slow": snapshot.NO_ANSWER, "quick": "now"}
-        assert questions.ask({"slow": slow}, 0.05) == {"slow": snapshot.NO_ANSWER}
-        assert len(asked) == 1
+        assert questions.ask({"slow": slow, "quick": lambda: "now"}, 0.2) == {"slow": "answer", "quick": "now"}
+        assert questions.ask({"slow": slow}, 0.05) == {"slow": "answer"}  # still running: its last answer stands
+        assert questions.ask({"slow": slow}, 0.05) == {"slow": "answer"}
+        time.sleep(0.5)
+        assert questions.ask({"slow": slow}, 0.05) == {"slow": snapshot.NO_ANSWER}  # past its patience
+        assert len(asked) == 2  # never asked twice at once
         release.set()
         time.sleep(0.1)
-        assert questions.ask({"slow": slow}, 0.5) == {"slow": "late"}
+        assert questions.ask({"slow": slow}, 0.5) == {"slow": "answer"}
+        assert "quick" not in questions.last  # not asked since: forgotten
+    finally:
+        release.set()
+        questions.close()
+
+
+def test_a_page_asking_every_interval_gets_a_new_snapshot_each_time_and_pages_share_one() -> None:
+    """The event stream's loop asks every interval: it must get a new snapshot each time, not every other time."""
+    taken: list[int] = []
+
+    def take() -> dict[str, Any]:
+        time.sleep(0.1)  # a snapshot takes a while
+        taken.append(1)
+        return {"n": len(taken)}
+
+    shared = snapshot.Shared(take, interval=0.3)
+    seen = []
+    for _ in range(4):
+        began = time.monotonic()
+        seen.append(shared.latest()["n"])
+        assert shared.latest()["n"] == seen[-1]  # another page at the same moment: the same snapshot
+        time.sleep(max(0.0, 0.3 - (time.monotonic() - began)))
+    assert seen == [1, 2, 3, 4]
+
+
+def test_a_question_never_answered_is_no_answer() -> None:
+    questions = snapshot.Questions()
+    release = threading.Event()
+    try:
+        assert questions.ask({"hangs": lambda: release.wait(5)}, 0.05) == {"hangs": snapshot.NO_ANSWER}
     finally:
         release.set()
         questions.close()

@@ -5,8 +5,9 @@ is gone): each node's power (the provider), its services (`systemctl is-active` 
 roles' ports), HAProxy's view of each server (status, weight, sessions a second), who holds the floating
 address, the primary, the replicas with their delay and the fenced servers, and the alerts firing.
 
-Each question has a short deadline: one that does not answer in time (a node that just lost power) shows
-as not answering, and is not asked again until its last answer came back, so nothing piles up.
+Each question has a short deadline: one that does not answer in time gives its last answer for a while, then
+(a node that just lost power) shows as not answering; it is not asked again until it has come back, so
+nothing piles up.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..roles import roles_of
 from ..topology import Lab, NodeSpec
 
 INTERVAL = 0.5  # seconds: a snapshot younger than this is shared
-DEADLINE = 0.8  # seconds a snapshot waits for its answers
+SLACK = 0.1  # seconds: how much younger a snapshot may be and still be taken anew for a page asking every INTERVAL
+DEADLINE = 0.3  # seconds a snapshot waits for its answers (a slower one gives its last answer, see Questions)
 PROBE_TIMEOUT = 1.5  # seconds one command or request may take before it counts as no answer
 NO_ANSWER = "no answer"
 FAILURES = (NodeUnreachable, LabGone, requests.RequestException, ValueError, KeyError)
@@ -48,21 +50,26 @@ def parse_is_active(names: list[str], output: str) -> dict[str, str]:
 
 
 class Questions:
-    """Questions asked in parallel with a deadline; one still running is not asked again (its last answer stands)."""
+    """Questions asked in parallel with a deadline. One still running is not asked again; until it has run for
+    `patience` seconds its last answer stands (a slow answer is not a dead node), then it is no answer. The
+    answers to a question no longer asked (a node without power) are forgotten: a node back shows only new ones."""
 
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self, workers: int = 8, patience: float = PROBE_TIMEOUT) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-page")
-        self.running: dict[str, Future[Any]] = {}
+        self.patience = patience
+        self.running: dict[str, tuple[Future[Any], float]] = {}
         self.last: dict[str, Any] = {}
 
     def ask(self, asked: dict[str, Callable[[], Any]], deadline: float) -> dict[str, Any]:
+        for key in [k for k in self.last if k not in asked]:
+            del self.last[key]
         for key, question in asked.items():
             if key not in self.running:
-                self.running[key] = self.pool.submit(question)
-        wait([self.running[k] for k in asked], timeout=deadline)
+                self.running[key] = (self.pool.submit(question), time.monotonic())
+        wait([self.running[k][0] for k in asked], timeout=deadline)
         answers = {}
         for key in asked:
-            future = self.running[key]
+            future, since = self.running[key]
             if future.done():
                 del self.running[key]
                 try:
@@ -70,12 +77,34 @@ class Questions:
                 except FAILURES:
                     self.last[key] = NO_ANSWER
                 answers[key] = self.last[key]
+            elif time.monotonic() - since < self.patience:
+                answers[key] = self.last.get(key, NO_ANSWER)
             else:
                 answers[key] = NO_ANSWER
         return answers
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Shared:
+    """The last snapshot, for every page that asks: taken again unless it was begun less than the interval ago
+    (less a little, so that a page asking every interval gets a new one each time)."""
+
+    def __init__(self, take: Callable[[], dict[str, Any]], interval: float = INTERVAL) -> None:
+        self.take = take
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.taken: dict[str, Any] = {}
+        self.taken_at = 0.0
+
+    def latest(self) -> dict[str, Any]:
+        with self.lock:
+            began = time.monotonic()
+            if not self.taken or began - self.taken_at >= self.interval - SLACK:
+                self.taken = self.take()
+                self.taken_at = began
+            return self.taken
 
 
 class Sampler:
@@ -88,17 +117,10 @@ class Sampler:
         self.shells: NodeShells = live.more_shells()
         self.databases = Databases(live.lab, self.shells, show=False)
         self.questions = Questions()
-        self.lock = threading.Lock()
-        self.taken: dict[str, Any] = {}
-        self.taken_at = 0.0
+        self.shared = Shared(self.take, interval)
 
     def latest(self) -> dict[str, Any]:
-        """The last snapshot, taken again when it is older than the interval."""
-        with self.lock:
-            if not self.taken or time.monotonic() - self.taken_at >= self.interval:
-                self.taken = self.take()
-                self.taken_at = time.monotonic()
-            return self.taken
+        return self.shared.latest()
 
     def take(self) -> dict[str, Any]:
         lab = self.live.lab
