@@ -110,6 +110,11 @@ class LabFolder:
         return self.orphans / f"{stamp}-{node}.sql"
 
     @property
+    def drill_running(self) -> Path:
+        """The drill under way, rewritten every second while it runs (drills/progress.py)."""
+        return self.drills / "running.json"
+
+    @property
     def exercise(self) -> Path:
         """The running exercise, a sealed token (0600); absent when none runs."""
         return self.path / "exercise"

@@ -3,7 +3,8 @@
 What it reads, through the lab's own observers (they change nothing, and send nothing once the lab's network
 is gone): each node's power (the provider), its services (`systemctl is-active` over SSH, the units of its
 roles' ports), HAProxy's view of each server (status, weight, sessions a second), who holds the floating
-address, the primary, the replicas with their delay and the fenced servers, and the alerts firing.
+address, the primary, the replicas with their delay and the fenced servers, the alerts firing, and the
+drill under way (its progress file: its timeline so far).
 
 Each question has a short deadline: one that does not answer in time gives its last answer for a while, then
 (a node that just lost power) shows as not answering; it is not asked again until it has come back, so
@@ -20,6 +21,7 @@ from typing import Any
 
 import requests
 
+from ..drills import progress
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.replication import threads_running
@@ -141,7 +143,9 @@ class Sampler:
         for monitor in (m for m in lab.with_role("monitor") if m in running):
             asked[f"alerts {monitor.name}"] = self._alerts(monitor)
         answers = self.questions.ask(asked, self.deadline)
-        return assemble(lab, power, answers, started, time.time() - started)
+        taken = assemble(lab, power, answers, started, time.time() - started)
+        taken["drill"] = progress.running(self.live.session.folder.drill_running)  # a file on this host: nothing asked of the lab
+        return taken
 
     def _services(self, node: NodeSpec) -> Callable[[], dict[str, str]]:
         names = units(self.live.lab, node)

@@ -24,6 +24,43 @@ function databaseLine(info) {
   return `replica, ${replication.running ? "replicating" : "NOT replicating"}, delay ${delay}`;
 }
 
+function cells(row, texts) {
+  for (const text of texts) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    row.appendChild(cell);
+  }
+  return row;
+}
+
+let lastDrill = null;
+
+function showDrill(drill) {
+  // The drill under way: its events and the last 15 seconds of its timeline (the figures its report will give).
+  const section = document.getElementById("drill");
+  if (!drill) {
+    section.hidden = true;
+    if (lastDrill) listReports();  // it has ended: its report is there now
+    lastDrill = null;
+    return;
+  }
+  lastDrill = drill.drill;
+  section.hidden = false;
+  document.getElementById("drill-title").textContent = drill.title;
+  document.getElementById("drill-clock").textContent = `(${drill.t.toFixed(1)} s)`;
+  document.getElementById("drill-events").replaceChildren(...drill.events.map((e) => {
+    const item = document.createElement("li");
+    item.textContent = `${e.t.toFixed(1)} s  ${e.what}: ${e.detail}`;
+    return item;
+  }));
+  document.querySelector("#drill-timeline tbody").replaceChildren(...drill.timeline.slice(-15).map((r) => {
+    const row = cells(document.createElement("tr"), [String(r.second),
+      Object.entries(r.by_node).map(([node, n]) => `${node} ${n}`).join(", "), String(r.failed_reads), String(r.failed_writes), String(r.slow)]);
+    row.dataset.second = String(r.second);
+    return row;
+  }));
+}
+
 function show(snapshot) {
   const freshness = document.getElementById("freshness");
   if (snapshot.gone) {
@@ -32,6 +69,7 @@ function show(snapshot) {
     return;
   }
   freshness.dataset.state = "live";
+  showDrill(snapshot.drill);
   freshness.textContent = `live: ${new Date(snapshot.at * 1000).toLocaleTimeString()} (asked in ${Math.round(snapshot.took * 1000)} ms)`;
   const holders = snapshot.floating ? snapshot.floating.holders : [];
   for (const [node, info] of Object.entries(snapshot.nodes)) {
@@ -96,14 +134,9 @@ async function listReports() {
   const answer = await fetch("reports");
   if (!answer.ok) return;
   const rows = (await answer.json()).map((r) => {
-    const row = document.createElement("tr");
+    const row = cells(document.createElement("tr"), [r.started_at.replace("T", " ").replace("Z", " UTC"), r.title || r.drill,
+      seconds(r.detection_seconds), seconds(r.recovery_seconds), r.lost === null ? "-" : String(r.lost), `${r.held} of ${r.predicted}`]);
     row.dataset.report = r.name;
-    for (const text of [r.started_at.replace("T", " ").replace("Z", " UTC"), r.title || r.drill, seconds(r.detection_seconds),
-      seconds(r.recovery_seconds), r.lost === null ? "-" : String(r.lost), `${r.held} of ${r.predicted}`]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.appendChild(cell);
-    }
     const cell = document.createElement("td");
     if (r.plot) {
       const button = document.createElement("button");
