@@ -4,7 +4,7 @@
 passwords (secrets.json), the design file it runs (design.json), its primary after a promotion
 (database.json), what a fenced former primary alone held before a rebuild (orphans/), its CA and
 certificates (tls/), the running exercise (a sealed token) and the results
-of those done, the drills' reports, the last scan, the token of the lab's page, and the provider's notes (dnsmasq's pid, the NAT
+of those done, the drills' reports (and the one under way), the last scan, the token of the lab's page, and the provider's notes (dnsmasq's pid, the NAT
 rules, Vagrant's machine data, Incus's staging). Secrets and keys are 0600; the reports and records anyone on the host
 may read are 0644, as they always were. `invoke destroy` removes the folder.
 """
@@ -111,8 +111,8 @@ class LabFolder:
 
     @property
     def drill_running(self) -> Path:
-        """The drill under way, rewritten every second while it runs (drills/progress.py)."""
-        return self.drills / "running.json"
+        """The drill under way, rewritten every second while it runs (drills/progress.py); beside, not among, the reports."""
+        return self.path / "drill-running.json"
 
     @property
     def exercise(self) -> Path:

@@ -21,7 +21,7 @@ def records() -> list[Request]:
 
 
 def test_the_progress_is_the_reports_timeline_so_far_and_goes_with_the_drill(tmp_path: Path) -> None:
-    path = tmp_path / "drills" / "running.json"
+    path = tmp_path / "lab" / "drill-running.json"
     events = [{"t": 1.0, "what": "fault", "detail": "web-01 loses power"}]
     moments = {"fault_at": 1.0, "restore_at": 0.0}
     written = progress.Progress(path, "kill-web1", "web-01 loses power", records, lambda: 1.9, events, lambda: moments)

@@ -1,5 +1,5 @@
 """A drill under way, as it goes: every second, its per-second timeline so far (the same figures its report
-will give, from the same records) and its events, in `drills/running.json` of the lab's state folder, for the
+will give, from the same records) and its events, in `drill-running.json` of the lab's state folder, for the
 lab's page (`invoke web`) to show live. The file is removed when the drill's traffic stops."""
 
 from __future__ import annotations
