@@ -1,9 +1,12 @@
-"""`invoke docs.diagram`: the lab's diagram drawn from lab.yml with Graphviz (docs/lab.dot, docs/lab.svg)."""
+"""`invoke docs.diagram`: the lab's diagram drawn from lab.yml with Graphviz (docs/lab.dot, docs/lab.svg).
+
+Its nodes' lines and its arrows (`node_lines`, `edges`) are what the lab's page (`invoke web`) draws too."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabError
@@ -11,10 +14,63 @@ from .roles import roles_of
 from .topology import Lab, NodeSpec
 
 
-def _label(node: NodeSpec) -> str:
+@dataclass(frozen=True)
+class Edge:
+    """An arrow of the diagram: between nodes by name ("clients" and "floating" are the two that are no node)."""
+
+    source: str
+    target: str
+    label: str
+    style: str = ""  # Graphviz's: "" (solid), dashed or dotted
+
+
+def node_lines(node: NodeSpec) -> list[str]:
     """The node's name, address and each role's label from its record."""
     services = [role.label for role in roles_of(node) if role.label]
-    return "\\n".join([node.name, str(node.address), *services])
+    return [node.name, str(node.address), *services]
+
+
+def _label(node: NodeSpec) -> str:
+    return "\\n".join(node_lines(node))
+
+
+def entry_label(lab: Lab) -> str:
+    """How clients reach the site."""
+    return "HTTPS :443 (:80 redirected)" if lab.has("https") else "HTTP :80"
+
+
+def edges(lab: Lab) -> list[Edge]:
+    """Who sends what to whom in the design, in the diagram's order."""
+    found: list[Edge] = []
+    if lab.floating_address is not None:
+        found.append(Edge("clients", "floating", entry_label(lab)))
+        found += [Edge("floating", b.name, "held by one", "dashed") for b in lab.balancers]
+    else:
+        found += [Edge("clients", b.name, entry_label(lab)) for b in lab.balancers]
+    for balancer in lab.balancers:
+        found += [Edge(balancer.name, w.name, "round robin") for w in lab.web_nodes]
+    for web in lab.web_nodes:
+        found += [Edge(web.name, a.name, "proxy") for a in lab.upstream_apps(web) if a != web]
+    for replica in lab.replicas:
+        found.append(Edge(lab.primary.name, replica.name, f"replication (GTID{', TLS' if lab.has('https') else ''})", "dashed"))
+    for app in lab.app_nodes:
+        if app != lab.primary:
+            found.append(Edge(app.name, lab.primary.name, "writes", "dotted"))
+        reads = lab.read_database(app)
+        if reads not in (app, lab.primary):
+            found.append(Edge(app.name, reads.name, "reads", "dotted"))
+    found += [Edge(monitor.name, lab.balancers[0].name, "scrapes every node", "dotted") for monitor in lab.with_role("monitor")]
+    return found
+
+
+def _dot_edge(edge: Edge) -> str:
+    """One arrow in Graphviz's words (the floating address's arrows name their style first, as they always did)."""
+    source, target = (name if name in ("clients", "floating") else f'"{name}"' for name in (edge.source, edge.target))
+    if not edge.style:
+        return f'  {source} -> {target} [label="{edge.label}"];'
+    if edge.source == "floating":
+        return f'  {source} -> {target} [style={edge.style}, label="{edge.label}"];'
+    return f'  {source} -> {target} [label="{edge.label}", style={edge.style}];'
 
 
 def dot_source(lab: Lab) -> str:
@@ -30,27 +86,9 @@ def dot_source(lab: Lab) -> str:
     ]
     rows += [f'    "{n.name}" [label="{_label(n)}"];' for n in lab.nodes]
     rows.append("  }")
-    entry = "HTTPS :443 (:80 redirected)" if lab.has("https") else "HTTP :80"
     if lab.floating_address is not None:
         rows.append(f'  floating [label="{lab.floating_address}\\nfloating address (VRRP)", shape=ellipse, fillcolor="#fff4d6"];')
-        rows.append(f'  clients -> floating [label="{entry}"];')
-        rows += [f'  floating -> "{b.name}" [style=dashed, label="held by one"];' for b in lab.balancers]
-    else:
-        rows += [f'  clients -> "{b.name}" [label="{entry}"];' for b in lab.balancers]
-    for balancer in lab.balancers:
-        rows += [f'  "{balancer.name}" -> "{w.name}" [label="round robin"];' for w in lab.web_nodes]
-    for web in lab.web_nodes:
-        rows += [f'  "{web.name}" -> "{a.name}" [label="proxy"];' for a in lab.upstream_apps(web) if a != web]
-    for replica in lab.replicas:
-        rows.append(f'  "{lab.primary.name}" -> "{replica.name}" [label="replication (GTID{", TLS" if lab.has("https") else ""})", style=dashed];')
-    for app in lab.app_nodes:
-        if app != lab.primary:
-            rows.append(f'  "{app.name}" -> "{lab.primary.name}" [label="writes", style=dotted];')
-        reads = lab.read_database(app)
-        if reads not in (app, lab.primary):
-            rows.append(f'  "{app.name}" -> "{reads.name}" [label="reads", style=dotted];')
-    for monitor in lab.with_role("monitor"):
-        rows.append(f'  "{monitor.name}" -> "{lab.balancers[0].name}" [label="scrapes every node", style=dotted];')
+    rows += [_dot_edge(edge) for edge in edges(lab)]
     rows.append("}")
     return "\n".join(rows) + "\n"
 

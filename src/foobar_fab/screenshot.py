@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import LabError
@@ -43,8 +44,9 @@ def version(chromium: str) -> str:
     return f"Chromium {found.group(1)}" if found else "Chromium"
 
 
-def take(url: str, path: Path, names: dict[str, str], size: tuple[int, int]) -> str:
-    """Save the page at `url` as a PNG at `path` (the names mapped to addresses); return what was taken."""
+def take(url: str, path: Path, names: dict[str, str], size: tuple[int, int], shown_as: str | None = None) -> str:
+    """Save the page at `url` as a PNG at `path` (the names mapped to addresses); return what was taken (the
+    page named `shown_as` when its address should not be printed, e.g. for its token)."""
     chromium = browser()
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +58,23 @@ def take(url: str, path: Path, names: dict[str, str], size: tuple[int, int]) -> 
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise LabError(f"chromium took more than {TIMEOUT:g} s to show {url}") from None
+            raise LabError(f"chromium took more than {TIMEOUT:g} s to show {shown_as or url}") from None
     if not path.is_file():
         said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise LabError(f"chromium saved no screenshot of {url} (exit {done.returncode}): {said}")
-    return f"{url} as {version(chromium)} shows it ({size[0]}x{size[1]})"
+        raise LabError(f"chromium saved no screenshot of {shown_as or url} (exit {done.returncode}): {said}")
+    return f"{shown_as or url} as {version(chromium)} shows it ({size[0]}x{size[1]})"
+
+
+def take_during(
+    url: str, path: Path, names: dict[str, str], size: tuple[int, int], during: str | None, after: float, cwd: Path, shown_as: str | None = None
+) -> tuple[str, int]:
+    """Take the picture, `after` seconds into a command run meanwhile (its output shown) when one is given;
+    return what was taken and the command's exit status (0 without one), once it has ended."""
+    meanwhile = None if during is None else subprocess.Popen(["bash", "-c", during], cwd=cwd)
+    try:
+        if meanwhile is not None:
+            time.sleep(after)
+        taken = take(url, path, names, size, shown_as)
+    finally:
+        code = 0 if meanwhile is None else meanwhile.wait()
+    return taken + (f", {after:g} s into `{during}`" if during else ""), code

@@ -4,7 +4,7 @@
 passwords (secrets.json), the design file it runs (design.json), its primary after a promotion
 (database.json), what a fenced former primary alone held before a rebuild (orphans/), its CA and
 certificates (tls/), the running exercise (a sealed token) and the results
-of those done, the drills' reports, the last scan, and the provider's notes (dnsmasq's pid, the NAT
+of those done, the drills' reports (and the one under way), the last scan, the token of the lab's page, and the provider's notes (dnsmasq's pid, the NAT
 rules, Vagrant's machine data, Incus's staging). Secrets and keys are 0600; the reports and records anyone on the host
 may read are 0644, as they always were. `invoke destroy` removes the folder.
 """
@@ -110,6 +110,11 @@ class LabFolder:
         return self.orphans / f"{stamp}-{node}.sql"
 
     @property
+    def drill_running(self) -> Path:
+        """The drill under way, rewritten every second while it runs (drills/progress.py); beside, not among, the reports."""
+        return self.path / "drill-running.json"
+
+    @property
     def exercise(self) -> Path:
         """The running exercise, a sealed token (0600); absent when none runs."""
         return self.path / "exercise"
@@ -135,6 +140,11 @@ class LabFolder:
     def certificate(self, name: str) -> tuple[Path, Path]:
         """An issued certificate's chain and its key."""
         return self.tls / f"{name}.pem", self.tls / f"{name}.key"
+
+    @property
+    def web_token(self) -> Path:
+        """The token that opens the lab's page (`invoke web`), 0600."""
+        return self.path / "web-token"
 
     @property
     def dnsmasq_pid(self) -> Path:

@@ -22,10 +22,10 @@ DRILLS = [
 EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
 TASKS = [
-    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "bench.build", "bench.site", "bench.class", "cache.show", "cache.clear",
+    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "web", "bench.build", "bench.site", "bench.class", "cache.show", "cache.clear",
     "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
     "docs.capture", "docs.diagram", "docs.screenshot",
-] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.down", "lesson.start"]
+] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.web", "class.down", "lesson.start"]
 
 
 def test_list_shows_the_tasks() -> None:
@@ -86,7 +86,7 @@ def test_build_with_bad_lab_file_fails_in_one_line(tmp_path: Path, content: byte
 
 
 LAB_TASKS = [
-    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "scan", "bench.site", "docs.capture", "docs.screenshot",
+    "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "web", "scan", "bench.site", "docs.capture", "docs.screenshot",
     "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
 ] + [f"drill.{d}" for d in DRILLS] + LB + EXERCISE_TASKS
 

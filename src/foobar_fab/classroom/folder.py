@@ -1,7 +1,7 @@
 """The class's folder on the host, beside the labs' state folders: `<state_dir>/class-<name>/` (0700).
 
 It keeps each student's design file (so any `invoke` command can act on one student's lab with
-`--lab-file`), the firewall rules last loaded, and each student's bundle: the key, ssh_config and
+`--lab-file`), the firewall rules last loaded, the instructor page's token, and each student's bundle: the key, ssh_config and
 known_hosts that reach their lab through the entry point.
 """
 
@@ -31,6 +31,11 @@ class ClassFolder:
     def bundle(self, student: Student) -> Path:
         """What the student is given: their key, ssh_config and known_hosts."""
         return self.path / "students" / student.name
+
+    @property
+    def web_token(self) -> Path:
+        """The token of the instructor's page (`invoke class.web`), 0600."""
+        return self.path / "web-token"
 
     @property
     def firewall(self) -> Path:

@@ -35,6 +35,7 @@ from .figures import Figures
 from .health import Health
 from .observer import Floating, Observer
 from .predictions import Consequences, consequences, predict
+from .progress import Progress
 from .report import DrillReport, DrillSettings, EventRow, build_report, print_report, save
 from .response import Act, DrillRun
 from .restoring import restoring
@@ -114,6 +115,7 @@ class Window:
     timeline: Timeline
     run: DrillRun
     operator: threading.Thread | None
+    progress: Progress | None = None  # the drill as it goes, for the lab's page
     fault_at: float = 0.0
     lead_at: float | None = None  # when what goes wrong before the fault began (a lagging replica)
     restore_at: float = 0.0
@@ -124,10 +126,17 @@ class Window:
         self.traffic.start()
         self.observer.start()
         self.fault_at = self.traffic.now() + WARMUP
+        if self.progress is not None:
+            self.progress.start()
 
     def stop(self) -> None:
         self.traffic.stop()
         self.observer.stop()
+        if self.progress is not None:
+            self.progress.stop()
+
+    def moments(self) -> dict[str, float]:
+        return {"fault_at": round(self.fault_at, 2), "restore_at": round(self.restore_at, 2)}
 
 
 def run_drill(live: LiveLab, drill: Drill, options: DrillOptions) -> DrillReport:
@@ -211,7 +220,9 @@ def open_window(live: LiveLab, drill: Drill, setup: Setup, health: Health, quiet
     operator = None
     if drill.response is not None:
         operator = threading.Thread(target=respond, args=(drill.response.during, run, health), name="operator", daemon=True)
-    return Window(traffic, observer, timeline, run, operator)
+    window = Window(traffic, observer, timeline, run, operator)
+    window.progress = Progress(live.session.folder.drill_running, drill.name, setup.title, traffic.snapshot, traffic.now, timeline.events, window.moments)
+    return window
 
 
 def fault_window(live: LiveLab, drill: Drill, setup: Setup, window: Window, duration: float) -> None:

@@ -34,10 +34,11 @@ fi
 case "${1:-}" in
     test|incus) need zstd zstd ;;
 esac
-# `docs`: headless Chromium too, for the screenshots `invoke docs.capture` takes (only when asked: it is large).
-if [ "${1:-}" = docs ]; then
-    need chromium chromium
-fi
+# `docs` and `test`: headless Chromium too, for the screenshots `invoke docs.capture` takes and the lab page's
+# browser test (only when asked: it is large).
+case "${1:-}" in
+    test|docs) need chromium chromium ;;
+esac
 
 if [ -n "$missing" ]; then
     command -v apt-get >/dev/null 2>&1 || fail "missing host packages:$missing; install them with your package manager"

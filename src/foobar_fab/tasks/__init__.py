@@ -3,9 +3,9 @@
 from invoke import Collection
 
 from ..settings import DEFAULTS
-from . import bench, cache, classroom, db, docs, drill, exercise, lab, lb, lesson
+from . import bench, cache, classroom, db, docs, drill, exercise, lab, lb, lesson, web
 
-ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts)
+ns = Collection(lab.build, lab.check, lab.status, lab.ssh, lab.destroy, lab.watch, lab.scan, lab.sniff, lab.alerts, web.web)
 ns.add_collection(Collection.from_module(bench, name="bench"))
 ns.add_collection(Collection.from_module(cache, name="cache"))
 ns.add_collection(Collection("drill", *drill.TASKS))

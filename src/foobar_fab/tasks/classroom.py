@@ -6,11 +6,13 @@ import io
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
+from .. import pki
 from ..classroom import classfile, grades, lifecycle
 from ..classroom import status as class_status
 from ..classroom.classfile import Classroom, Student
@@ -24,8 +26,14 @@ from ..live import live
 from ..providers.incus import IncusLayout, IncusProvider
 from ..providers.lxc import LxcLayout
 from ..settings import PROJECT_ROOT, Settings
+from ..statefolder import LabFolder
+from ..web import access, serve
+from ..web.app import Snapshots
+from ..web.classpage import Rows, create_class_app, student_path
+from ..web.lab import lab_page
+from ..web.snapshot import Absent, Sampler
 from .common import YES_HELP, confirm, settings
-from .options import Choice, FilePath, Number, options
+from .options import LISTEN, MINUTES, PORT, Choice, FilePath, Number, options
 
 CLASS_FILE = "configs/class.yml"
 CLASS_HELP = {"class-file": f"the class file: its name, design, subnet and students (default: {CLASS_FILE})"}
@@ -123,3 +131,44 @@ def down(c: Context, class_file: str | None = None, yes: bool = False) -> None:
     if not lifecycle.down(s, classroom, console, print) or not console.recap():
         raise Exit("class.down failed: see the lines above; run `invoke class.down` again", code=1)
     print(f"class {classroom.name} is gone.")
+
+
+@task(
+    name="web",
+    help={
+        **CLASS_HELP,
+        "listen": "the address to serve on (default 127.0.0.1); any other is served over HTTPS with a certificate from the class's CA",
+        "port": "the port (default 0: a free one)",
+        "minutes": "stop after this many minutes (default 240)",
+    },
+)
+@options(class_file=CLASS_FILE_KIND, listen=LISTEN, port=PORT, minutes=MINUTES)
+def web(c: Context, class_file: str | None = None, listen: str | None = None, port: int = 0, minutes: float = 240.0) -> None:
+    """Serve the class's pages: one per student (their lab only, their own token) and the instructor's, a row a student."""
+    where = serve.listen_on(listen)
+    s, classroom = opened(c, class_file)
+    folder = ClassFolder.of(s, classroom)
+    tls_files = serve.certificate_files(pki.LabCA.open(LabFolder(folder.path))[0], LabFolder(folder.path), where.address) if where.tls else None
+    with ExitStack() as held:
+        pages, tokens = {}, {}
+        for student in classroom.students:
+            session = student_session(s, classroom, student, io.StringIO())
+            tokens[student.name] = access.lab_token(session.folder)
+            snapshots: Snapshots
+            try:
+                sampler = Sampler(held.enter_context(live(session)))
+                held.callback(sampler.close)
+                snapshots = sampler
+            except LabError as err:
+                snapshots = Absent(session.lab.name, str(err))
+            pages[student.name] = lab_page(session, snapshots, tokens[student.name], where.tls)
+        rows = Rows(lambda: [r.as_dict() for r in class_status.status(s, classroom)])
+        server = serve.start(create_class_app(classroom.name, access.token_at(folder.web_token), pages, rows, where.tls), where, int(port), tls_files)
+        print(f"class {classroom.name}'s pages (Ctrl-C stops; they stop by themselves after {minutes:g} min):", flush=True)
+        print(f"  instructor: {serve.url(where, server.server_port, access.token_at(folder.web_token))}", flush=True)
+        for student in classroom.students:
+            print(f"  {student.name:<12} {serve.url(where, server.server_port, tokens[student.name], student_path(student.name) + '/')}", flush=True)
+        try:
+            serve.serve(server, minutes * 60)
+        except KeyboardInterrupt:
+            print("stopped.")

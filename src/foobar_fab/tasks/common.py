@@ -24,6 +24,18 @@ LAB_HELP = {
     "provider": "where nodes come from: lxc (default), vagrant (the Vagrantfile), ssh (existing servers from an inventory) or incus (Incus containers)",
 }
 QUIET_HELP = {**LAB_HELP, "quiet": "hide the commands run on the nodes; show only results"}
+
+
+def picture_help(width: int, height: int) -> dict[str, str]:
+    """Help for the options of a task that takes a picture (options.PICTURE), with its default size."""
+    return {
+        "width": f"the window's width in pixels (default {width})",
+        "height": f"the window's height in pixels (default {height})",
+        "during": "run this command meanwhile (e.g. a drill), showing its output, and take the picture `after` seconds into it",
+        "after": "seconds into the `during` command (default 10)",
+    }
+
+
 YES_HELP = {"yes": "do not ask first (asked only on a terminal: scripts go on without asking)"}
 
 

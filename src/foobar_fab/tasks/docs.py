@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from invoke import Context, task
@@ -13,8 +11,8 @@ from .. import design, docs_capture, docs_diagram
 from .. import screenshot as screenshots
 from ..live import live
 from ..settings import PROJECT_ROOT
-from .common import LAB_HELP, session, settings
-from .options import SHELL_COMMAND, FilePath, Found, Number, Text, options
+from .common import LAB_HELP, picture_help, session, settings
+from .options import PICTURE, FilePath, Found, Text, options
 
 DOCS = PROJECT_ROOT / "docs"
 
@@ -31,7 +29,6 @@ def block_commands(paths: list[str]) -> list[str]:
 
 ONLY = Found("text of a capture block's command in docs/ or README.md, e.g. drill.kill-lb", among=lambda: block_commands(documents()))
 DOCUMENT = Found("text of a document's path, e.g. 07-securing", among=documents)
-PIXELS = Number("a number of pixels", 200, 4000, whole=True)
 
 
 @task(
@@ -65,19 +62,13 @@ def diagram(c: Context, lab_file: str | None = None) -> None:
         **LAB_HELP,
         "url": "the page, e.g. http://www.foobar.com/ (the site's name is mapped to the lab's entry address)",
         "path": "where to save the PNG, e.g. docs/img/site.png",
-        "width": "the window's width in pixels (default 1100)",
-        "height": "the window's height in pixels (default 700)",
-        "during": "run this command meanwhile (e.g. a drill), showing its output, and take the picture `after` seconds into it",
-        "after": "seconds into the `during` command (default 10)",
+        **picture_help(1100, 700),
     }
 )
 @options(
     url=Text("a web address, http://... or https://...", "http://www.foobar.com/", lambda t: t.startswith(("http://", "https://"))),
     path=FilePath("a PNG file to write", sample="site.png"),
-    width=PIXELS,
-    height=PIXELS,
-    during=SHELL_COMMAND,
-    after=Number("a number of seconds", 0, 600),
+    **PICTURE,
 )
 def screenshot(
     c: Context,
@@ -96,13 +87,7 @@ def screenshot(
     names = {s.lab.domain: str(s.lab.entry_address)}
     with live(s):  # the lab is up: its addresses are never tried through the host's default route
         pass
-    meanwhile = None if during is None else subprocess.Popen(["bash", "-c", during], cwd=PROJECT_ROOT)
-    try:
-        if meanwhile is not None:
-            time.sleep(after)
-        taken = screenshots.take(url, Path(path), names, (width, height))
-    finally:
-        code = 0 if meanwhile is None else meanwhile.wait()
-    print(f"{path}: {taken}" + (f", {after:g} s into `{during}`" if during else ""))
+    taken, code = screenshots.take_during(url, Path(path), names, (width, height), during, after, PROJECT_ROOT)
+    print(f"{path}: {taken}")
     if code:
         raise Exit(f"`{during}` ended with status {code}", code=code)

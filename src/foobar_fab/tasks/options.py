@@ -241,6 +241,13 @@ REPLICA = Node("a database replica", operator.attrgetter("replicas"))
 FENCED = Node("a fenced former primary", operator.attrgetter("fenced"))
 SECONDS = Number("a number of seconds", 1, 600)
 SHELL_COMMAND = Text("a shell command")
+PIXELS = Number("a number of pixels", 200, 4000, whole=True)
+#: The options of a task that serves a page (web, class.web).
+LISTEN = Text("an IP address of this host's, e.g. 127.0.0.1", "127.0.0.1")
+PORT = Number("a port number", 0, 65535, whole=True)
+MINUTES = Number("a number of minutes", 1, 1440)
+#: The options of a task that takes a picture with headless Chromium (docs.screenshot, web --screenshot).
+PICTURE: dict[str, Kind] = {"width": PIXELS, "height": PIXELS, "during": SHELL_COMMAND, "after": Number("a number of seconds", 0, 600)}
 LAB_NAME_TEXT = Text("a lab name: 1-12 lowercase letters or digits, starting with a letter", "fbbench", lambda t: bool(LAB_NAME.fullmatch(t)))
 SUBNET = Text("an IPv4 subnet, e.g. 10.181.56.0/24", "10.181.56.0/24", is_subnet)
 
