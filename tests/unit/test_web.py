@@ -508,3 +508,19 @@ def test_the_page_serves_the_reports_and_their_plots(tmp_path: Path, lab: Lab) -
     assert [r["drill"] for r in listed] == ["kill-lb", "kill-web1"]
     plot = page.client.get(f"/reports/20261204-101010-kill-web1.svg?token={TOKEN}")
     assert plot.status_code == 200 and plot.mimetype == "image/svg+xml"
+
+
+def test_the_page_shows_a_running_exercise_as_the_student_was_told_it_and_never_its_answer(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from foobar_fab.exercises import runner
+    from foobar_fab.exercises.state import Drawer, Running
+    from foobar_fab.statefolder import LabFolder
+
+    session = SimpleNamespace(folder=LabFolder(tmp_path / "lab"), settings=SimpleNamespace(exercise_dir=tmp_path / "keys"), lab=SimpleNamespace(name="fflab"))
+    assert runner.shown(session) is None  # type: ignore[arg-type]
+    details = {"path": "/secret-health-page", "web_address": "10.0.0.11"}
+    Drawer(session.folder, tmp_path / "keys", "fflab").save(Running("site-unavailable", 7, "lab.yml", details, hints=1, attempts=2))
+    seen = runner.shown(session)  # type: ignore[arg-type]
+    assert seen is not None and seen["exercise"] == "site-unavailable" and seen["hints"] == 1 and seen["causes_judged"] == 2
+    assert "503" in seen["report"] and "/secret-health-page" not in str(seen) and "haproxy" not in str(seen).lower()

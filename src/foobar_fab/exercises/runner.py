@@ -12,6 +12,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .. import build as building
 from .. import checks, promotion, reconfiguration
@@ -125,6 +126,23 @@ def start(live: LiveLab, name: str, seed: int | None, out: Out) -> Running:
     out(f"  CAUSE: {causes.usage(lab)}")
     out("invoke exercise.hint gives a hint (they are counted); invoke exercise.stop gives up and restores the lab")
     return state
+
+
+def shown(session: LabSession) -> dict[str, Any] | None:
+    """The running exercise as a student may see it (what `exercise.start` told them, the time, hints and causes
+    judged), None when none runs or its state cannot be read; never its details or its cause."""
+    hidden = drawer(session)
+    try:
+        if not hidden.running():
+            return None
+        state = hidden.load()
+    except ExerciseError:
+        return None
+    exercise = by_name(state.exercise)
+    return {
+        "exercise": exercise.name, "level": exercise.level, "layer": exercise.layer, "report": fill(exercise.report, state.details),
+        "seconds": round(time.time() - state.started), "hints": state.hints, "hints_in_all": len(exercise.hints), "causes_judged": state.attempts,
+    }
 
 
 def hint(session: LabSession, out: Out) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from ..drills import progress
+from ..exercises import runner as exercises
 from ..live import LiveLab
 from ..observe.databases import Databases
 from ..observe.replication import threads_running
@@ -145,6 +146,7 @@ class Sampler:
         answers = self.questions.ask(asked, self.deadline)
         taken = assemble(lab, power, answers, started, time.time() - started)
         taken["drill"] = progress.running(self.live.session.folder.drill_running)  # a file on this host: nothing asked of the lab
+        taken["exercise"] = exercises.shown(self.live.session)  # the sealed state on this host, as the student may see it
         return taken
 
     def _services(self, node: NodeSpec) -> Callable[[], dict[str, str]]:

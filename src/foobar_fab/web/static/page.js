@@ -61,6 +61,18 @@ function showDrill(drill) {
   }));
 }
 
+function showExercise(exercise) {
+  // The exercise under way, as the student was told it: the report, the time, the hints and causes counted.
+  const section = document.getElementById("exercise");
+  section.hidden = !exercise;
+  if (!exercise) return;
+  document.getElementById("exercise-name").textContent = `${exercise.exercise} (level ${exercise.level}, ${exercise.layer})`;
+  document.getElementById("exercise-report").textContent = `what a user reports: ${exercise.report}`;
+  const minutes = Math.floor(exercise.seconds / 60);
+  document.getElementById("exercise-progress").textContent =
+    `started ${minutes} min ${exercise.seconds % 60} s ago; hints ${exercise.hints} of ${exercise.hints_in_all}; causes judged ${exercise.causes_judged}`;
+}
+
 function show(snapshot) {
   const freshness = document.getElementById("freshness");
   if (snapshot.gone) {
@@ -70,6 +82,7 @@ function show(snapshot) {
   }
   freshness.dataset.state = "live";
   showDrill(snapshot.drill);
+  showExercise(snapshot.exercise);
   freshness.textContent = `live: ${new Date(snapshot.at * 1000).toLocaleTimeString()} (asked in ${Math.round(snapshot.took * 1000)} ms)`;
   const holders = snapshot.floating ? snapshot.floating.holders : [];
   for (const [node, info] of Object.entries(snapshot.nodes)) {
