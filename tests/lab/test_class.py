@@ -17,6 +17,8 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,6 +161,46 @@ def test_an_exercise_for_everyone_repaired_by_a_student_is_graded(klass: Class) 
     assert grades["ann"]["site-unavailable"] == "100" and grades["ben"]["site-unavailable"] == "0", grades
     rows = {r["student"]: r for r in json.loads(klass.on_class("class.status", "--json").stdout)["students"]}
     assert rows["ann"]["grade"] == "site-unavailable: solved (0 hints)" and rows["ben"]["grade"] == "site-unavailable: stopped", rows
+
+
+def test_class_web_opens_each_students_page_with_their_token_only(klass: Class) -> None:
+    """The class's pages on a real class: a student's page opens with their lab's token and with no other
+    (not the other student's, not the instructor's); the instructor's page lists both students."""
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(klass.state), "INVOKE_LAB_EXERCISE_DIR": str(klass.exercise_dir)}
+    server = subprocess.Popen(
+        [str(INVOKE), "-r", str(PROJECT_ROOT), "class.web", "--class-file", str(klass.file), "--minutes", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert server.stdout is not None
+        urls: dict[str, str] = {}
+        for line in server.stdout:
+            words = line.split()
+            if len(words) == 2 and words[1].startswith("http://127.0.0.1:"):
+                urls[words[0].rstrip(":")] = words[1]
+            if {"instructor", "ann", "ben"} <= set(urls):
+                break
+        assert {"instructor", "ann", "ben"} <= set(urls), urls
+
+        def status(url: str) -> int:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as refused:
+                return int(refused.code)
+
+        token = {who: url.split("?token=")[1] for who, url in urls.items()}
+        anns_page = urls["ann"].split("?")[0]
+        assert status(urls["ann"]) == 200
+        assert status(f"{anns_page}?token={token['ben']}") == 403
+        assert status(f"{anns_page}?token={token['instructor']}") == 403
+        assert status(anns_page) == 403
+        with urllib.request.urlopen(urls["instructor"], timeout=60) as answer:
+            page = answer.read().decode()
+        assert 'data-student="ann"' in page and 'data-student="ben"' in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_down_leaves_nothing_of_the_class(klass: Class) -> None:

@@ -5,17 +5,21 @@ FOOBAR_TEST_CLUSTER, FOOBAR_TEST_CLUSTER_SUBNET move it) is made, made again wit
 runs a system container pinned to each member on a lab network defined on both, reaches the one on
 the second member from the host through a route via that member, loses that member, forgets it and
 makes its container again on the member left, heals when made again, and is removed with nothing
-of it left. The host's own daemon is never clustered.
+of it left. Then a class runs on it (tk on 10.188.0.0/16; FOOBAR_TEST_CLUSTER_CLASS_SUBNET moves it):
+its labs spread over the members, a lost member's lab is made again on the other. The host's own
+daemon is never clustered.
 """
 
 from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +28,7 @@ import pytest
 
 from foobar_fab.cluster import ClusterLayout, IncusTarget, LabRoute, LabRouteGone, LostForgotten, NestedCluster, member_states, placement
 from foobar_fab.console import Console
-from foobar_fab.settings import Settings
+from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.steps import Runner
 
 NAME = os.environ.get("FOOBAR_TEST_CLUSTER", "fftcl")
@@ -138,3 +142,67 @@ def test_two_members_run_a_container_each_and_the_labs_of_a_lost_member_are_made
     assert f"{second} had been removed from the cluster: its Incus state wiped" in output.getvalue()
     assert {m.name: m.online for m in member_states(target)} == {first: True, second: True}
     print(f"\ncluster made in {made:.1f} s; member offline {lost:.1f} s after its loss; rejoined in {healed:.1f} s")
+
+
+CLASS_SUBNET = os.environ.get("FOOBAR_TEST_CLUSTER_CLASS_SUBNET", "10.188.0.0/16")
+INVOKE = Path(sys.executable).with_name("invoke")
+
+
+def test_a_class_on_the_cluster_spreads_its_labs_and_makes_a_lost_members_labs_again(cluster: NestedCluster, tmp_path: Path) -> None:
+    """A class whose file names the cluster's client folder: its labs land on both members (the entry point
+    stays on this host); a student reaches their lab on the second member through the entry point; the
+    second member is lost and class.status names the student; class.up makes that lab again on the member
+    left, where the two labs still cannot reach each other; class.down leaves nothing of the class."""
+    runner, output = quiet()
+    assert cluster.up(runner), output.getvalue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    class_file = tmp_path / "class.yml"
+    class_file.write_text(
+        f"class:\n  name: tk\n  design: {PROJECT_ROOT / 'configs/lab.yml'}\n  subnet: {CLASS_SUBNET}\n  entry: 127.0.0.1:{port}\n"
+        f"  cluster: {cluster.layout.conf}\nstudents: [ann, ben]\n"
+    )
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(tmp_path / "state"), "INVOKE_LAB_EXERCISE_DIR": str(tmp_path / "keys")}
+
+    def invoke(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(INVOKE), "-r", str(PROJECT_ROOT), *words, "--class-file", str(class_file)], capture_output=True, text=True, env=env, timeout=900)
+
+    def rows() -> dict[str, dict[str, object]]:
+        said = invoke("class.status", "--json")
+        assert said.returncode == 0, said.stderr
+        return {r["student"]: r for r in json.loads(said.stdout)["students"]}
+
+    def from_anns_node(command: str) -> str:
+        bundle = tmp_path / "state" / "class-tk" / "students" / "ann"
+        return subprocess.run(["ssh", "-F", "ssh_config", "web-01", command], capture_output=True, text=True, cwd=bundle, timeout=60, stdin=subprocess.DEVNULL).stdout
+
+    blocks = list(ipaddress.IPv4Network(CLASS_SUBNET).subnets(new_prefix=24))
+    bens_web = blocks[2].network_address + 11
+    probe = f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' http://{bens_web}/; echo; hostname"
+    try:
+        up = invoke("class.up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        found = rows()
+        members = {found["ann"]["member"], found["ben"]["member"]}
+        assert members == {cluster.layout.member_name(m) for m in cluster.layout.members}, found  # Incus spread them
+        assert all(r["lab_up"] == "up" and r["checks_failed"] == 0 for r in found.values()), found
+        assert from_anns_node(probe).split() == ["000", "web-01"]  # her node, through the entry point; ben's site out of reach
+
+        lost = str(found["ben"]["member"])
+        cluster.lose(next(m for m in cluster.layout.members if cluster.layout.member_name(m) == lost))
+        until("ben's lab reported lost", lambda: str(rows()["ben"]["lab_up"]).startswith(f"lost: {lost} is"), 120)
+        again = invoke("class.up")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"was on {lost}, which is lost: made again on the members left" in again.stdout, again.stdout
+        found = rows()
+        assert found["ann"]["member"] == found["ben"]["member"] != lost, found
+        assert all(r["lab_up"] == "up" and r["checks_failed"] == 0 for r in found.values()), found
+        assert from_anns_node(probe).split() == ["000", "web-01"]  # on one member now, the ACL keeps them apart
+    finally:
+        down = invoke("class.down", "--yes")
+    assert down.returncode == 0, down.stdout + down.stderr
+    left = cluster.target.json("list", "--all-projects", "--format", "json") or []
+    assert not [i["name"] for i in left if str(i.get("name", "")).startswith("tk")], left
+    assert not [a for a in cluster.target.json("query", "/1.0/network-acls") or [] if "tk" in str(a)]
+    assert not subprocess.run(["ip", "route", "show", "root", CLASS_SUBNET], capture_output=True, text=True).stdout.strip()

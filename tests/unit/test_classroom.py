@@ -124,3 +124,52 @@ def test_the_firewall_step_sees_a_rule_missing_from_the_loaded_table() -> None:
     assert step.decide(Outcome("", 0, listed, "")).changes is False
     without_nat = listed.replace("masquerade", "")
     assert step.decide(Outcome("", 0, without_nat, "")).changes is True
+
+
+def test_a_class_names_its_cluster_by_an_incus_client_folder(tmp_path: Path) -> None:
+    with pytest.raises(ClassError, match=r"class.cluster: .* is no Incus client folder \(no config.yml\)"):
+        parsed(**{"class": {**GOOD["class"], "cluster": str(tmp_path)}})
+    (tmp_path / "config.yml").write_text("default-remote: lab\n")
+    assert parsed(**{"class": {**GOOD["class"], "cluster": str(tmp_path)}}).cluster == tmp_path
+    assert parsed().cluster is None
+
+
+def test_on_a_cluster_a_lab_rejects_the_rest_of_the_class_and_the_members() -> None:
+    import ipaddress
+
+    from foobar_fab.classroom import isolation
+
+    whole, own = ipaddress.IPv4Network("10.190.0.0/16"), ipaddress.IPv4Network("10.190.2.0/24")
+    rejected = isolation.elsewhere(whole, own, ["10.97.0.12", "10.97.0.11"]).split(",")
+    networks = [ipaddress.IPv4Network(r) for r in rejected]
+    assert not any(n.overlaps(own) for n in networks)  # its own subnet, gateway included, stays open
+    assert sum(n.num_addresses for n in networks if n.subnet_of(whole)) == whole.num_addresses - own.num_addresses
+    assert rejected[-2:] == ["10.97.0.11/32", "10.97.0.12/32"]
+
+
+def test_a_labs_network_on_a_cluster_is_defined_on_each_member_first() -> None:
+    from foobar_fab.executors import Outcome
+    from foobar_fab.providers.incus import IncusLayout
+    from foobar_fab.providers.incus.instances import Network
+    from foobar_fab.providers.lxc import LxcLayout
+    from foobar_fab.steps import SECTION
+
+    classroom = parsed()
+    layout = IncusLayout(LxcLayout(classroom.lab_of(classroom.student("bob")), Path("/nonexistent"), Path("/nonexistent")))
+    step = Network(layout, ("m1", "m2"))
+    assert "/sys/class/net" not in step.probe()  # the bridges are on the members, not here
+    commands = [a.command for a in step.decide(Outcome("", 0, f"\n{SECTION}\n", "")).actions]  # type: ignore[attr-defined]
+    assert commands[:2] == ["incus network create opsbob-br --target m1", "incus network create opsbob-br --target m2"]
+    assert commands[2].startswith("incus network create opsbob-br ipv4.address=10.190.2.1/24")
+
+
+def test_a_route_through_a_member_is_replaced_when_it_goes_elsewhere() -> None:
+    import ipaddress
+
+    from foobar_fab.executors import Outcome
+    from foobar_fab.providers.incus.cluster import RouteVia
+
+    step = RouteVia(ipaddress.IPv4Network("10.190.2.0/24"), "10.97.0.12")
+    assert not step.decide(Outcome("", 0, "10.190.2.0/24 via 10.97.0.12 dev ffk-br \n", "")).changes
+    moved = step.decide(Outcome("", 0, "10.190.2.0/24 via 10.97.0.11 dev ffk-br \n", ""))
+    assert [a.command for a in moved.actions] == ["ip -4 route replace 10.190.2.0/24 via 10.97.0.12"]  # type: ignore[attr-defined]

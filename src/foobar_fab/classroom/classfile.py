@@ -6,6 +6,8 @@ are carved from, each student's limits, where the entry point listens, and the s
       design: configs/lab.yml   # the design each student's lab is made from
       subnet: 10.190.0.0/16     # the first block for the entry point, then one block a student, in order
       entry: 127.0.0.1:2222     # where the students' SSH entry point listens (loopback unless set)
+      cluster: ~/incus-cluster  # optional: an Incus client folder whose default remote is a cluster (the
+                                # labs go there, the entry point stays here); without it, this host's Incus
     limits:                     # each student's Incus project
       memory: 512MiB            # each node's memory; the project allows the design's nodes that much each
     students: [alice, bob]      # their lab is named class + student: opsalice (12 characters at most)
@@ -65,6 +67,7 @@ class Classroom:
     entry_port: int
     memory: str
     students: tuple[Student, ...]
+    cluster: Path | None = None  # the Incus client folder (INCUS_CONF) of the cluster the labs run on; None: this host's Incus
 
     @property
     def entry_subnet(self) -> ipaddress.IPv4Network:
@@ -111,8 +114,8 @@ def parse(data: Any, source: Path) -> Classroom:
     if not isinstance(data, dict) or set(data) - {"class", "limits", "students"}:
         raise fail("(top level)", "expected a mapping with 'class', 'students' and optionally 'limits'")
     head = data.get("class")
-    if not isinstance(head, dict) or set(head) - {"name", "design", "subnet", "entry"}:
-        raise fail("class", "expected a mapping with name, design, subnet and optionally entry")
+    if not isinstance(head, dict) or set(head) - {"name", "design", "subnet", "entry", "cluster"}:
+        raise fail("class", "expected a mapping with name, design, subnet and optionally entry and cluster")
     name = str(head.get("name", ""))
     if not CLASS_NAME.fullmatch(name):
         raise fail("class.name", f"{name!r} must be 1-6 lowercase letters or digits, starting with a letter")
@@ -141,7 +144,7 @@ def parse(data: Any, source: Path) -> Classroom:
         if any(s.name == student for s in students):
             raise fail(f"students[{index}]", f"{student!r} is listed twice")
         students.append(Student(student, name + student, block))
-    return Classroom(name, source, lab, subnet, entry_host, entry_port, memory, tuple(students))
+    return Classroom(name, source, lab, subnet, entry_host, entry_port, memory, tuple(students), _cluster(head.get("cluster"), source, fail))
 
 
 def _design(value: Any, source: Path, fail: Failer) -> Lab:
@@ -158,6 +161,17 @@ def _project_path(value: str, source: Path) -> Path:
     """A design path: beside the class file if it is there, else from the project's checkout (configs/...)."""
     beside = source.parent / value
     return beside if beside.exists() else PROJECT_ROOT / value
+
+
+def _cluster(value: Any, source: Path, fail: Failer) -> Path | None:
+    """The cluster's client folder (it must hold the client's config.yml), None when the class runs here."""
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    path = path if path.is_absolute() else source.parent / path
+    if not (path / "config.yml").is_file():
+        raise fail("class.cluster", f"{path} is no Incus client folder (no config.yml): make it with `INCUS_CONF={path} incus remote add NAME ADDRESS`, then `incus remote switch NAME`")
+    return path
 
 
 def _subnet(value: Any, lab: Lab, fail: Failer) -> ipaddress.IPv4Network:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from ..cluster.target import CONF_VARIABLE
 from ..console import Console
 from ..providers.incus.layout import IncusPlace
 from ..session import LabSession, folder_of, open_session
@@ -46,3 +50,21 @@ def student_session(settings: Settings, classroom: Classroom, student: Student, 
 def log_file(settings: Settings, classroom: Classroom, student: Student) -> Path:
     """Where the last class command that built or removed the student's lab wrote its steps."""
     return ClassFolder.of(settings, classroom).path / "logs" / f"{student.name}.log"
+
+
+@contextmanager
+def on_the_labs_incus(classroom: Classroom) -> Iterator[None]:
+    """While the students' labs are acted on, every `incus` goes to the class's cluster (its client folder as
+    INCUS_CONF), if it has one; the entry point and this host's firewall stay on this host's Incus."""
+    if classroom.cluster is None:
+        yield
+        return
+    before = os.environ.get(CONF_VARIABLE)
+    os.environ[CONF_VARIABLE] = str(classroom.cluster)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CONF_VARIABLE, None)
+        else:
+            os.environ[CONF_VARIABLE] = before

@@ -7,6 +7,7 @@ a lab while the others are only checked.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 import time
@@ -15,24 +16,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import build as building
+from ..cluster.membership import LostForgotten, member_states
+from ..cluster.target import IncusTarget
 from ..console import Console
 from ..errors import LabError
 from ..executors import LocalExecutor
 from ..exercises.runner import drawer
+from ..providers.incus import cluster as incus_cluster
 from ..providers.incus.images import IncusImage
 from ..providers.incus.instances import IncusBooted, IncusKnownHosts, Instance, InstanceGone, Network, NetworkGone, Running
 from ..providers.incus.layout import IncusLayout, IncusPlace
 from ..providers.lxc.containers import KeyPair, StateGone
 from ..providers.lxc.image import BaseImage
 from ..providers.lxc.layout import LxcLayout
+from ..session import folder_of
 from ..settings import Settings
 from ..statefolder import write, write_private
 from ..steps import Runner, Step
-from . import entry
+from . import entry, isolation
 from .classfile import Classroom, Student
 from .firewall import ClassFirewall, ClassFirewallGone
 from .folder import ClassFolder
-from .labs import log_file, prepare, student_session
+from .isolation import LabIsolated, LabIsolationGone
+from .labs import log_file, on_the_labs_incus, prepare, student_session
 from .projects import CLASS_KEY, Project, ProjectGone, project_config
 
 Out = Callable[[str], None]
@@ -73,11 +79,45 @@ def build_lab(settings: Settings, classroom: Classroom, student: Student) -> Lab
         try:
             session = student_session(settings, classroom, student, stream)
             session.provider.preflight()
+            route = IncusPlace.load(session.folder).via
             result = building.build(session)
+            if result.ok and IncusPlace.load(session.folder).via != route:
+                # Placed by this build on a member: built once more as from this host's address on the route to it,
+                # the lab's admin address from now on (the secured design's firewall lets SSH in from there).
+                session = student_session(settings, classroom, student, stream)
+                again = building.build(session)
+                result = dataclasses.replace(again, changed=result.changed + again.changed)
         except LabError as err:
             return LabOutcome(student.name, False, 0, time.monotonic() - started, str(err))
+        if result.ok and classroom.cluster is not None and not Runner(session.console).apply("host", LocalExecutor("host", session.console), [kept_apart(classroom, student)]):
+            return LabOutcome(student.name, False, result.changed, time.monotonic() - started, f"its network could not be kept apart (see {log})")
     why = "; ".join(str(f) for f in result.failures[:2]) or f"see {log}"
     return LabOutcome(student.name, result.ok, result.changed, time.monotonic() - started, "" if result.ok else why)
+
+
+def kept_apart(classroom: Classroom, student: Student) -> LabIsolated:
+    """On a cluster: the ACL that keeps the student's lab from the other labs and the members."""
+    lab = classroom.lab_of(student)
+    destination = isolation.elsewhere(classroom.subnet, lab.subnet, incus_cluster.members().values())
+    return LabIsolated(acl_name(student), f"{lab.name}-br", classroom.name, destination)
+
+
+def acl_name(student: Student) -> str:
+    return f"{student.lab_name}-apart"
+
+
+def forget_lost_members(settings: Settings, classroom: Classroom, console: Console, out: Out) -> bool:
+    """On a cluster: members it reports offline are removed (their instances with them); the students whose
+    labs ran there are named, and their labs are made again on the members left."""
+    if classroom.cluster is None:
+        return True
+    target = IncusTarget(classroom.cluster, "the class's cluster")
+    lost = {m.name for m in member_states(target) if not m.online}
+    for student in classroom.students:
+        member = IncusPlace.load(folder_of(settings, student.lab_name)).member
+        if member in lost:
+            out(f"  {student.name:<12} lab {student.lab_name:<12} was on {member}, which is lost: made again on the members left")
+    return Runner(console).apply("cluster", LocalExecutor("cluster", console), [LostForgotten(target)]) if lost else True
 
 
 def entry_steps(settings: Settings, classroom: Classroom) -> list[Step]:
@@ -129,7 +169,10 @@ def up(settings: Settings, classroom: Classroom, console: Console, out: Out, par
     """Every student's lab, then the entry point, the firewall and the bundles; one line a student."""
     runner = Runner(console)
     host = LocalExecutor("host", console)
-    outcomes = build_labs(settings, classroom, out, parallel)
+    with on_the_labs_incus(classroom):
+        if not forget_lost_members(settings, classroom, console, out):
+            return []
+        outcomes = build_labs(settings, classroom, out, parallel)
     files = entry_layout(settings, classroom).files
     if not runner.apply("host", host, [KeyPair(files), BaseImage(files)]):
         return outcomes
@@ -159,10 +202,11 @@ def down(settings: Settings, classroom: Classroom, console: Console, out: Out) -
     runner = Runner(console)
     host = LocalExecutor("host", console)
     ok = True
-    for student in classroom.students:
-        removed = remove_lab(settings, classroom, student)
-        ok = ok and removed
-        out(f"  {student.name:<12} lab {student.lab_name:<12} {'removed' if removed else f'NOT removed: see {log_file(settings, classroom, student)}'}")
+    with on_the_labs_incus(classroom):
+        for student in classroom.students:
+            removed = remove_lab(settings, classroom, student)
+            ok = ok and removed
+            out(f"  {student.name:<12} lab {student.lab_name:<12} {'removed' if removed else f'NOT removed: see {log_file(settings, classroom, student)}'}")
     layout = entry_layout(settings, classroom)
     gone: list[Step] = [
         InstanceGone(layout, entry.NODE),
@@ -192,5 +236,6 @@ def remove_lab(settings: Settings, classroom: Classroom, student: Student) -> bo
             return False
         if removed:
             drawer(session).discard_key()
-        return removed and Runner(console).apply("host", LocalExecutor("host", console), [ProjectGone(classroom.project_of(student), classroom.name)])
+        gone: list[Step] = [ProjectGone(classroom.project_of(student), classroom.name), LabIsolationGone(acl_name(student), classroom.name)]
+        return removed and Runner(console).apply("host", LocalExecutor("host", console), gone)
 

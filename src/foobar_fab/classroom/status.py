@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import checks
+from ..cluster.membership import member_states
+from ..cluster.target import IncusTarget
 from ..errors import LabError
 from ..exercises.runner import drawer
 from ..live import live
@@ -17,7 +19,7 @@ from ..providers.base import LabNotUp
 from ..session import LabSession
 from ..settings import Settings
 from .classfile import Classroom, Student
-from .labs import student_session
+from .labs import on_the_labs_incus, student_session
 
 WORKERS = 4  # labs looked at at once: each look is SSH and HTTP, waiting, not computing
 
@@ -99,9 +101,16 @@ def row(settings: Settings, classroom: Classroom, student: Student) -> StudentRo
 
 
 def status(settings: Settings, classroom: Classroom) -> list[StudentRow]:
-    """Every student's row, a few labs at a time, in the class file's order."""
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda s: row(settings, classroom, s), classroom.students))
+    """Every student's row, a few labs at a time, in the class file's order; on a cluster, a lab whose member
+    is lost says so (`class.up` makes it again on the members left)."""
+    with on_the_labs_incus(classroom):
+        lost = {m.name: m.status.lower() for m in member_states(IncusTarget(classroom.cluster, "")) if not m.online} if classroom.cluster else {}
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            rows = list(pool.map(lambda s: row(settings, classroom, s), classroom.students))
+    for found in rows:
+        if found.member in lost:
+            found.lab_up = f"lost: {found.member} is {lost[found.member]}"
+    return rows
 
 
 def table(rows: list[StudentRow]) -> list[str]:

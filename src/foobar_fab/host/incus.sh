@@ -60,6 +60,28 @@ fi
 if [ "$(incus config get images.auto_update_interval)" != 0 ]; then
     incus config set images.auto_update_interval 0
 fi
+# A class runs tens of system containers, each with its systemd: Debian's limits on inotify and on kernel
+# keys stop the next container (or dnsmasq for the next lab's network: "failed to create inotify: Too
+# many open files") long before memory runs out. Raised as Incus's production set-up advises, once and
+# for the next boots too; a limit already higher is left as it is.
+SYSCTL=/etc/sysctl.d/60-foobar_fab-incus.conf
+cat > "$SYSCTL.new" <<'LIMITS'
+# Managed by foobar_fab: limits for many Incus system containers (see Incus's production set-up).
+fs.inotify.max_queued_events = 1048576
+fs.inotify.max_user_instances = 1048576
+fs.inotify.max_user_watches = 1048576
+kernel.keys.maxkeys = 2000
+kernel.keys.maxbytes = 2000000
+LIMITS
+if ! cmp -s "$SYSCTL.new" "$SYSCTL" 2>/dev/null; then mv "$SYSCTL.new" "$SYSCTL"; else rm -f "$SYSCTL.new"; fi
+while read -r key _ wanted; do
+    case "$key" in ''|'#'*) continue ;; esac
+    now=$(sysctl -n "$key" 2>/dev/null || echo 0)
+    if [ "$now" -lt "$wanted" ]; then
+        sysctl -q -w "$key=$wanted" || echo "foobar_fab: could not raise $key to $wanted (a class of many labs may hit it)" >&2
+    fi
+done < "$SYSCTL"
+
 # The client's preset `images:` remote would reach the public image server: the lab never uses it.
 if incus remote list --format csv | grep -q '^images,'; then
     incus remote remove images

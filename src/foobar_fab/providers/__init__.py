@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+
 from ..console import Console
 from ..settings import Settings
 from ..topology import Lab
@@ -23,10 +26,15 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
         return lab, VagrantProvider(lab, LxcLayout.of(settings, lab), settings.vagrant_provider, console)
     if settings.provider == "incus":
         from .incus import IncusLayout, IncusPlace, IncusProvider
+        from .incus.cluster import route_via
         from .lxc import LxcLayout
 
         files = LxcLayout.of(settings, lab)
-        return lab, IncusProvider(IncusLayout(files, IncusPlace.load(files.folder)), console, role_images=not settings.fresh)
+        place = IncusPlace.load(files.folder)
+        if place.via:  # on a cluster: this host comes to the nodes from its own address on the route to their member
+            source = route_via(place.via)[1]
+            lab = dataclasses.replace(lab, admin=ipaddress.IPv4Address(source)) if source else lab
+        return lab, IncusProvider(IncusLayout(files, place), console, role_images=not settings.fresh)
     if settings.provider == "ssh":
         from .. import inventory
         from .ssh import SshProvider

@@ -17,13 +17,14 @@ from ..classroom import classfile, grades, lifecycle
 from ..classroom import status as class_status
 from ..classroom.classfile import Classroom, Student
 from ..classroom.folder import ClassFolder
-from ..classroom.labs import student_session
+from ..classroom.labs import on_the_labs_incus, student_session
 from ..console import Console
 from ..errors import LabError
 from ..exercises import runner
 from ..exercises.catalog import EXERCISES
 from ..live import live
 from ..providers.incus import IncusLayout, IncusProvider
+from ..providers.incus import cluster as incus_cluster
 from ..providers.lxc import LxcLayout
 from ..settings import PROJECT_ROOT, Settings
 from ..statefolder import LabFolder
@@ -44,8 +45,12 @@ def opened(c: Context, class_file: str | None) -> tuple[Settings, Classroom]:
     """The settings and the class, its Incus checked usable (one line if not)."""
     s = settings(c)
     classroom = classfile.load(Path(class_file).resolve() if class_file else PROJECT_ROOT / CLASS_FILE)
-    student = classroom.students[0]
-    IncusProvider(IncusLayout(LxcLayout.of(s, classroom.lab_of(student))), Console(quiet=True)).preflight()
+    provider = IncusProvider(IncusLayout(LxcLayout.of(s, classroom.lab_of(classroom.students[0]))), Console(quiet=True))
+    provider.preflight()  # this host's Incus: the entry point
+    if classroom.cluster is not None:
+        with on_the_labs_incus(classroom):
+            if not incus_cluster.members():
+                raise Exit(f"error: {classroom.source}: class.cluster: the Incus that {classroom.cluster} reaches is no cluster, or does not answer", code=2)
     return s, classroom
 
 
@@ -98,7 +103,7 @@ def exercise(c: Context, name: str, class_file: str | None = None) -> None:
     """Start the same exercise on every student's lab, each with a seed of its own."""
     s, classroom = opened(c, class_file)
     print(f"class {classroom.name}: starting {name} on {len(classroom.students)} labs")
-    with ThreadPoolExecutor(max_workers=class_status.WORKERS) as pool:
+    with on_the_labs_incus(classroom), ThreadPoolExecutor(max_workers=class_status.WORKERS) as pool:
         lines = list(pool.map(lambda student: start_one(s, classroom, student, name), classroom.students))
     for line in lines:
         print(line)
@@ -150,6 +155,7 @@ def web(c: Context, class_file: str | None = None, listen: str | None = None, po
     folder = ClassFolder.of(s, classroom)
     tls_files = serve.certificate_files(pki.LabCA.open(LabFolder(folder.path))[0], LabFolder(folder.path), where.address) if where.tls else None
     with ExitStack() as held:
+        held.enter_context(on_the_labs_incus(classroom))
         pages, tokens = {}, {}
         for student in classroom.students:
             session = student_session(s, classroom, student, io.StringIO())

@@ -53,11 +53,13 @@ class Network(Step):
     """The lab's Incus network exists, made by this lab, with the lab's subnet."""
 
     layout: IncusLayout
+    members: tuple[str, ...] = ()  # on a cluster: the network is defined on each member first
     name: str = "network"
 
     def probe(self) -> str:
         net = self.layout.network
-        return f"{query(f'/1.0/networks/{net}')}; echo {SECTION}; test -e /sys/class/net/{net} && echo present; true"
+        here = "" if self.members else f"test -e /sys/class/net/{net} && echo present; "
+        return f"{query(f'/1.0/networks/{net}')}; echo {SECTION}; {here}true"
 
     def decide(self, probe: Outcome) -> Plan:
         answer, present = sections(probe.stdout, 2)
@@ -68,8 +70,10 @@ class Network(Step):
                     f"the host already has an interface {net} that Incus does not manage (the lab on another provider?): "
                     f"destroy that lab first (`invoke destroy --provider lxc`) or rename the lab"
                 )
+            pending = [Run(incus("network", "create", net, "--target", member)) for member in self.members if found is None]
             return change(
-                f"{net} created with {wanted['ipv4.address']}",
+                f"{net} created with {wanted['ipv4.address']}" + (f" (on {', '.join(self.members)})" if self.members else ""),
+                *pending,
                 Run(incus("network", "create", net, *(f"{k}={v}" for k, v in wanted.items()))),
             )
         config = found.get("config", {})

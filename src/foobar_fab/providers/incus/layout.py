@@ -26,12 +26,13 @@ DEFAULT_PROJECT = "default"
 @dataclass(frozen=True)
 class IncusPlace:
     """Where in Incus a lab lives: the project of its instances, the cluster member they are all pinned to
-    (None: Incus places the first, the others follow it), and each instance's memory limit (a class's
-    projects count it). A lab of one's own lives in the default project; a class writes each student's."""
+    (None: Incus places the first, the others follow it) with its address, and each instance's memory limit
+    (a class's projects count it). A lab of one's own lives in the default project; a class writes each student's."""
 
     project: str = DEFAULT_PROJECT
     member: str | None = None
     memory: str | None = None
+    via: str | None = None  # on a cluster: the member's address, which this host routes the lab's subnet through
 
     def words(self) -> list[str]:
         """The CLI's project flag, when not the default project."""
@@ -43,7 +44,7 @@ class IncusPlace:
         found = read_json(folder.incus_place)
         if not isinstance(found, dict):
             return cls()
-        return cls(str(found.get("project") or DEFAULT_PROJECT), found.get("member") or None, found.get("memory") or None)
+        return cls(str(found.get("project") or DEFAULT_PROJECT), found.get("member") or None, found.get("memory") or None, found.get("via") or None)
 
     def save(self, folder: LabFolder) -> None:
         write(folder.incus_place, json_text(asdict(self)))

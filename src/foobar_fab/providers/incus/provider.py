@@ -7,6 +7,7 @@ known_hosts and SSH are the LXC provider's: everything after "the nodes answer S
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ from ..lxc.image import BaseImage
 from ..lxc.network import Nat, NatGone
 from ..lxc.package_cache import OldPackages, PackageCache
 from ..lxc.role_images import OldRoleImages, role_images_for
+from . import cluster
 from .images import IncusImage, OldIncusImages
 from .instances import (
     IncusBooted,
@@ -72,12 +74,18 @@ class IncusProvider(Provider):
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on Incus")
         files = self.layout.files
-        if not runner.apply("host", self.host, [KeyPair(files), BaseImage(files), PackageCache(files), Network(self.layout), Nat(files)]):
+        on_cluster = cluster.members()
+        if on_cluster and self.layout.place.member not in on_cluster:
+            self._pin(None)  # never placed, or its member is gone from the cluster: Incus places it anew
+        network = Network(self.layout, tuple(sorted(on_cluster)))
+        if not runner.apply("host", self.host, [KeyPair(files), BaseImage(files), PackageCache(files), network, Nat(files)]):
             return False
         public_key = files.key_file.with_suffix(".pub").read_text()
         new_nodes = self.to_make(public_key)
         aliases = self._images(runner, {name: images[name] for name in new_nodes})
         if aliases is None:
+            return False
+        if on_cluster and not self._placed(runner, public_key, new_nodes, aliases, on_cluster):
             return False
 
         def steps(node: NodeSpec) -> list[Step]:
@@ -90,6 +98,26 @@ class IncusProvider(Provider):
         # As on LXC, builds that make nodes tidy what builds keep, so a re-run stays a run with nothing to change.
         tidy: list[Step] = [OldRoleImages(files), OldPackages(files), OldIncusImages(self.layout)] if new_nodes else []
         return runner.apply("host", self.host, [IncusKnownHosts(files, self.lab.nodes, place=self.layout.place), *tidy])
+
+    def _pin(self, member: str | None, address: str | None = None) -> None:
+        """Record the member the lab's nodes are pinned to (and the address this host routes the lab through)."""
+        place = dataclasses.replace(self.layout.place, member=member, via=address)
+        self.layout = dataclasses.replace(self.layout, place=place)
+        place.save(self.layout.files.folder)
+
+    def _placed(self, runner: Runner, public_key: str, new_nodes: list[str], aliases: Mapping[str, str], on_cluster: Mapping[str, str]) -> bool:
+        """On a cluster: Incus places the lab's first node, the others are pinned to its member (a lab's bridge never
+        spans machines), and this host routes the lab's subnet through that member."""
+        if self.layout.place.member is None:
+            first = new_nodes[0] if new_nodes else self.lab.nodes[0].name
+            made = Instance(self.layout, self.lab.node(first), public_key, aliases.get(first))
+            if not runner.apply(first, self.host, [made]):
+                return False
+            member = cluster.location(self.layout.place.words(), self.layout.instance(first))
+            if member is None or member not in on_cluster:
+                raise ProviderError(f"Incus placed {self.layout.instance(first)} on no member it reports online ({member}): see `incus cluster list`")
+            self._pin(member, on_cluster[member])
+        return runner.apply("host", self.host, [cluster.RouteVia(self.lab.subnet, str(self.layout.place.via))])
 
     def _images(self, runner: Runner, new_nodes: Mapping[str, NodeImage]) -> dict[str, str] | None:
         """The Incus image alias each new node is made from, each imported first; None if one failed."""
@@ -135,7 +163,7 @@ class IncusProvider(Provider):
         self.console.heading(f"destroy: lab {self.lab.name} on Incus")
         nodes = sorted({n.name for n in self.lab.nodes} | set(self._leftover_nodes()))
         results = parallel.each(nodes, lambda n: runner.apply(n, LocalExecutor(n, self.console), [InstanceGone(self.layout, n)]))
-        host: list[Step] = [NetworkGone(self.layout), NatGone(self.layout.files), StateGone(self.layout.files)]
+        host: list[Step] = [NetworkGone(self.layout), NatGone(self.layout.files), cluster.RouteGone(self.lab.subnet), StateGone(self.layout.files)]
         return all(results) and runner.apply("host", self.host, host)
 
     def what_destroy_removes(self) -> str:
@@ -168,9 +196,13 @@ class IncusProvider(Provider):
         return self.layout.network
 
     def network_present(self) -> bool:
+        if self.layout.place.via:
+            return cluster.misrouted_via(self.lab.addresses, self.layout.place.via) is None
         return self.layout.files.bridge_present()
 
     def missing_network(self) -> str | None:
+        if self.layout.place.via:
+            return cluster.misrouted_via(self.lab.addresses, self.layout.place.via)
         return self.layout.files.missing_bridge()
 
     def _leftover_nodes(self) -> list[str]:
