@@ -163,7 +163,7 @@ def test_a_class_on_the_cluster_spreads_its_labs_and_makes_a_lost_members_labs_a
         f"class:\n  name: tk\n  design: {PROJECT_ROOT / 'configs/lab.yml'}\n  subnet: {CLASS_SUBNET}\n  entry: 127.0.0.1:{port}\n"
         f"  cluster: {cluster.layout.conf}\nstudents: [ann, ben]\n"
     )
-    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(tmp_path / "state"), "INVOKE_LAB_EXERCISE_DIR": str(tmp_path / "keys")}
+    env = {**os.environ, "INVOKE_LAB_STATE_DIR": str(tmp_path / "state"), "INVOKE_LAB_EXERCISE_DIR": str(tmp_path / "keys"), "FOOBAR_FAB_DEBUG": "1"}
 
     def invoke(*words: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(INVOKE), "-r", str(PROJECT_ROOT), *words, "--class-file", str(class_file)], capture_output=True, text=True, env=env, timeout=900)
@@ -189,14 +189,17 @@ def test_a_class_on_the_cluster_spreads_its_labs_and_makes_a_lost_members_labs_a
         assert all(r["lab_up"] == "up" and r["checks_failed"] == 0 for r in found.values()), found
         assert from_anns_node(probe).split() == ["000", "web-01"]  # her node, through the entry point; ben's site out of reach
 
-        lost = str(found["ben"]["member"])
-        cluster.lose(next(m for m in cluster.layout.members if cluster.layout.member_name(m) == lost))
-        until("ben's lab reported lost", lambda: str(rows()["ben"]["lab_up"]).startswith(f"lost: {lost} is"), 120)
+        # The second member is lost (the client folder reaches the cluster through the first).
+        lost = cluster.layout.member_name(cluster.layout.members[1])
+        victim, other = ("ann", "ben") if found["ann"]["member"] == lost else ("ben", "ann")
+        cluster.lose(cluster.layout.members[1])
+        seen: list[object] = []
+        until(f"{victim}'s lab reported lost (last seen: {seen})", lambda: seen.append(rows()[victim]) or str(seen[-1]["lab_up"]).startswith(f"lost: {lost} is"), 150)
         again = invoke("class.up")
         assert again.returncode == 0, again.stdout + again.stderr
-        assert f"was on {lost}, which is lost: made again on the members left" in again.stdout, again.stdout
+        assert f"{victim:<12} lab tk{victim:<10} was on {lost}, which is lost: made again on the members left" in again.stdout, again.stdout
         found = rows()
-        assert found["ann"]["member"] == found["ben"]["member"] != lost, found
+        assert found[victim]["member"] == found[other]["member"] != lost, found
         assert all(r["lab_up"] == "up" and r["checks_failed"] == 0 for r in found.values()), found
         assert from_anns_node(probe).split() == ["000", "web-01"]  # on one member now, the ACL keeps them apart
     finally:

@@ -130,7 +130,7 @@ class EntryListens(Step):
 
     def decide(self, probe: Outcome) -> Plan:
         found = queried(probe.stdout) or {}
-        device = found.get("devices", {}).get("ssh")
+        device = (found.get("devices") or {}).get("ssh")
         wanted = {"type": "proxy", "listen": f"tcp:{self.listen}", "connect": "tcp:127.0.0.1:22"}
         if device == wanted:
             return ok(f"listens on {self.listen}")

@@ -49,10 +49,10 @@ class LabIsolated(Step):
         acl, network = queried(acl_text), queried(network_text)
         if network is None:
             raise StepError(f"no Incus network {self.network}: build the lab first")
-        if acl is not None and acl.get("config", {}).get(CLASS_KEY) != self.class_name:
+        if acl is not None and (acl.get("config") or {}).get(CLASS_KEY) != self.class_name:
             raise StepError(f"Incus network ACL {self.acl} was not made by class {self.class_name}: delete it or rename the class")
         wanted = {"security.acls": self.acl, **ACL_SETTINGS}
-        config = network.get("config", {})
+        config = (network.get("config") or {})
         rules_right = acl is not None and [{k: r.get(k, "") for k in ("action", "destination", "state")} for r in acl.get("egress", [])] == [
             {k: r[k] for k in ("action", "destination", "state")} for r in self.rules()
         ]
@@ -80,7 +80,7 @@ class LabIsolationGone(Step):
         found = queried(probe.stdout)
         if found is None:
             return ok(f"no network ACL {self.acl}")
-        if found.get("config", {}).get(CLASS_KEY) != self.class_name:
+        if (found.get("config") or {}).get(CLASS_KEY) != self.class_name:
             return ok(f"network ACL {self.acl} was not made by this class: left alone")
         return change(f"network ACL {self.acl} deleted", Run(incus("network", "acl", "delete", self.acl)))
 

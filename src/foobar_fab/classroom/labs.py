@@ -26,9 +26,10 @@ def lab_settings(settings: Settings, classroom: Classroom, student: Student) -> 
     return settings.but(lab_file=ClassFolder.of(settings, classroom).lab_file(student), provider=PROVIDER, lab_file_named=True)
 
 
-def place(classroom: Classroom, student: Student, member: str | None = None) -> IncusPlace:
-    """The student's lab's place in Incus: their project, each node limited to the class's memory."""
-    return IncusPlace(classroom.project_of(student), member, classroom.memory)
+def place(classroom: Classroom, student: Student, member: str | None = None, via: str | None = None) -> IncusPlace:
+    """The student's lab's place in Incus: their project, each node limited to the class's memory (and, on a
+    cluster, the member it was placed on, with the address this host routes it through)."""
+    return IncusPlace(classroom.project_of(student), member, classroom.memory, via)
 
 
 def prepare(settings: Settings, classroom: Classroom, student: Student) -> Path:
@@ -37,7 +38,8 @@ def prepare(settings: Settings, classroom: Classroom, student: Student) -> Path:
     write(path, f"# Made by `invoke class.up` from {classroom.source}: {student.name}'s lab.\n" + to_yaml(classroom.lab_of(student)))
     folder = folder_of(settings, student.lab_name)
     recorded = IncusPlace.load(folder)
-    place(classroom, student, recorded.member if recorded.project == classroom.project_of(student) else None).save(folder)
+    same = recorded.project == classroom.project_of(student)
+    place(classroom, student, recorded.member if same else None, recorded.via if same else None).save(folder)
     return path
 
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import build as building
-from ..cluster.membership import LostForgotten, member_states
+from ..cluster.membership import LostForgotten, lost_members, member_states
 from ..cluster.target import IncusTarget
 from ..console import Console
 from ..errors import LabError
@@ -33,6 +33,7 @@ from ..session import folder_of
 from ..settings import Settings
 from ..statefolder import write, write_private
 from ..steps import Runner, Step
+from ..waiting import wait_until
 from . import entry, isolation
 from .classfile import Classroom, Student
 from .firewall import ClassFirewall, ClassFirewallGone
@@ -42,6 +43,7 @@ from .labs import log_file, on_the_labs_incus, prepare, student_session
 from .projects import CLASS_KEY, Project, ProjectGone, project_config
 
 Out = Callable[[str], None]
+SETTLE_SECONDS = 90.0  # how long the cluster gets to call the members left online, after a lost one is removed
 
 
 @dataclass
@@ -112,12 +114,20 @@ def forget_lost_members(settings: Settings, classroom: Classroom, console: Conso
     if classroom.cluster is None:
         return True
     target = IncusTarget(classroom.cluster, "the class's cluster")
-    lost = {m.name for m in member_states(target) if not m.online}
+    lost = set(lost_members(target))
     for student in classroom.students:
         member = IncusPlace.load(folder_of(settings, student.lab_name)).member
         if member in lost:
             out(f"  {student.name:<12} lab {student.lab_name:<12} was on {member}, which is lost: made again on the members left")
-    return Runner(console).apply("cluster", LocalExecutor("cluster", console), [LostForgotten(target)]) if lost else True
+    if not lost:
+        return True
+    if not Runner(console).apply("cluster", LocalExecutor("cluster", console), [LostForgotten(target)]):
+        return False
+    # Until its heartbeats settle, the member left may call itself offline, and Incus places nothing on it.
+    settled = wait_until(lambda: bool(member_states(target)) and all(m.online for m in member_states(target)), SETTLE_SECONDS, 1.0)
+    if not settled:
+        out(f"  the cluster did not report its members online within {SETTLE_SECONDS:g} s: run `invoke class.up` again")
+    return settled
 
 
 def entry_steps(settings: Settings, classroom: Classroom) -> list[Step]:

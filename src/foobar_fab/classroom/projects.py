@@ -58,7 +58,7 @@ class Project(Step):
         if found is None:
             flags = [word for k, v in {**FEATURES, **self.config}.items() for word in ("--config", f"{k}={v}")]
             return change(f"project {self.project} created", Run(incus("project", "create", self.project, *flags)))
-        config = found.get("config", {})
+        config = (found.get("config") or {})
         if config.get(CLASS_KEY) != self.class_name:
             raise StepError(f"Incus project {self.project} was not made by class {self.class_name}: delete it or rename the class")
         differ = {k: v for k, v in self.config.items() if config.get(k) != v}
@@ -82,7 +82,7 @@ class ProjectGone(Step):
         found = queried(probe.stdout)
         if found is None:
             return ok(f"no project {self.project}")
-        if found.get("config", {}).get(CLASS_KEY) != self.class_name:
+        if (found.get("config") or {}).get(CLASS_KEY) != self.class_name:
             return ok(f"project {self.project} was not made by this class: left alone")
         return change(f"project {self.project} deleted", Run(incus("project", "delete", self.project)))
 

@@ -10,13 +10,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import checks
-from ..cluster.membership import member_states
+from ..cluster.membership import lost_members
 from ..cluster.target import IncusTarget
 from ..errors import LabError
 from ..exercises.runner import drawer
 from ..live import live
 from ..providers.base import LabNotUp
-from ..session import LabSession
+from ..providers.incus.layout import IncusPlace
+from ..session import LabSession, folder_of
 from ..settings import Settings
 from .classfile import Classroom, Student
 from .labs import on_the_labs_incus, student_session
@@ -104,12 +105,13 @@ def status(settings: Settings, classroom: Classroom) -> list[StudentRow]:
     """Every student's row, a few labs at a time, in the class file's order; on a cluster, a lab whose member
     is lost says so (`class.up` makes it again on the members left)."""
     with on_the_labs_incus(classroom):
-        lost = {m.name: m.status.lower() for m in member_states(IncusTarget(classroom.cluster, "")) if not m.online} if classroom.cluster else {}
+        lost = lost_members(IncusTarget(classroom.cluster, "")) if classroom.cluster else {}
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             rows = list(pool.map(lambda s: row(settings, classroom, s), classroom.students))
-    for found in rows:
-        if found.member in lost:
-            found.lab_up = f"lost: {found.member} is {lost[found.member]}"
+    for student, found in zip(classroom.students, rows, strict=True):
+        placed = IncusPlace.load(folder_of(settings, student.lab_name)).member  # Incus may list nothing of a lost member
+        if placed in lost:
+            found.member, found.lab_up = placed, f"lost: {placed} is {lost[placed]}"
     return rows
 
 

@@ -46,6 +46,14 @@ def member_states(target: IncusTarget) -> list[MemberState]:
     return parse_members(found) if found is not None else []
 
 
+def lost_members(target: IncusTarget) -> dict[str, str]:
+    """The members the cluster reports not online, each with its status, but the one that answers (which may
+    report itself offline while the cluster waits on a lost member): those LostForgotten removes."""
+    server = target.json("query", "/1.0")
+    itself = str(((server.get("environment") or {}) if isinstance(server, dict) else {}).get("server_name", ""))
+    return {m.name: m.status.lower() for m in member_states(target) if not m.online and m.name != itself}
+
+
 def placement(target: IncusTarget) -> dict[tuple[str, str], str]:
     """Where each instance is: (project, name) -> member, from `incus list --all-projects`."""
     found = target.json("list", "--all-projects", "--format", "json")
@@ -78,7 +86,7 @@ class LostForgotten(Step):
             states = parse_members(json.loads(listing))
         except ValueError:
             raise StepError(f"unexpected answer of `incus query`: {listing[:200]!r}") from None
-        itself = str(answering.get("environment", {}).get("server_name", ""))
+        itself = str((answering.get("environment") or {}).get("server_name", ""))
         lost = [m for m in states if not m.online and m.name != itself]
         if not lost:
             return ok(f"{sum(m.online for m in states)} of {len(states)} members online, none to remove")

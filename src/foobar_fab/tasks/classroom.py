@@ -49,7 +49,7 @@ def opened(c: Context, class_file: str | None) -> tuple[Settings, Classroom]:
     provider.preflight()  # this host's Incus: the entry point
     if classroom.cluster is not None:
         with on_the_labs_incus(classroom):
-            if not incus_cluster.members():
+            if incus_cluster.answering() is None:
                 raise Exit(f"error: {classroom.source}: class.cluster: the Incus that {classroom.cluster} reaches is no cluster, or does not answer", code=2)
     return s, classroom
 

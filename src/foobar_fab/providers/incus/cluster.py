@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ...executors import Outcome
 from ...steps import Plan, Run, Step, change, lines, ok
+from ..base import ProviderError
 
 
 def incus_json(*words: str) -> Any:
@@ -29,18 +30,26 @@ def incus_json(*words: str) -> Any:
         return None
 
 
-def members() -> dict[str, str]:
-    """The cluster's members that are online, each with its address; empty when this Incus is no cluster."""
+def answering() -> str | None:
+    """The name of the cluster member that answers this host's `incus`; None when that Incus is no cluster."""
     server = incus_json("query", "/1.0")
-    if not isinstance(server, dict) or not server.get("environment", {}).get("server_clustered"):
+    environment = (server.get("environment") or {}) if isinstance(server, dict) else {}
+    return str(environment.get("server_name")) if environment.get("server_clustered") else None
+
+
+def members() -> dict[str, str]:
+    """The cluster's members that are up, each with its address; empty when this Incus is no cluster. The member
+    that answers counts as up even when it reports itself offline (it may, while the cluster waits on a lost one)."""
+    itself = answering()
+    if itself is None:
         return {}
     found = incus_json("query", "/1.0/cluster/members?recursion=1")
     if not isinstance(found, list):
-        return {}
+        raise ProviderError(f"the Incus cluster (through {itself}) does not list its members: try again in a minute")
     return {
         str(m.get("server_name")): str(urlparse(str(m.get("url", ""))).hostname or "")
         for m in found
-        if isinstance(m, dict) and m.get("status") == "Online"
+        if isinstance(m, dict) and (m.get("status") == "Online" or m.get("server_name") == itself)
     }
 
 

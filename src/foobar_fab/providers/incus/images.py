@@ -104,7 +104,7 @@ class OldIncusImages(Step):
             images, instances = json.loads(images_text), json.loads(instances_text)
         except ValueError:
             raise StepError(f"unexpected answer of `incus list`: {probe.stdout[:200]!r}") from None
-        used = {str(i.get("config", {}).get("volatile.base_image", "")) for i in instances}
+        used = {str((i.get("config") or {}).get("volatile.base_image", "")) for i in instances}
         sources = {Path(p) for p in lines(stamped)}
         current = {self.layout.image_alias(base_stamp, s) for s in sources} | {self.layout.image_alias(base_stamp, None)} if base_stamp.strip() else set()
         gone = [

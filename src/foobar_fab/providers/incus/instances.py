@@ -76,7 +76,7 @@ class Network(Step):
                 *pending,
                 Run(incus("network", "create", net, *(f"{k}={v}" for k, v in wanted.items()))),
             )
-        config = found.get("config", {})
+        config = (found.get("config") or {})
         if config.get(LAB_KEY) != self.layout.lab_name:
             raise StepError(f"Incus network {net} was not made by lab {self.layout.lab_name}: delete it or rename the lab")
         differ = {k: v for k, v in wanted.items() if config.get(k) != v}
@@ -99,7 +99,7 @@ class NetworkGone(Step):
         found, net = queried(probe.stdout), self.layout.network
         if found is None or not found.get("managed"):
             return ok(f"no Incus network {net}")
-        if found.get("config", {}).get(LAB_KEY) != self.layout.lab_name:
+        if (found.get("config") or {}).get(LAB_KEY) != self.layout.lab_name:
             return ok(f"{net} was not made by this lab: left alone")
         return change(f"{net} deleted", Run(incus("network", "delete", net)))
 
@@ -128,7 +128,7 @@ class Instance(Step):
         found = queried(answer)
         if found is None:
             return CREATED
-        if found.get("config", {}).get(LAB_KEY) != self.layout.lab_name:
+        if (found.get("config") or {}).get(LAB_KEY) != self.layout.lab_name:
             raise StepError(f"Incus instance {self.instance} was not made by this lab: delete it or rename the lab")
         if key.strip() != self.public_key.strip():
             return "it does not hold this lab's SSH key"
@@ -141,7 +141,7 @@ class Instance(Step):
         if why is not None:
             return change(f"{self.instance} replaced: {why}", Run(self.layout.cli("delete", "--force", self.instance)), *self.create())
         found = queried(sections(probe.stdout, 2)[0]) or {}
-        config, nic = found.get("config", {}), found.get("devices", {}).get("eth0", {})
+        config, nic = (found.get("config") or {}), (found.get("devices") or {}).get("eth0", {})
         raw = self.layout.raw_lxc(self.node)
         if config.get("raw.lxc") != raw or nic.get("network") != self.layout.network:
             return change(
@@ -261,6 +261,6 @@ class InstanceGone(Step):
         found, instance = queried(probe.stdout), self.layout.instance(self.node)
         if found is None:
             return ok(f"no instance {instance}")
-        if found.get("config", {}).get(LAB_KEY) != self.layout.lab_name:
+        if (found.get("config") or {}).get(LAB_KEY) != self.layout.lab_name:
             return ok(f"{instance} was not made by this lab: left alone")
         return change(f"{instance} deleted" + (f" ({self.why})" if self.why else ""), Run(self.layout.cli("delete", "--force", instance)))

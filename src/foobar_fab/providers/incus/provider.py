@@ -176,7 +176,7 @@ class IncusProvider(Provider):
             found = json.loads(proc.stdout) if proc.returncode == 0 else []
         except (OSError, ValueError, subprocess.TimeoutExpired):
             return []
-        return [i for i in found if isinstance(i, dict) and i.get("config", {}).get(LAB_KEY) == self.lab.name]
+        return [i for i in found if isinstance(i, dict) and (i.get("config") or {}).get(LAB_KEY) == self.lab.name]
 
     def status(self) -> list[NodeStatus]:
         found = {str(i.get("name")): i for i in self._instances()}
