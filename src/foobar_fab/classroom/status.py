@@ -4,7 +4,6 @@ exercise under way (with the hints taken) and the grade of the last one finished
 from __future__ import annotations
 
 import io
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from ..cluster.membership import lost_members
 from ..cluster.target import IncusTarget
 from ..errors import LabError
 from ..exercises.runner import drawer
+from ..exercises.state import finished_exercises
 from ..live import live
 from ..providers.base import LabNotUp
 from ..providers.incus.layout import IncusPlace
@@ -46,15 +46,8 @@ class StudentRow:
 
 def last_result(session: LabSession) -> dict[str, Any] | None:
     """The last finished exercise of the lab, from its results."""
-    try:
-        text = session.folder.exercise_results.read_text().strip()
-    except OSError:
-        return None
-    try:
-        found = json.loads(text.splitlines()[-1]) if text else None
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
+    done = finished_exercises(session.folder)
+    return done[-1] if done else None
 
 
 def grade_of(record: dict[str, Any] | None) -> str:

@@ -115,3 +115,20 @@ class Drawer:
         self.folder.append_line(self.folder.exercise_results, json.dumps(record))
         self.token_file.unlink(missing_ok=True)
         return record
+
+
+def finished_exercises(folder: LabFolder) -> list[dict[str, Any]]:
+    """The lab's finished exercises as Drawer.finish recorded them, oldest first (none when there is no record)."""
+    try:
+        text = folder.exercise_results.read_text()
+    except OSError:
+        return []
+    found = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(record)
+    return found

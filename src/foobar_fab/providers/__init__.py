@@ -25,15 +25,15 @@ def make(settings: Settings, lab: Lab, console: Console) -> tuple[Lab, Provider]
 
         return lab, VagrantProvider(lab, LxcLayout.of(settings, lab), settings.vagrant_provider, console)
     if settings.provider == "incus":
+        from ..inventory import source_address
         from .incus import IncusLayout, IncusPlace, IncusProvider
-        from .incus.cluster import route_via
         from .lxc import LxcLayout
 
         files = LxcLayout.of(settings, lab)
         place = IncusPlace.load(files.folder)
         if place.via:  # on a cluster: this host comes to the nodes from its own address on the route to their member
-            source = route_via(place.via)[1]
-            lab = dataclasses.replace(lab, admin=ipaddress.IPv4Address(source)) if source else lab
+            source = source_address(ipaddress.IPv4Address(place.via))
+            lab = dataclasses.replace(lab, admin=source) if source else lab
         return lab, IncusProvider(IncusLayout(files, place), console, role_images=not settings.fresh)
     if settings.provider == "ssh":
         from .. import inventory

@@ -62,20 +62,19 @@ def location(project_words: list[str], instance: str) -> str | None:
     return place if place and place != "none" else None
 
 
-def route_via(address: ipaddress.IPv4Address | str) -> tuple[str | None, str | None]:
-    """The gateway this host sends the address's traffic to, and its own source address on that route."""
+def gateway_to(address: ipaddress.IPv4Address | str) -> str | None:
+    """The gateway this host sends the address's traffic to (None when it is directly connected)."""
     proc = subprocess.run(["ip", "-j", "route", "get", str(address)], capture_output=True, text=True, check=False)
     try:
-        route = (json.loads(proc.stdout) or [{}])[0]
+        return (json.loads(proc.stdout) or [{}])[0].get("gateway")
     except ValueError:
-        return None, None
-    return route.get("gateway"), route.get("prefsrc")
+        return None
 
 
 def misrouted_via(addresses: list[ipaddress.IPv4Address], via: str) -> str | None:
     """Why a lab address would not go through the member that runs the lab, None when all do."""
     for address in addresses:
-        gateway, _ = route_via(address)
+        gateway = gateway_to(address)
         if gateway != via:
             return f"{address} would be reached through {gateway or 'a directly connected interface'}, not the member at {via}"
     return None
