@@ -2,7 +2,7 @@
 
 Vagrant only creates the machines (`vagrant up --no-provision`); the roles reach them over SSH with
 the parameters `vagrant ssh-config` gives, read once for all machines. A drill's power cut is
-`vagrant halt --force` (with libvirt: the VM forced off). With libvirt, the lab's box, network and
+`vagrant halt --force` (with libvirt: the VM forced off, `virsh destroy`). With libvirt, the lab's box, network and
 storage pool are made first (vm_box, libvirt_host), and KVM is used where it runs guests, QEMU's
 emulation elsewhere.
 """
@@ -167,7 +167,12 @@ class VagrantProvider(Provider):
         )
 
     def stop_hard(self, node: str) -> None:
-        must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
+        """The power cut: `vagrant halt --force`; with libvirt the VM forced off (vagrant-libvirt's halt first
+        waits up to a minute for a clean shutdown)."""
+        if self.backend == "libvirt":
+            must(LocalExecutor(node, self.console).run(f"{VIRSH} destroy {self.lab.name}-{node}"))
+        else:
+            must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
 
     def start(self, node: str) -> None:
         must(LocalExecutor(node, self.console).run(self.vagrant("up", "--no-provision", node)))

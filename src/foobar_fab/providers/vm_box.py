@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ..executors import Outcome
 from ..resources.packages import APT_GET, CACHE_HELPER, CACHE_HELPER_SCRIPT, install_command, seed_command
-from ..steps import Plan, Put, Run, Step, change, lines, ok
+from ..steps import Plan, Put, Run, Step
 from .lxc.layout import LxcLayout
-from .vagrant_box import HOST_KEYS_AT_BOOT, RESOLVER_UNIT, gem_file
+from .vagrant_box import HOST_KEYS_AT_BOOT, RESOLVER_UNIT, box_plan, box_probe, gem_file
 
 VM_BOX_NAME = "foobar_fab/bookworm-libvirt"
 VM_DISK = Path(__file__).resolve().parents[1] / "host" / "vm-disk.sh"
@@ -126,14 +126,10 @@ class VmBox(Step):
         return f"{self.layout.base_dir.name}+{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:8]}"
 
     def probe(self) -> str:
-        return f"vagrant box list --machine-readable | grep -c ',box-name,{VM_BOX_NAME}$'; cat {self.files.stamp} 2>/dev/null; true"
+        return box_probe(VM_BOX_NAME, self.files.stamp)
 
     def decide(self, probe: Outcome) -> Plan:
-        found = lines(probe.stdout)
-        registered = bool(found) and found[0] != "0"
-        if registered and found[1:2] == [self.recipe]:
-            return ok(f"{VM_BOX_NAME} made from {self.recipe}")
-        return change(f"{VM_BOX_NAME} built from {self.recipe} and added", *self.build_actions())
+        return box_plan(probe, VM_BOX_NAME, self.recipe, self.build_actions)
 
     def build_actions(self) -> list[Run | Put]:
         folder = self.files.folder
