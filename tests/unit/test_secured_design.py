@@ -172,7 +172,7 @@ def test_alert_rules_parse_and_match_the_renewal_window() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("    roles: [base, monitor]\n", "    roles: [base]\n", "features.monitoring: exporter: monitoring clients need a monitoring server to send to (no node has the role monitor)"),
+        ("    roles: [base, monitor]\n", "    roles: [base]\n", "features.monitoring: exporter: monitoring clients need a monitoring server to scrape them (no node has the role monitor)"),
         ("  monitoring: true", "  monitoring: false", "features.monitoring: monitor: one monitoring server, on a design with monitoring (mon-01 has the role monitor, but monitoring is off: switch it on)"),
         ("  https: true", "  https: yes please", "features.https: expected true or false, got 'yes please'"),
         ("  https: true", "  tls: true", "features.tls: unknown key (known: firewall, https, monitoring)"),

@@ -126,5 +126,5 @@ ROLE = Role(
     steps=steps,
     retire=retire,
     ports=ports,
-    rules=(Rule("monitoring clients need a monitoring server to send to", _monitor_exists),),
+    rules=(Rule("monitoring clients need a monitoring server to scrape them", _monitor_exists),),
 )
