@@ -604,12 +604,30 @@ def _priority_choose(lab: Lab, rng: random.Random) -> Details:
     return {"master": master.name, "backup": backup.name, "changed": changed.name, "vip": str(lab.floating_address)}
 
 
+def _keepalived_number(live: LiveLab, node: str, setting: str) -> int:
+    """The first number a setting of keepalived.conf has on the node (`priority`, `virtual_router_id`)."""
+    return int(on(live, node, f"grep -m 1 -Eo '{setting}[[:space:]]+[0-9]+' {KEEPALIVED} | grep -Eo '[0-9]+'").strip())
+
+
+def _set_keepalived_number(live: LiveLab, node: str, setting: str, value: int) -> None:
+    """The setting's first number made `value`, and keepalived restarted to take it."""
+    on(live, node, sed(KEEPALIVED, f"0,/{setting}[[:space:]]\\+[0-9]\\+/s//{setting} {value}/") + " && systemctl restart keepalived")
+
+
 def _priority(live: LiveLab, node: str) -> int:
-    return int(on(live, node, f"grep -m 1 -Eo 'priority[[:space:]]+[0-9]+' {KEEPALIVED} | grep -Eo '[0-9]+'").strip())
+    return _keepalived_number(live, node, "priority")
 
 
 def _set_priority(live: LiveLab, node: str, priority: int) -> None:
-    on(live, node, sed(KEEPALIVED, f"0,/priority[[:space:]]\\+[0-9]\\+/s//priority {priority}/") + " && systemctl restart keepalived")
+    _set_keepalived_number(live, node, "priority", priority)
+
+
+#: Which designs the keepalived exercises run on.
+FLOATING_DESIGNS = "two balancers sharing a floating address with keepalived (configs/scaled.yml)"
+
+
+def _floating(lab: Lab) -> bool:
+    return lab.floating_address is not None and len(lab.balancers) >= 2
 
 
 def _priority_inject(live: LiveLab, details: Details) -> Details:
@@ -649,8 +667,8 @@ KEEPALIVED_PRIORITY = Exercise(
         "`invoke exercise.check --cause {changed}:keepalived`.",
     ),
     causes=("{changed}:keepalived",),
-    designs="two balancers sharing a floating address with keepalived (configs/scaled.yml)",
-    applies=lambda lab: lab.floating_address is not None and len(lab.balancers) >= 2,
+    designs=FLOATING_DESIGNS,
+    applies=_floating,
 )
 
 
@@ -809,24 +827,16 @@ RENEWED_NOT_LOADED = Exercise(
 # -- both balancers hold the floating address: they no longer hear each other -----------------------------------
 
 
-def _router_id(live: LiveLab, node: str) -> int:
-    return int(on(live, node, f"grep -m 1 -Eo 'virtual_router_id[[:space:]]+[0-9]+' {KEEPALIVED} | grep -Eo '[0-9]+'").strip())
-
-
-def _set_router_id(live: LiveLab, node: str, router_id: int) -> None:
-    on(live, node, sed(KEEPALIVED, f"s/virtual_router_id[[:space:]]\\+[0-9]\\+/virtual_router_id {router_id}/") + " && systemctl restart keepalived")
-
-
 def _twice_inject(live: LiveLab, details: Details) -> Details:
-    old = _router_id(live, details["changed"])
+    old = _keepalived_number(live, details["changed"], "virtual_router_id")
     new = old % 254 + 1
-    _set_router_id(live, details["changed"], new)
+    _set_keepalived_number(live, details["changed"], "virtual_router_id", new)
     then = "" if details["changed"] == details["backup"] else f", then on {details['backup']} (it does not preempt: it would keep the address)"
     return {"old": str(old), "new": str(new), "then": then}
 
 
 def _twice_fix(live: LiveLab, details: Details) -> None:
-    _set_router_id(live, details["changed"], int(details["old"]))
+    _set_keepalived_number(live, details["changed"], "virtual_router_id", int(details["old"]))
     if details["changed"] != details["backup"]:
         on(live, details["backup"], "systemctl restart keepalived")  # it lets the address go, to the master
 
@@ -853,8 +863,8 @@ FLOATING_TWICE = Exercise(
         "`invoke exercise.check --cause {changed}:keepalived`.",
     ),
     causes=("{changed}:keepalived",),
-    designs="two balancers sharing a floating address with keepalived (configs/scaled.yml)",
-    applies=lambda lab: lab.floating_address is not None and len(lab.balancers) >= 2,
+    designs=FLOATING_DESIGNS,
+    applies=_floating,
 )
 
 
