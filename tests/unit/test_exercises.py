@@ -71,6 +71,15 @@ def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
     assert [e for e in EXERCISES if e.causes == ("none",)], "one exercise where nothing is wrong"
 
 
+def test_the_balancer_tls_and_vrrp_each_have_a_level_3_exercise_and_the_monitoring_one_of_its_own() -> None:
+    seed, secured, scaled = DESIGNS.values()
+    chains = [e for e in EXERCISES if e.level == 3]
+    assert [e for e in chains if e.layer == "load balancer" and e.applies(seed)], "a level-3 exercise on the balancer"
+    assert [e for e in chains if e.layer == "TLS" and e.applies(secured) and not e.applies(seed)], "a level-3 exercise on TLS"
+    assert [e for e in chains if "keepalived" in e.causes[0] and e.applies(scaled) and not e.applies(secured)], "a level-3 exercise on VRRP"
+    assert [e for e in EXERCISES if e.layer == "monitoring" and e.applies(secured) and not e.applies(seed)], "a silent monitor"
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.name for e in EXERCISES])
 def test_every_text_fills_in_on_every_design_it_runs_on(exercise: Exercise) -> None:
     ran = 0
