@@ -80,6 +80,16 @@ POSTS = (
     "-d '{{\"body\": \"hello\"}}' http://{entry}/api/messages; done"
 )
 STATS = "curl -s 'http://{lb_address}:8404/;csv'"
+SERVED = "for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null -D - -H 'Host: {domain}' http://{entry}/ | grep -i '^x-served-by'; done"
+EXPIRED = "curl -sS -o /dev/null --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}/ 2>&1; true"
+PROMETHEUS = "curl -s http://{mon_address}:9090/api/v1/targets; curl -s http://{mon_address}:9090/api/v1/rules"
+
+
+def never_from(node: str) -> str:
+    """Answers seen, and none of them from the node."""
+    return rf"(?i)\A(?![\s\S]*x-served-by: {re.escape(node)}\b)[\s\S]*x-served-by: "
+
+
 WITNESSES: dict[str, Witness] = {
     "site-unavailable": lambda d: ("host", "curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {domain}' http://{entry}/", r"^503$"),
     "server-down-after-change": lambda d: ("host", STATS, rf"(?m)^web,{d['node']},.*,DOWN,"),
@@ -91,10 +101,13 @@ WITNESSES: dict[str, Witness] = {
     "stale-replica": lambda d: (d["replica"], "mariadb -e 'SHOW REPLICA STATUS\\G'", r"Slave_SQL_Running: No"),
     "after-maintenance": lambda d: (d["replica"], "mariadb -e 'SHOW REPLICA STATUS\\G'", r"Last_IO_Error: .*Access denied"),
     "replica-stuck": lambda d: (d["replica"], "df -h /var/lib/mysql", r"100%"),
-    "certificate-warning": lambda d: (
-        "host", "curl -sS -o /dev/null --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}/ 2>&1; true", r"expired"
-    ),
+    "certificate-warning": lambda d: ("host", EXPIRED, r"expired"),
     "floating-address-moved": lambda d: (d["backup"], "ip -o -4 addr show", rf" {re.escape(d['vip'])}/"),
+    "uneven-load": lambda d: ("host", SERVED, rf"(?i)(?:[\s\S]*x-served-by: {re.escape(d['busy'])}\b){{6}}"),
+    "server-up-but-idle": lambda d: ("host", SERVED, never_from(d["web"])),
+    "warning-after-renewal": lambda d: ("host", EXPIRED, r"expired"),
+    "floating-address-twice": lambda d: (d["changed"], "ip -o -4 addr show", rf" {re.escape(d['vip'])}/"),
+    "no-alert-came": lambda d: ("host", PROMETHEUS, r'"health":"down"' if d["variant"] == "firewall" else r'state=\\"down\\"'),
     "user-saw-an-error": lambda d: ("host", "curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {domain}' http://{entry}/", r"^200$"),
 }
 
