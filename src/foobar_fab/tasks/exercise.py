@@ -9,6 +9,7 @@ import sys
 from invoke import Context, task
 from invoke.exceptions import Exit
 
+from ..buildit import runner as buildit
 from ..exercises import runner
 from ..exercises.catalog import EXERCISES
 from ..live import live
@@ -54,6 +55,7 @@ def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
 def start(c: Context, name: str, seed: int | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Check the lab is healthy, break it in a hidden way, and show only what a user would report."""
     s = silent_session(c, lab_file, provider)
+    buildit.idle(s, "an exercise")
     with live(s) as lab:
         runner.start(lab, name, seed, print)
 

@@ -1,0 +1,241 @@
+"""The build-it labs: for each, the design it runs the lab on, what the student builds, the hints and the criteria.
+
+The criteria are the lab's own measurements (HAProxy's statistics, requests through the entry address, the
+scan, `invoke check`), each told in the student's terms: "web-02:3306 reachable from lb-01".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from typing import Any
+
+from .. import checks
+from .. import scan as scanning
+from ..constants import HEALTH_PATH
+from ..live import LiveLab
+from ..observe.haproxy import BACKEND, describe
+from ..observe.shell import NodeUnreachable
+from ..observe.site import served_by
+from ..roles import firewall, inputs_for
+from ..topology import DB_ROLES, Lab, implied_roles
+from .record import BuildIt, Criterion, Details
+
+PROBLEMS = (NodeUnreachable, OSError, ValueError)  # a measure that cannot be made is a criterion that fails
+REQUESTS = 3  # requests per web server when looking at who answers
+
+
+def without_node(lab: Lab, name: str) -> Lab:
+    """The design without one node (what HAProxy's config was written from before it came)."""
+    return replace(lab, nodes=tuple(n for n in lab.nodes if n.name != name))
+
+
+def without_role(lab: Lab, name: str, role: str) -> Lab:
+    """The design with one node lacking one role (the build then takes it away there)."""
+    return replace(lab, nodes=tuple(replace(n, roles=tuple(r for r in n.roles if r != role)) if n.name == name else n for n in lab.nodes))
+
+
+# -- every check of the lab -------------------------------------------------------------------------
+
+
+def every_check(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """`invoke check` on the lab's design: each failing check, as it says it."""
+    results = checks.check(live)
+    failed = [f"{c.who}: {c.what}: {c.seen}" for c in results if not c.ok]
+    return failed, f"{len(results) - len(failed)} of {len(results)} checks ok"
+
+
+EVERY_CHECK = Criterion("lab.checks", "every check of the lab passes (`invoke check`): the site, the databases, every service", every_check, last=True)
+
+
+# -- web-03 into the balancer ---------------------------------------------------------------------------
+
+
+def next_address(lab: Lab, after: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+    """The first address past `after` that no node, floating address or the host uses (the scan's outside client
+    takes the last one)."""
+    taken = {lab.gateway, *lab.addresses}
+    hosts = list(lab.subnet.hosts())[:-1]
+    for host in hosts:
+        if host > after and host not in taken:
+            return host
+    raise ValueError(f"{lab.subnet} has no free address for another web server")
+
+
+def _new_web_details(lab: Lab) -> Details:
+    last = lab.web_nodes[-1]
+    name = f"web-{len(lab.web_nodes) + 1:02d}"
+    roles = [r for r in last.roles if r not in DB_ROLES and r not in implied_roles(last, lab.features, lab.floating_address)]
+    balancer = lab.balancers[0]
+    return {
+        "new": name, "new_address": str(next_address(lab, max(n.address for n in lab.web_nodes))), "new_roles": " ".join(roles),
+        "like": last.name, "lb": balancer.name, "lbs": ", ".join(b.name for b in lab.balancers), "entry": lab.entry_name, "backend": BACKEND,
+    }
+
+
+def _can_add_web(lab: Lab) -> bool:
+    return bool(lab.balancers and lab.web_nodes) and not lab.has_node(f"web-{len(lab.web_nodes) + 1:02d}")
+
+
+def _add_web_node(data: dict[str, Any], details: Details) -> None:
+    data["nodes"][details["new"]] = {"address": details["new_address"], "roles": details["new_roles"].split()}
+
+
+def in_backend(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """Each balancer's HAProxy knows the new server and its health check finds it UP."""
+    wrong, seen = [], []
+    for balancer in live.lab.balancers:
+        states = live.stats(balancer).server_states(3.0)
+        seen.append(f"{balancer.name}: {describe(states)}")
+        state = states.get(details["new"])
+        if state is None:
+            wrong.append(f"{details['new']} is no server of backend {BACKEND} in {balancer.name}'s HAProxy")
+        elif state != "UP":
+            wrong.append(f"{details['new']} is {state} in {balancer.name}'s HAProxy (its health check, GET {HEALTH_PATH}, fails)")
+    return wrong, "; ".join(seen)
+
+
+def reaches(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """Requests through the entry address are answered by the new server too."""
+    answers = [served_by(live.site.get(HEALTH_PATH, 3.0)) or "?" for _ in range(REQUESTS * len(live.lab.web_nodes))]
+    seen = "answered by " + " -> ".join(answers)
+    if details["new"] in answers:
+        return [], seen
+    return [f"no request through {details['entry']} reached {details['new']} ({len(answers)} requests, {seen})"], seen
+
+
+ADD_WEB = BuildIt(
+    name="add-web-server",
+    layer="load balancer",
+    summary="a new web server is ready: put it into HAProxy's backend, health-checked",
+    task=(
+        "{new} ({new_address}) is built: Nginx and the application run there like on {like}, but no request reaches it: "
+        "HAProxy on {lbs} does not know it. Add it to the backend {backend} in /etc/haproxy/haproxy.cfg, health-checked like the "
+        "others, and reload HAProxy without dropping a request. You own haproxy.cfg on {lbs} until the lab ends: `invoke build` "
+        "leaves it to you."
+    ),
+    designs="any design with a load balancer",
+    applies=_can_add_web,
+    details=_new_web_details,
+    change=_add_web_node,
+    owned=lambda lab, details: [(b.name, "loadbalancer") for b in lab.balancers],
+    before=lambda lab, details: without_node(lab, details["new"]),
+    criteria=(
+        Criterion("backend.has-server", "HAProxy on {lbs} has {new} in backend {backend}, and its health check finds it UP", in_backend, settle=5.0),
+        Criterion("site.reaches-server", "requests through {entry} reach {new}", reaches),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "Look at what HAProxy sees: its statistics page (http://<balancer>:8404/) lists each server of backend {backend}. "
+        "Then read the backend's `server` lines in /etc/haproxy/haproxy.cfg on {lb}.",
+        "A server line names the server, its address and port, and `check` for the health check: the `default-server` "
+        "line above gives every server the same check timing. Test the file before reloading: `haproxy -c -f /etc/haproxy/haproxy.cfg`.",
+        "Solution: on {lbs}, add `server {new} {new_address}:80 check` to backend {backend} in /etc/haproxy/haproxy.cfg, "
+        "`haproxy -c -f /etc/haproxy/haproxy.cfg`, then `systemctl reload haproxy` (a reload keeps the connections open).",
+    ),
+)
+
+
+# -- web-02's firewall ------------------------------------------------------------------------------------
+
+
+def needs(lab: Lab, name: str) -> str:
+    """What the design lets into a node, as the firewall role derives it: 'tcp 80 from 10.0.0.10; tcp 22 from anyone'."""
+    allowed = firewall.allowed(inputs_for(lab, lab.node(name), {}))
+    return "; ".join(f"{a.protocol} {a.port} from {', '.join(a.sources) if a.sources else 'anyone'}" for a in allowed)
+
+
+def _firewall_details(lab: Lab) -> Details:
+    node = lab.web_nodes[-1]
+    return {
+        "node": node.name, "node_address": str(node.address), "rules": firewall.RULES, "service": firewall.SERVICE, "unit": firewall.UNIT, "table": firewall.TABLE,
+        "needs": needs(lab, node.name),
+    }
+
+
+def _firewall_on(data: dict[str, Any], details: Details) -> None:
+    data.setdefault("features", {})["firewall"] = True
+
+
+def _where(vantage: str) -> str:
+    return {scanning.OUTSIDE: "outside", scanning.ADMIN: "the admin host"}.get(vantage, vantage)
+
+
+def exposure_wrong(result: dict[str, object], node: str) -> list[str]:
+    """The scan's cells of one node that differ from the design's policy, in the student's terms."""
+    cells: dict[str, dict[str, dict[str, str]]] = result["cells"]  # type: ignore[assignment]
+    wrong = []
+    for key, row in cells.items():
+        if not key.startswith(f"{node}:"):
+            continue
+        for vantage, cell in row.items():
+            if scanning.Cell(**cell).agrees:
+                continue
+            if cell["expected"] == "open":
+                wrong.append(f"{key} not reachable from {_where(vantage)} ({cell['seen']}), which the design needs")
+            else:
+                wrong.append(f"{key} reachable from {_where(vantage)}")
+    return wrong
+
+
+def scanned(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """The scan (a connection to each port from outside, the admin host and each node) agrees with the design on the node."""
+    result = scanning.scan(live, live.session.provider.bridge)
+    rows = [key for key in result["cells"] if key.startswith(f"{details['node']}:")]  # type: ignore[attr-defined]
+    return exposure_wrong(result, details["node"]), f"{len(rows)} port(s) listening on {details['node']}"
+
+
+def at_boot(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """The node's rules are in the file its unit loads at boot, the file is valid and the unit enabled."""
+    node, wrong = details["node"], []
+    enabled = live.shells.run(node, f"systemctl is-enabled {firewall.SERVICE}", kind="check").stdout.strip() or "not installed"
+    if enabled != "enabled":
+        wrong.append(f"{node}: {firewall.SERVICE} is {enabled}: the rules would be gone after a reboot")
+    valid = live.shells.run(node, f"test -s {firewall.RULES} && nft -c -f {firewall.RULES}", kind="check")
+    if not valid.ok:
+        wrong.append(f"{node}: {firewall.RULES} is missing, empty or not valid nftables ({(valid.stderr or valid.stdout).strip()[:120] or 'nft -c failed'})")
+    return wrong, f"{firewall.SERVICE} {enabled}"
+
+
+WEB_FIREWALL = BuildIt(
+    name="web-firewall",
+    layer="firewall",
+    summary="a web server has no firewall: write its nftables rules so the scan shows only what the design needs",
+    task=(
+        "The design puts a firewall on every node, and every node has one but {node} ({node_address}): there everything that "
+        "listens is open to anyone. Write {node}'s rules in {rules} (nftables): drop what comes in unless the design needs it, "
+        "from whom it needs it; and have them loaded at boot by a unit {service} like the other nodes' ({unit}). `invoke scan` measures it. "
+        "You own {node}'s firewall until the lab ends: `invoke build` leaves it to you."
+    ),
+    designs="any design with a web server",
+    applies=lambda lab: bool(lab.web_nodes),
+    details=_firewall_details,
+    change=_firewall_on,
+    owned=lambda lab, details: [(details["node"], "firewall")],
+    before=lambda lab, details: without_role(lab, details["node"], "firewall"),
+    criteria=(
+        Criterion("scan.only-needed", "the scan shows on {node} only what the design needs: each port open to whom needs it, closed to the rest", scanned),
+        Criterion("firewall.at-boot", "{node}'s rules are in {rules}, valid, and loaded at boot by {service}", at_boot),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "Run `invoke scan`: the rows of {node} marked `!` are what the design does not want. Which ports listen there, "
+        "and who must reach each one (the load balancer? the other database server? the admin host for SSH)?",
+        "Another node's rules are a model: `invoke ssh web-01 --command 'cat {rules}'`. A table of your own (`table inet {table}`), "
+        "an input chain with `policy drop`, established traffic and loopback accepted, then one accept rule a port and source. "
+        "web-01's unit, {unit}, is how its rules come back after a reboot.",
+        "Solution: the design lets into {node} exactly this: {needs}. Write {rules} like web-01's with one accept rule each, "
+        "check it with `nft -c -f {rules}`; copy web-01's {unit} to {node}, then `systemctl daemon-reload` and "
+        "`systemctl enable --now {service}`: it loads the rules now and at every boot.",
+    ),
+)
+
+
+BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL)
+
+
+def by_name(name: str) -> BuildIt:
+    for lab in BUILD_ITS:
+        if lab.name == name:
+            return lab
+    raise KeyError(name)
