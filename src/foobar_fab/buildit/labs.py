@@ -7,17 +7,19 @@ scan, `invoke check`), each told in the student's terms: "web-02:3306 reachable 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import replace
 from typing import Any
 
 from .. import checks
 from .. import scan as scanning
-from ..constants import HEALTH_PATH
+from ..constants import HEALTH_PATH, HTTPS_PORT
 from ..live import LiveLab
 from ..observe.haproxy import BACKEND, describe
 from ..observe.shell import NodeUnreachable
 from ..observe.site import served_by
-from ..roles import firewall, inputs_for
+from ..observe.tls import handshake
+from ..roles import firewall, inputs_for, loadbalancer
 from ..topology import DB_ROLES, Lab, implied_roles
 from .record import BuildIt, Criterion, Details
 
@@ -33,6 +35,11 @@ def without_node(lab: Lab, name: str) -> Lab:
 def without_role(lab: Lab, name: str, role: str) -> Lab:
     """The design with one node lacking one role (the build then takes it away there)."""
     return replace(lab, nodes=tuple(replace(n, roles=tuple(r for r in n.roles if r != role)) if n.name == name else n for n in lab.nodes))
+
+
+def balancers_owned(lab: Lab, details: Details) -> list[tuple[str, str]]:
+    """HAProxy on every balancer is the student's."""
+    return [(b.name, "loadbalancer") for b in lab.balancers]
 
 
 # -- every check of the lab -------------------------------------------------------------------------
@@ -69,7 +76,7 @@ def _new_web_details(lab: Lab) -> Details:
     balancer = lab.balancers[0]
     return {
         "new": name, "new_address": str(next_address(lab, max(n.address for n in lab.web_nodes))), "new_roles": " ".join(roles),
-        "like": last.name, "lb": balancer.name, "lbs": ", ".join(b.name for b in lab.balancers), "entry": lab.entry_name, "backend": BACKEND,
+        "like": last.name, "lb": balancer.name, "lbs": ", ".join(b.name for b in lab.balancers), "entry_name": lab.entry_name, "backend": BACKEND,
     }
 
 
@@ -101,7 +108,7 @@ def reaches(live: LiveLab, details: Details) -> tuple[list[str], str]:
     seen = "answered by " + " -> ".join(answers)
     if details["new"] in answers:
         return [], seen
-    return [f"no request through {details['entry']} reached {details['new']} ({len(answers)} requests, {seen})"], seen
+    return [f"no request through {details['entry_name']} reached {details['new']} ({len(answers)} requests, {seen})"], seen
 
 
 ADD_WEB = BuildIt(
@@ -118,11 +125,11 @@ ADD_WEB = BuildIt(
     applies=_can_add_web,
     details=_new_web_details,
     change=_add_web_node,
-    owned=lambda lab, details: [(b.name, "loadbalancer") for b in lab.balancers],
+    owned=balancers_owned,
     before=lambda lab, details: without_node(lab, details["new"]),
     criteria=(
         Criterion("backend.has-server", "HAProxy on {lbs} has {new} in backend {backend}, and its health check finds it UP", in_backend, settle=5.0),
-        Criterion("site.reaches-server", "requests through {entry} reach {new}", reaches),
+        Criterion("site.reaches-server", "requests through {entry_name} reach {new}", reaches),
         EVERY_CHECK,
     ),
     hints=(
@@ -231,7 +238,84 @@ WEB_FIREWALL = BuildIt(
 )
 
 
-BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL)
+# -- HTTPS at the load balancer ---------------------------------------------------------------------------
+
+
+def _https_details(lab: Lab) -> Details:
+    return {"lbs": ", ".join(b.name for b in lab.balancers), "entry_name": lab.entry_name, "certificate": loadbalancer.CERTIFICATE}
+
+
+def _https_on(data: dict[str, Any], details: Details) -> None:
+    data.setdefault("features", {})["https"] = True
+
+
+def without_https(lab: Lab, details: Details) -> Lab:
+    """The design without HTTPS (HAProxy's config and certificate as the build wrote them before)."""
+    return replace(lab, features=lab.features - {"https"})
+
+
+def https_answers(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """A TLS handshake with the entry address for the site's name, verified against the lab's CA."""
+    where = f"{details['entry_name']}:{HTTPS_PORT}"
+    try:
+        shook = handshake(live.site.address, live.lab.domain, live.session.folder.ca_cert)
+    except ConnectionRefusedError:
+        return [f"nothing answers on {where}: HAProxy has no `bind *:{HTTPS_PORT} ssl crt ...` line"], ""
+    except ssl.SSLCertVerificationError as err:
+        return [f"{where} shows a certificate that is not the lab CA's for {live.lab.domain} ({err.verify_message})"], ""
+    except (ssl.SSLError, OSError) as err:
+        return [f"no TLS handshake with {where} ({type(err).__name__}: {err})"], ""
+    return [], f"{shook.version}, ALPN {shook.alpn or 'none'}, valid until {shook.not_after:%Y-%m-%d}"
+
+
+def redirects(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """Plain HTTP answers with a permanent redirect to the same page over HTTPS."""
+    wanted = f"https://{live.lab.domain}{HEALTH_PATH}"
+    answer = live.site.get(HEALTH_PATH, 3.0, scheme="http")
+    location = answer.headers.get("Location", "")
+    seen = f"HTTP {answer.status_code}" + (f" -> {location}" if location else "")
+    if answer.status_code == 301 and location == wanted:
+        return [], seen
+    return [f"http://{live.lab.domain}{HEALTH_PATH} answers {seen}, not 301 -> {wanted}"], seen
+
+
+HTTPS = BuildIt(
+    name="https",
+    layer="load balancer",
+    summary="put HTTPS on the load balancer with the lab's CA, and send plain HTTP there with a 301",
+    task=(
+        "The design now serves {domain} over HTTPS only, but HAProxy on {lbs} still speaks plain HTTP. The lab's CA issued the "
+        "site's certificate: {state}/tls/site.pem (the chain) and {state}/tls/site.key (its key). Put them on {lbs} as one PEM "
+        "file, the key first ({certificate}); make HAProxy answer HTTPS on 443 with it (TLS 1.2 or newer only, HTTP/2 offered), "
+        "and answer plain HTTP with a 301 to the same page over HTTPS. You own haproxy.cfg and the certificate on {lbs} until the "
+        "lab ends: `invoke build` leaves them to you."
+    ),
+    designs="a design without HTTPS",
+    applies=lambda lab: bool(lab.balancers) and not lab.has("https"),
+    details=_https_details,
+    change=_https_on,
+    owned=balancers_owned,
+    before=without_https,
+    criteria=(
+        Criterion("https.lab-ca", "{entry_name} answers HTTPS for {domain} with a certificate of the lab's CA", https_answers, settle=3.0),
+        Criterion("http.redirects", "plain HTTP on {entry_name} answers 301 with the same page over HTTPS", redirects),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "Try it as a client: `curl -v --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}{health}` "
+        "and `curl -i -H 'Host: {domain}' http://{entry}{health}`. What answers on 443, and what does port 80 answer?",
+        "HAProxy takes one PEM file holding the key and the chain: `cat site.key site.pem > bundle`. Copy it over SSH, e.g. "
+        "`cat {state}/tls/site.key {state}/tls/site.pem | invoke ssh {lb} --command 'umask 077; mkdir -p /etc/haproxy/certs; "
+        "cat > {certificate}'`. In the frontend, a second `bind` line takes the certificate (`ssl crt`), and `http-request redirect` "
+        "sends plain HTTP away; the `ssl_fc` fetch tells which connection is TLS.",
+        "Solution: in the frontend of /etc/haproxy/haproxy.cfg on {lbs}: `bind *:443 ssl crt {certificate} alpn h2,http/1.1 "
+        "ssl-min-ver TLSv1.2` and `http-request redirect scheme https code 301 unless {{ ssl_fc }}`; then `haproxy -c -f "
+        "/etc/haproxy/haproxy.cfg` and `systemctl reload haproxy`.",
+    ),
+)
+
+
+BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL, HTTPS)
 
 
 def by_name(name: str) -> BuildIt:

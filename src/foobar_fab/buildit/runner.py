@@ -95,7 +95,7 @@ def owned_roles(session: LabSession, lab: Lab, owned: list[tuple[str, str]], stu
     runner = Runner(session.console)
     shaped = dataclasses.replace(session, lab=lab)
     done = building.converge(
-        shaped, runner, session.secrets, only={role for _, role in owned}, tls=building.certificates(session), students_work=students_work,
+        shaped, runner, session.secrets, only={role for _, role in owned}, tls=building.certificates(shaped), students_work=students_work,
         on={node for node, _ in owned},
     )
     return done and not runner.failures
