@@ -52,7 +52,7 @@ def test_every_build_it_lab_writes_a_valid_design_and_fills_its_texts(name: str,
         for node, role in owned:
             assert target.node(node).has_role(role), (build_it.name, node, role)
         before = build_it.before(target, details)
-        assert before != target, f"{build_it.name}: the start would change nothing"
+        assert before != target or build_it.clear is not None, f"{build_it.name}: the start would change nothing"
         for text in (build_it.task, *build_it.hints, *(c.what for c in build_it.criteria)):
             assert not re.search(r"\{[a-z_]+\}", fill(text, details)), (build_it.name, text)
 

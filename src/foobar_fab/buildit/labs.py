@@ -11,9 +11,10 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-from .. import checks
+from .. import checks, promotion
 from .. import scan as scanning
-from ..constants import HEALTH_PATH, HTTPS_PORT
+from ..constants import DATABASE, HEALTH_PATH, HTTPS_PORT, REPLICATION_USER
+from ..exercises import symptoms
 from ..live import LiveLab
 from ..observe.haproxy import BACKEND, describe
 from ..observe.shell import NodeUnreachable
@@ -315,7 +316,97 @@ HTTPS = BuildIt(
 )
 
 
-BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL, HTTPS)
+# -- a replica from its primary ------------------------------------------------------------------------------
+
+
+def _replica_details(lab: Lab) -> Details:
+    replica = lab.replicas[-1]
+    return {"replica": replica.name, "replica_address": str(replica.address), "repl_user": REPLICATION_USER, "database": DATABASE}
+
+
+def _no_change(data: dict[str, Any], details: Details) -> None:
+    """The design stays as it is: what is missing at the start is live state (a replica's data), not a role."""
+
+
+def _forget(live: LiveLab, details: Details) -> None:
+    promotion.forget_replication(live, live.lab.node(details["replica"]))
+
+
+def _copy(live: LiveLab, details: Details) -> None:
+    promotion.copy_from_primary(live, live.lab.node(details["replica"]))
+
+
+def follows(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """SHOW REPLICA STATUS on the replica: the primary as its source, GTID, both threads running."""
+    replica, primary = details["replica"], live.lab.primary
+    status = live.databases.replica_status(live.lab.node(replica))
+    if not status:
+        return [f"{replica} replicates from nobody: no CHANGE MASTER TO was run there"], ""
+    seen = (
+        f"IO {status.get('Slave_IO_Running', '?')}, SQL {status.get('Slave_SQL_Running', '?')}, GTID {status.get('Using_Gtid', '?')}, "
+        f"from {status.get('Master_Host', '?')}, {status.get('Seconds_Behind_Master', '?')} s behind"
+    )
+    wrong = []
+    if status.get("Master_Host") not in (primary.name, str(primary.address)):
+        wrong.append(f"{replica} replicates from {status.get('Master_Host') or 'no host'}, not from the primary {primary.name} ({primary.address})")
+    if status.get("Using_Gtid") != "Slave_Pos":
+        wrong.append(f"{replica} follows binary log positions, not GTID (Using_Gtid: {status.get('Using_Gtid', '?')}): MASTER_USE_GTID=slave_pos")
+    for thread, error in (("IO", "Last_IO_Error"), ("SQL", "Last_SQL_Error")):
+        running = status.get(f"Slave_{thread}_Running", "No")
+        if running != "Yes":
+            wrong.append(f"{replica}'s {thread} thread is not running ({running})" + (f": {status[error]}" if status.get(error) else ""))
+    return wrong, seen
+
+
+def caught_up(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """The replica holds the site's database, and a message posted through the site reaches it (symptoms.behind)."""
+    replica = live.lab.node(details["replica"])
+    found = live.databases.value(replica, f"SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{DATABASE}'")
+    if found == "0":
+        return [f"{replica.name} has no copy of the database {DATABASE}: it starts from a copy of {live.lab.primary.name}'s"], ""
+    lacking = symptoms.behind(live, 0.0)
+    return list(lacking.values()), f"a new message reached {replica.name}; its messages are {live.lab.primary.name}'s"
+
+
+REPLICA = BuildIt(
+    name="replica",
+    layer="database",
+    summary="a database server holds nothing: make it a replica of the primary, from a copy, with GTID",
+    task=(
+        "{replica} ({replica_address}) runs MariaDB, but holds no copy of the site's database and follows nobody: the pages it "
+        "serves fail. Make it a replica of {primary} ({primary_address}): start from a copy of {primary}'s database {database} "
+        "taken at a known GTID position, then have it follow {primary} from there with GTID, as the account {repl_user} (its "
+        "password is db_replication in {state}/secrets.json). You own {replica}'s replication until the lab ends: `invoke build` "
+        "leaves it to you."
+    ),
+    designs="a design with a replica",
+    applies=lambda lab: bool(lab.replicas),
+    details=_replica_details,
+    change=_no_change,
+    owned=lambda lab, details: [(details["replica"], "db_replica")],
+    before=lambda lab, details: lab,
+    clear=_forget,
+    groundwork=_copy,
+    criteria=(
+        Criterion("replica.follows", "{replica} replicates from {primary} with GTID, both threads running", follows, settle=5.0),
+        Criterion("replica.caught-up", "{replica} holds what {primary} holds: its copy, and every write since", caught_up, settle=5.0),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "On {replica}: `mariadb -e 'SHOW REPLICA STATUS\\G'` and `mariadb -e 'SHOW DATABASES'`. A replica starts from a copy "
+        "of the primary's data taken at a known point, and follows the primary's binary log from that point on.",
+        "`mariadb-dump --single-transaction --gtid --master-data=2 --databases {database}` on {primary} writes the copy with "
+        "its GTID position (the `gtid_slave_pos` line near the top). Through the host: `invoke ssh {primary} --command "
+        "'mariadb-dump ...' > copy.sql`, then `(echo 'SET SESSION sql_log_bin=0;'; cat copy.sql) | invoke ssh {replica} "
+        "--command mariadb` (the copy is not logged again on {replica}).",
+        "Solution: load the copy on {replica} as above; then on {replica}: `SET GLOBAL gtid_slave_pos = '<the copy's "
+        "position>'; CHANGE MASTER TO MASTER_HOST='{primary_address}', MASTER_USER='{repl_user}', MASTER_PASSWORD='<db_replication>', "
+        "MASTER_USE_GTID=slave_pos; START SLAVE;` and `SHOW REPLICA STATUS\\G` shows both threads running.",
+    ),
+)
+
+
+BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL, HTTPS, REPLICA)
 
 
 def by_name(name: str) -> BuildIt:

@@ -3,8 +3,9 @@ not yet done at the start, the task and hints, and the criteria its grade measur
 
 A build-it lab changes the design the lab runs (web-03 added, a firewall switched on) as a design file of
 its own, and names the (node, role) pairs the student builds. The start builds that design, then applies
-the student's roles as they stood before (`before`: HAProxy without web-03, web-02 without a firewall);
-the reference solution applies them as the design says. Texts are templates of the lab's details.
+the student's roles as they stood before (`before`: HAProxy without web-03, web-02 without a firewall)
+and clears what no role takes away (a replica's data); the reference solution applies them as the design
+says, after its groundwork (the primary's data copied). Texts are templates of the lab's details.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..live import LiveLab
 from ..topology import Lab
 
 Details = dict[str, str]
+#: Something done on the live lab beside the build's steps (a replica's data taken away, or copied).
+Action = Callable[[LiveLab, Details], None]
 #: What a criterion still finds wrong on the live lab, in the student's terms (none: it passes), and what it saw.
 Measure = Callable[[LiveLab, Details], tuple[list[str], str]]
 
@@ -48,3 +51,5 @@ class BuildIt:
     before: Callable[[Lab, Details], Lab]  # the build-it lab's design -> the design the start applies the owned roles with
     criteria: tuple[Criterion, ...]
     hints: tuple[str, ...]  # in order; the last one is the solution
+    clear: Action | None = None  # after the start's build: what the build does not take away by itself (a replica's data)
+    groundwork: Action | None = None  # the reference solution's part before the roles are applied (the primary's data copied)

@@ -19,6 +19,7 @@ import yaml
 
 from .. import build as building
 from .. import design as designs
+from ..errors import LabError
 from ..exercises.record import common, fill, shown_path
 from ..exercises.runner import drawer, failed_checks
 from ..live import LiveLab, live
@@ -28,7 +29,7 @@ from ..topology import Lab, TopologyError, to_yaml
 from ..waiting import wait_until
 from . import state as states
 from .labs import BUILD_ITS, PROBLEMS, by_name
-from .record import BuildIt, Criterion, Details
+from .record import Action, BuildIt, Criterion, Details
 from .state import BuildItError, Underway
 
 Out = Callable[[str], None]
@@ -101,6 +102,19 @@ def owned_roles(session: LabSession, lab: Lab, owned: list[tuple[str, str]], stu
     return done and not runner.failures
 
 
+def acted(session: LabSession, action: Action | None, details: Details) -> bool:
+    """A build-it lab's own action on the live lab (beside the build's steps) done; False when it failed, said on the console."""
+    if action is None:
+        return True
+    with live(session) as lab:
+        try:
+            action(lab, details)
+        except (*PROBLEMS, LabError) as err:
+            session.console.result("host", "build-it", "failed", str(err) or type(err).__name__)
+            return False
+    return True
+
+
 def start(session: LabSession, name: str, out: Out) -> Underway:
     """Check the lab is healthy, build the build-it lab's design, take the student's part back to before the work,
     and tell the task."""
@@ -127,7 +141,7 @@ def start(session: LabSession, name: str, out: Out) -> Underway:
     states.save(session.folder, state)  # before the build: `invoke build-it.stop` can always put the lab back
     out(f"  building the lab's design for it ({shown_path(str(path))}): this takes a minute or two...")
     there = on_design(session, path)
-    if not building.build(there, students_work=True).ok or not owned_roles(there, build_it.before(there.lab, details), state.owned):
+    if not building.build(there, students_work=True).ok or not owned_roles(there, build_it.before(there.lab, details), state.owned) or not acted(there, build_it.clear, details):
         stop(session, lambda line: None, outcome="not started")
         raise BuildItError(f"{build_it.name} could not be set up on this lab; the lab was put back to its design")
     state.started = time.time()
@@ -206,7 +220,7 @@ def solve(session: LabSession, out: Out) -> None:
     build_it = by_name(state.lab)
     there = on_design(session, session.folder.build_it_design)
     out(f"build-it.solve: the reference solution of {build_it.name} builds {state.described()} as the design says")
-    if not owned_roles(there, there.lab, state.owned):
+    if not acted(there, build_it.groundwork, state.details) or not owned_roles(there, there.lab, state.owned):
         raise BuildItError(f"the reference solution of {build_it.name} failed: the steps above say why; `invoke build-it.stop` puts the lab back")
     state.reference_fix, state.hints = True, len(build_it.hints)
     states.save(session.folder, state)
