@@ -96,6 +96,7 @@ def stats_showing(states_seen: dict[str, str]) -> Any:
     [
         ({"web-01": "UP", "web-02": "UP"}, ["web-03 is no server of backend web in lb-01's HAProxy"]),
         ({"web-01": "UP", "web-02": "UP", "web-03": "DOWN"}, ["web-03 is DOWN in lb-01's HAProxy (its health check, GET /api/health, fails)"]),
+        ({"web-01": "UP", "web-02": "UP", "web-03": "no check"}, ["web-03 has no health check in lb-01's HAProxy: `check` on its server line"]),
         ({"web-01": "UP", "web-02": "UP", "web-03": "UP"}, []),
     ],
 )

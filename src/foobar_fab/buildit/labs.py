@@ -98,6 +98,8 @@ def in_backend(live: LiveLab, details: Details) -> tuple[list[str], str]:
         state = states.get(details["new"])
         if state is None:
             wrong.append(f"{details['new']} is no server of backend {BACKEND} in {balancer.name}'s HAProxy")
+        elif state == "no check":
+            wrong.append(f"{details['new']} has no health check in {balancer.name}'s HAProxy: `check` on its server line")
         elif state != "UP":
             wrong.append(f"{details['new']} is {state} in {balancer.name}'s HAProxy (its health check, GET {HEALTH_PATH}, fails)")
     return wrong, "; ".join(seen)
