@@ -22,8 +22,9 @@ from foobar_fab.console import Console
 from foobar_fab.constants import SERVED_BY
 from foobar_fab.exercises.record import common, fill
 from foobar_fab.exercises.state import finished_exercises
+from foobar_fab.observe.prometheus import Target
 from foobar_fab.observe.shell import NodeUnreachable
-from foobar_fab.roles import ROLES, inputs_for, loadbalancer
+from foobar_fab.roles import ROLES, exposure, inputs_for, loadbalancer
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
 from foobar_fab.topology import Lab
@@ -236,3 +237,64 @@ def test_a_build_it_lab_that_does_not_start_from_the_design_says_what_it_needs()
         runner.named("nope", SEED)
     three = runner.named("add-web-server", SEED)
     assert three is labs.ADD_WEB
+
+
+def prometheus_showing(lab: Lab, *targets: Target) -> Any:
+    return SimpleNamespace(lab=lab, prometheus=lambda server: SimpleNamespace(targets=lambda: list(targets)))
+
+
+def test_the_monitoring_criterion_wants_every_exporter_of_the_new_server_scraped_labelled_and_up(tmp_path: Path) -> None:
+    secured = DESIGNS["secured"]
+    target, details = target_of(labs.MONITORED, secured, tmp_path)
+    assert labs.MONITORED.owned(target, details) == [("mon-01", "monitor")]
+    address = target.node("web-03").address
+    wanted = {f"{e.node.address}:{e.port.number}": e.port.job for e in exposure(target) if e.node.name == "web-03" and e.port.metrics is not None}
+    assert len(wanted) >= 2 and f"{address}:9100" in wanted  # the node exporter, and Nginx's
+    assert labs.scraped(prometheus_showing(target), details)[0] == [f"Prometheus on mon-01 does not scrape web-03's {job} ({i})" for i, job in wanted.items()]
+    first, *rest = wanted.items()
+    shown = [Target(first[1], "web-02", "up", first[0]), *(Target(job, "web-03", "down", i) for i, job in rest)]
+    assert labs.scraped(prometheus_showing(target, *shown), details)[0] == [
+        f"web-03's {first[1]} ({first[0]}) is labelled node: web-02, not node: web-03 (the alerts name the server by it)",
+        *(f"web-03's {job} ({i}) is down in Prometheus on mon-01" for i, job in rest),
+    ]
+    assert labs.scraped(prometheus_showing(target, *(Target(job, "web-03", "up", i) for i, job in wanted.items())), details)[0] == []
+
+
+class Balancers:
+    """Shells of a scaled lab's balancers: who holds the floating address (changed by a keepalived restart, as
+    `moves` says), and each one's priority in its config."""
+
+    def __init__(self, holding: list[str], moves: dict[str, list[str]], priority: dict[str, int]) -> None:
+        self.holding, self.moves, self.priority = holding, moves, priority
+        self.restarted: set[str] = set()
+
+    def run(self, node: str, command: str, kind: str = "probe", timeout: float = 0, show: bool = True) -> Any:
+        if command.startswith("grep -o 'priority"):
+            return probed(f"priority {self.priority[node]}\n")
+        return probed("3: eth0 inet 10.181.89.100/24" if node in self.holding else "")
+
+    def must(self, node: str, command: str, kind: str = "run", timeout: float = 0) -> str:
+        self.restarted.add(node)
+        self.holding = self.moves.get(",".join(sorted(self.restarted)), self.holding)
+        return ""
+
+
+def test_the_owner_criteria_say_where_the_address_went_and_the_priorities_behind_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labs, "SETTLE_VRRP", 0.0)
+    scaled = DESIGNS["scaled"]
+    target, details = target_of(labs.OWNER, scaled, tmp_path)
+    assert target.balancers[0].name == "lb-02" and labs.OWNER.before(target, details).balancers[0].name == "lb-01"
+    assert labs.OWNER.owned(target, details) == [("lb-02", "keepalived"), ("lb-01", "keepalived")]
+    start = Balancers(["lb-01"], {}, {"lb-01": 150, "lb-02": 140})
+    assert labs.on_chosen(SimpleNamespace(lab=target, shells=start), details)[0] == ["10.181.89.100 is on lb-01, not on lb-02"]
+    assert labs.stays(SimpleNamespace(lab=target, shells=start), details)[0] == ["measured once 10.181.89.100 is on lb-02"]
+    moved_only = Balancers(["lb-02"], {"lb-01,lb-02": ["lb-01"]}, {"lb-01": 150, "lb-02": 140})
+    live: Any = SimpleNamespace(lab=target, shells=moved_only)
+    assert labs.stays(live, details) == ([], "10.181.89.100 is on lb-02")
+    assert labs.wins(live, details)[0] == [
+        "after keepalived restarted on lb-01, lb-02 at once: 10.181.89.100 is on lb-01, not on lb-02 (priorities: lb-02 140, lb-01 150)"
+    ]
+    both = Balancers(["lb-01", "lb-02"], {}, {"lb-01": 150, "lb-02": 150})
+    assert labs.on_chosen(SimpleNamespace(lab=target, shells=both), details)[0] == [
+        "10.181.89.100 is on lb-02 and lb-01: both think they are master (are their advertisements, IP protocol 112, getting through?)"
+    ]

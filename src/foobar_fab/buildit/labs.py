@@ -11,17 +11,19 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-from .. import checks, promotion
+from .. import checks, parallel, promotion
 from .. import scan as scanning
 from ..constants import DATABASE, HEALTH_PATH, HTTPS_PORT, REPLICATION_USER
 from ..exercises import symptoms
 from ..live import LiveLab
+from ..observe import vip
 from ..observe.haproxy import BACKEND, describe
 from ..observe.shell import NodeUnreachable
 from ..observe.site import served_by
 from ..observe.tls import handshake
-from ..roles import firewall, inputs_for, loadbalancer
+from ..roles import exposure, firewall, inputs_for, keepalived, loadbalancer, monitor
 from ..topology import DB_ROLES, Lab, implied_roles
+from ..waiting import wait_until
 from .record import BuildIt, Criterion, Details
 
 PROBLEMS = (NodeUnreachable, OSError, ValueError)  # a measure that cannot be made is a criterion that fails
@@ -408,7 +410,199 @@ REPLICA = BuildIt(
 )
 
 
-BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL, HTTPS, REPLICA)
+# -- the monitoring sees a new server ------------------------------------------------------------------------
+
+
+def _monitored_details(lab: Lab) -> Details:
+    monitors = lab.with_role("monitor")
+    return {**_new_web_details(lab), "monitor": monitors[0].name, "monitors": ", ".join(m.name for m in monitors), "prometheus_config": monitor.CONFIG}
+
+
+def scraped(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """Prometheus on each monitoring server scrapes every metrics endpoint the design gives the new server, labelled
+    with its name, and finds each up."""
+    new = details["new"]
+    wanted = {f"{e.node.address}:{e.port.number}": e.port.job for e in exposure(live.lab) if e.node.name == new and e.port.metrics is not None}
+    wrong, seen = [], []
+    for server in live.lab.with_role("monitor"):
+        targets = {t.instance: t for t in live.prometheus(server).targets()}
+        for instance, job in wanted.items():
+            target = targets.get(instance)
+            if target is None:
+                wrong.append(f"Prometheus on {server.name} does not scrape {new}'s {job} ({instance})")
+            elif target.health != "up":
+                wrong.append(f"{new}'s {job} ({instance}) is {target.health} in Prometheus on {server.name}")
+            elif target.node != new:
+                wrong.append(f"{new}'s {job} ({instance}) is labelled node: {target.node}, not node: {new} (the alerts name the server by it)")
+            else:
+                seen.append(f"{job} up")
+    return wrong, f"{new}: {', '.join(seen)}"
+
+
+MONITORED = BuildIt(
+    name="monitor-new-server",
+    layer="monitoring",
+    summary="a new server runs its exporters: make Prometheus scrape them, so the monitoring sees it",
+    task=(
+        "{new} ({new_address}) is built like {like}, with the exporters the design gives every server, and takes requests. "
+        "But Prometheus on {monitors} does not know it: if {new} died, no alert would fire. Add {new}'s metrics endpoints to "
+        "{prometheus_config}, each labelled with the server's name like the others' (`node: {new}`), and reload Prometheus. "
+        "You own the monitoring server's configuration until the lab ends: `invoke build` leaves it to you."
+    ),
+    designs="a design with monitoring",
+    applies=lambda lab: bool(lab.with_role("monitor")) and _can_add_web(lab),
+    details=_monitored_details,
+    change=_add_web_node,
+    owned=lambda lab, details: [(m.name, "monitor") for m in lab.with_role("monitor")],
+    before=lambda lab, details: without_node(lab, details["new"]),
+    criteria=(
+        Criterion("prometheus.scrapes-server", "Prometheus on {monitors} scrapes {new}'s exporters, labelled node: {new}, and each is up", scraped, settle=10.0),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "Prometheus lists what it scrapes: http://<monitoring server>:9090/targets, or `invoke ssh {monitor} --command 'curl -s "
+        "localhost:9090/api/v1/targets'`. Which jobs have {like} and which have {new}? Which ports does {new} serve metrics on "
+        "(`ss -ltnp` on {new})?",
+        "Each job in {prometheus_config} lists its targets under `static_configs`, each with `labels: {{node: ...}}`. Copy "
+        "{like}'s entries for {new}'s address; `promtool check config {prometheus_config}` checks the file.",
+        "Solution: in {prometheus_config} on {monitors}, under each job that has {like}, add `- targets: ['{new_address}:<the "
+        "job's port>']` with `labels: {{node: {new}}}`; `promtool check config {prometheus_config}`, then `systemctl reload "
+        "prometheus`.",
+    ),
+)
+
+
+# -- the floating address's owner ------------------------------------------------------------------------------
+
+SETTLE_VRRP = 5.0  # seconds keepalived gets after a restart (advertisements every 100 ms, a few seconds to start)
+
+
+def _owner_details(lab: Lab) -> Details:
+    chosen, others = lab.balancers[-1], lab.balancers[:-1]
+    return {
+        "chosen": chosen.name, "others": ", ".join(b.name for b in others), "first": others[0].name, "vip": str(lab.floating_address),
+        "balancers": ", ".join(b.name for b in lab.balancers), "keepalived_config": keepalived.CONFIG,
+    }
+
+
+def listed_first(lab: Lab, name: str) -> Lab:
+    """The design with one node listed first: the first balancer is the one keepalived gives the highest priority."""
+    return replace(lab, nodes=(lab.node(name), *(n for n in lab.nodes if n.name != name)))
+
+
+def _chosen_first(data: dict[str, Any], details: Details) -> None:
+    nodes = data["nodes"]
+    data["nodes"] = {details["chosen"]: nodes[details["chosen"]], **{k: v for k, v in nodes.items() if k != details["chosen"]}}
+
+
+def _holders(live: LiveLab) -> list[str]:
+    return vip.holders(live.shells, live.lab)
+
+
+def _restart(live: LiveLab, names: list[str]) -> None:
+    parallel.each(names, lambda name: live.shells.must(name, "systemctl restart keepalived", kind="run", timeout=30))
+
+
+def _held(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """Who holds the floating address, once keepalived has settled (exactly one holder, or the time is up)."""
+    holding: list[str] = []
+
+    def settled() -> bool:
+        holding[:] = _holders(live)
+        return len(holding) == 1
+
+    wait_until(settled, SETTLE_VRRP, 0.5)
+    where = f"{details['vip']} is on {' and '.join(holding) or 'nobody'}"
+    if holding == [details["chosen"]]:
+        return [], where
+    if len(holding) > 1:
+        return [f"{where}: both think they are master (are their advertisements, IP protocol 112, getting through?)"], where
+    return [f"{where}, not on {details['chosen']}"], where
+
+
+def priorities(live: LiveLab) -> str:
+    """Each balancer's VRRP priority as its config says: 'lb-01 150, lb-02 140'."""
+    said = []
+    for balancer in live.lab.balancers:
+        text = live.shells.run(balancer.name, f"grep -o 'priority *[0-9]*' {keepalived.CONFIG}", kind="check").stdout.split()
+        said.append(f"{balancer.name} {text[-1] if text else '?'}")
+    return ", ".join(said)
+
+
+def on_chosen(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """The floating address is on the chosen balancer now."""
+    return _held(live, details)
+
+
+def stays(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """The address stays on the chosen balancer when keepalived restarts on the others."""
+    if _held(live, details)[0]:
+        return [f"measured once {details['vip']} is on {details['chosen']}"], ""
+    others = [b.name for b in live.lab.balancers if b.name != details["chosen"]]
+    _restart(live, others)
+    wrong, where = _held(live, details)
+    return [f"after `systemctl restart keepalived` on {', '.join(others)}: {problem}" for problem in wrong], where
+
+
+def wins(live: LiveLab, details: Details) -> tuple[list[str], str]:
+    """From a cold start of every balancer's keepalived at once, the election gives the chosen one the address:
+    it has the highest priority."""
+    _restart(live, [b.name for b in live.lab.balancers])
+    wrong, where = _held(live, details)
+    said = priorities(live)
+    return [f"after keepalived restarted on {details['balancers']} at once: {problem} (priorities: {said})" for problem in wrong], f"{where}; priorities: {said}"
+
+
+def move_address(live: LiveLab, to: str) -> None:
+    """keepalived restarted where the address is and should not be, so that it goes to `to` (nopreempt: a higher
+    priority alone does not take it)."""
+    elsewhere = [name for name in _holders(live) if name != to]
+    if elsewhere:
+        _restart(live, elsewhere)
+        if not wait_until(lambda: _holders(live) == [to], SETTLE_VRRP, 0.5):
+            raise ValueError(f"{live.lab.floating_address} did not move to {to}: it is on {', '.join(_holders(live)) or 'nobody'}")
+
+
+OWNER = BuildIt(
+    name="floating-owner",
+    layer="keepalived",
+    summary="move the floating address to another balancer, and make it the owner: it wins every election",
+    task=(
+        "The floating address {vip} is on {first}; the class wants {chosen} to hold it (say {first} is to be replaced). "
+        "Move it to {chosen} without more than a blink for the site, and make {chosen} its owner: it must stay there when "
+        "keepalived restarts on {others}, and win the election when keepalived starts on every balancer at once. keepalived's "
+        "config is {keepalived_config} on {balancers}; note `nopreempt`. You own keepalived on {balancers} until the lab ends: "
+        "`invoke build` leaves it to you."
+    ),
+    designs="a design with a floating address (configs/scaled.yml)",
+    applies=lambda lab: lab.floating_address is not None and len(lab.balancers) >= 2,
+    details=_owner_details,
+    change=_chosen_first,
+    owned=lambda lab, details: [(b.name, "keepalived") for b in lab.balancers],
+    before=lambda lab, details: listed_first(lab, details["first"]),
+    clear=lambda live, details: move_address(live, details["first"]),
+    finishing=lambda live, details: move_address(live, details["chosen"]),
+    putting_back=lambda live, details: move_address(live, live.lab.balancers[0].name),
+    criteria=(
+        Criterion("vip.on-chosen", "{vip} is on {chosen}", on_chosen, settle=3.0),
+        Criterion("vip.stays", "{vip} stays on {chosen} when keepalived restarts on {others}", stays),
+        Criterion("vip.wins-election", "{chosen} wins the election: after keepalived restarts on every balancer at once, {vip} is on {chosen}", wins),
+        EVERY_CHECK,
+    ),
+    hints=(
+        "Who holds the address: `ip -br addr` on each balancer. What decides who gets it in an election is each one's "
+        "`priority` in {keepalived_config}; `nopreempt` means a balancer with a higher priority does not take it from one "
+        "that holds it.",
+        "Give {chosen} the highest priority (and keep every priority between 1 and 254), `keepalived -t -f "
+        "{keepalived_config}`, `systemctl reload keepalived`. Then the address must move once: a clean `systemctl restart "
+        "keepalived` on the balancer that holds it makes it give the address up at once (it sends priority 0).",
+        "Solution: swap the priorities in {keepalived_config} ({chosen} 150, {first} 140), reload keepalived on both, then "
+        "`systemctl restart keepalived` on {first}: {vip} moves to {chosen} within a second and stays there.",
+    ),
+)
+
+
+BUILD_ITS: tuple[BuildIt, ...] = (ADD_WEB, WEB_FIREWALL, HTTPS, REPLICA, MONITORED, OWNER)
 
 
 def by_name(name: str) -> BuildIt:

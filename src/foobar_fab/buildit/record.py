@@ -53,3 +53,5 @@ class BuildIt:
     hints: tuple[str, ...]  # in order; the last one is the solution
     clear: Action | None = None  # after the start's build: what the build does not take away by itself (a replica's data)
     groundwork: Action | None = None  # the reference solution's part before the roles are applied (the primary's data copied)
+    finishing: Action | None = None  # the reference solution's part after the roles (the floating address moved)
+    putting_back: Action | None = None  # the stop's part after the build: what it does not put back itself (the address)

@@ -34,6 +34,7 @@ from .state import BuildItError, Underway
 
 Out = Callable[[str], None]
 POLL = 1.0
+SHOW_TIMEOUT = 30.0  # seconds the start's set-up gets to show (a reload that takes effect a moment later)
 
 
 def applicable(lab: Lab) -> list[BuildIt]:
@@ -144,6 +145,10 @@ def start(session: LabSession, name: str, out: Out) -> Underway:
     if not building.build(there, students_work=True).ok or not owned_roles(there, build_it.before(there.lab, details), state.owned) or not acted(there, build_it.clear, details):
         stop(session, lambda line: None, outcome="not started")
         raise BuildItError(f"{build_it.name} could not be set up on this lab; the lab was put back to its design")
+    time.sleep(build_it.criteria[0].settle)  # what the set-up changed takes that long to show (Prometheus's targets)
+    if not wait_until(lambda: not_done(there, build_it, details), SHOW_TIMEOUT, POLL):
+        stop(session, lambda line: None, outcome="not started")
+        raise BuildItError(f"{build_it.name} left nothing to do on this lab (a defect of the build-it lab); the lab was put back to its design")
     state.started = time.time()
     states.save(session.folder, state)
     out(f"build-it lab {build_it.name} started: {build_it.layer}")
@@ -154,6 +159,13 @@ def start(session: LabSession, name: str, out: Out) -> Underway:
     out(f"yours until the lab ends: {state.described()} (`invoke build` leaves them to you)")
     out("invoke build-it.grade measures your work (as often as you like); build-it.hint gives a hint (counted); build-it.stop ends the lab")
     return state
+
+
+def not_done(session: LabSession, build_it: BuildIt, details: Details) -> bool:
+    """The start's set-up shows: the first criterion finds something wrong (Prometheus, for one, reloads its config
+    a moment after it was written)."""
+    with live(session) as lab:
+        return bool(measured(lab, build_it.criteria[0], details, settle=0.0)[0])
 
 
 def hint(session: LabSession, out: Out) -> int:
@@ -220,7 +232,8 @@ def solve(session: LabSession, out: Out) -> None:
     build_it = by_name(state.lab)
     there = on_design(session, session.folder.build_it_design)
     out(f"build-it.solve: the reference solution of {build_it.name} builds {state.described()} as the design says")
-    if not acted(there, build_it.groundwork, state.details) or not owned_roles(there, there.lab, state.owned):
+    done = acted(there, build_it.groundwork, state.details) and owned_roles(there, there.lab, state.owned)
+    if not done or not acted(there, build_it.finishing, state.details):
         raise BuildItError(f"the reference solution of {build_it.name} failed: the steps above say why; `invoke build-it.stop` puts the lab back")
     state.reference_fix, state.hints = True, len(build_it.hints)
     states.save(session.folder, state)
@@ -232,7 +245,7 @@ def stop(session: LabSession, out: Out, outcome: str = "stopped") -> None:
     result recorded unless a grade passed."""
     state = underway(session)
     back = on_design(session, Path(state.original))
-    if not building.build(back, students_work=True).ok:
+    if not building.build(back, students_work=True).ok or not acted(back, by_name(state.lab).putting_back, state.details):
         raise BuildItError(f"the lab could not be put back to {back.lab.source.name}: the steps above say why; `invoke build-it.stop` again")
     if not state.passed:
         states.record(session.folder, state, outcome)

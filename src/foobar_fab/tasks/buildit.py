@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,8 +12,8 @@ from invoke.exceptions import Exit
 
 from ..buildit import runner
 from ..buildit.labs import BUILD_ITS
-from ..session import LabSession, running_design
-from .common import LAB_HELP, session, settings
+from ..session import LabSession
+from .common import LAB_HELP, listed_design, session
 from .options import Choice, options
 
 
@@ -33,9 +32,7 @@ def lab_session(c: Context, lab_file: str | None, provider: str | None, silent: 
 @options()
 def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
     """List the build-it labs: name, layer, the designs they start from, and the work."""
-    _, lab, note = running_design(settings(c, lab_file=lab_file), any_design=True)
-    if note:
-        print(note, file=sys.stderr)
+    lab = listed_design(c, lab_file)
     here = runner.applicable(lab)
     if json_:
         rows = [{"name": b.name, "layer": b.layer, "work": b.summary, "runs_here": b in here, "needs": b.designs} for b in BUILD_ITS]
