@@ -19,6 +19,7 @@ import yaml
 
 from .. import build as building
 from .. import design as designs
+from .. import statefolder
 from ..errors import LabError
 from ..exercises.record import common, fill, shown_path
 from ..exercises.runner import drawer, failed_checks
@@ -91,13 +92,13 @@ def design_text(lab: Lab, build_it: BuildIt, details: Details) -> str:
     )
 
 
-def owned_roles(session: LabSession, lab: Lab, owned: list[tuple[str, str]], students_work: bool = True) -> bool:
+def owned_roles(session: LabSession, lab: Lab, owned: list[tuple[str, str]]) -> bool:
     """The student's roles applied (with `lab` as the design: the one before the work, or the build-it lab's own),
     through the build's own steps; True when nothing failed."""
     runner = Runner(session.console)
     shaped = dataclasses.replace(session, lab=lab)
     done = building.converge(
-        shaped, runner, session.secrets, only={role for _, role in owned}, tls=building.certificates(shaped), students_work=students_work,
+        shaped, runner, session.secrets, only={role for _, role in owned}, tls=building.certificates(shaped), students_work=True,
         on={node for node, _ in owned},
     )
     return done and not runner.failures
@@ -132,7 +133,7 @@ def start(session: LabSession, name: str, out: Out) -> Underway:
         raise BuildItError(f"the lab is not healthy ({', '.join(dict.fromkeys(c.id for c in failed))} failed): run `invoke build`, then start again")
     details = {**common(designed, shown_path(str(session.state_dir))), **build_it.details(designed)}
     path = session.folder.build_it_design
-    path.write_text(design_text(designed, build_it, details))
+    statefolder.write(path, design_text(designed, build_it, details))
     try:
         target = designs.load(path)
     except TopologyError as err:
