@@ -22,6 +22,7 @@ class Target:
     job: str
     node: str
     health: str  # up, down or unknown
+    instance: str = ""  # the address scraped, address:port
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Prometheus:
 
     def targets(self, timeout: float = 3.0) -> list[Target]:
         active = self._get("/api/v1/targets?state=active", timeout)["activeTargets"]
-        return [Target(t["labels"].get("job", "?"), t["labels"].get("node", "?"), t["health"]) for t in active]
+        return [Target(t["labels"].get("job", "?"), t["labels"].get("node", "?"), t["health"], t["labels"].get("instance", "")) for t in active]
 
     def alerts(self, timeout: float = 3.0) -> list[Alert]:
         return [
