@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import checks, dbstate, design, designstate, lab_secrets, parallel, pki
-from .buildit import state as buildit_state
+from . import buildit_underway, checks, dbstate, design, designstate, lab_secrets, parallel, pki
 from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
@@ -63,7 +62,7 @@ def converge(
     While a build-it lab runs, the roles its student owns on a node are left as the student made them, each
     said once, unless `students_work` (the build-it lab's own start, solve and stop write them)."""
     lab = session.lab
-    underway = None if students_work else buildit_state.load(session.folder)
+    underway = None if students_work else buildit_underway.load(session.folder)
     nodes = [n for n in lab.nodes if (n.name in on if on is not None else only is None or any(n.has_role(r) for r in only)) and n.name not in skip]
     executors = _connect(session, runner, nodes)
     failed: set[str] = {f.who for f in runner.failures}
@@ -86,7 +85,7 @@ def converge(
     return not failed
 
 
-def _not_owned(session: LabSession, underway: buildit_state.Underway | None, node: NodeSpec, roles: list[Role]) -> list[Role]:
+def _not_owned(session: LabSession, underway: buildit_underway.Underway | None, node: NodeSpec, roles: list[Role]) -> list[Role]:
     """The roles the build applies on the node: those a build-it lab's student owns there are left to them, and said so."""
     if underway is None:
         return roles

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import build as building
-from . import checks, design, promotion
+from . import buildit_underway, checks, design, promotion
 from .buildit import runner as buildit
-from .buildit import state as buildit_state
 from .errors import LabError
 from .exercises import runner
 from .live import live
@@ -82,7 +81,7 @@ def start(settings: Settings, lesson: LessonStart, out: Out) -> None:
                 raise LessonError(f"the lab of {file} could not be removed: `invoke destroy --lab-file {file}`")
             out(f"  removed the lab of {file}: lesson {lesson.number} builds it")
     session = seed_session(settings)
-    if buildit_state.load(session.folder) is not None:
+    if buildit_underway.load(session.folder) is not None:
         buildit.stop(session, lambda line: None)
         out("  stopped the build-it lab that was running (the lab back to its design)")
         session = seed_session(settings)

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from foobar_fab import build as building
+from foobar_fab import buildit_underway as states
 from foobar_fab import design, topology
 from foobar_fab.buildit import runner
-from foobar_fab.buildit import state as states
 from foobar_fab.exercises.state import finished_exercises
 from foobar_fab.observe import vip
 from foobar_fab.roles.loadbalancer import CONFIG

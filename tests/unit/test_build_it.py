@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from foobar_fab import build as building
+from foobar_fab import buildit_underway as states
 from foobar_fab import design
 from foobar_fab.buildit import labs, runner
-from foobar_fab.buildit import state as states
 from foobar_fab.buildit.record import Criterion
 from foobar_fab.classroom.grades import points
 from foobar_fab.console import Console

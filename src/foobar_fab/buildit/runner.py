@@ -18,8 +18,10 @@ import requests
 import yaml
 
 from .. import build as building
+from .. import buildit_underway as states
 from .. import design as designs
 from .. import statefolder
+from ..buildit_underway import BuildItError, Underway
 from ..errors import LabError
 from ..exercises.record import common, fill, shown_path
 from ..exercises.runner import drawer, failed_checks
@@ -28,10 +30,8 @@ from ..session import LabSession, open_session
 from ..steps import Runner
 from ..topology import Lab, TopologyError, to_yaml
 from ..waiting import wait_until
-from . import state as states
 from .labs import BUILD_ITS, PROBLEMS, by_name
 from .record import Action, BuildIt, Criterion, Details
-from .state import BuildItError, Underway
 
 Out = Callable[[str], None]
 POLL = 1.0

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import statefolder
-from ..errors import LabError
-from ..statefolder import LabFolder
+from . import statefolder
+from .errors import LabError
+from .statefolder import LabFolder
 
 KIND = "build-it"
 
