@@ -31,8 +31,8 @@ from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.statefolder import LabFolder
 from foobar_fab.steps import Runner
 
-from .conftest import build, destroy, live_lab, quiet_session
-from .test_exercises import SCALED, relocated
+from .conftest import build, live_lab, quiet_session
+from .test_exercises import scaled_lab_beside
 from .test_lifecycle import INVOKE
 
 #: For each build-it lab: what its grade names as still wrong right after the start.
@@ -110,17 +110,9 @@ def test_each_build_it_lab_fails_before_the_work_and_passes_after(seed_lab: Sett
 
 @pytest.fixture
 def scaled_lab(seed_lab: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A lab of the scaled design of its own: the test lab's name plus "k", on 10.181.65.0/24 (the subnet of
-    test_exercises' scaled lab, gone by then; FOOBAR_TEST_SCALED_SUBNET chooses another), destroyed afterwards."""
-    lab = design.load(seed_lab.lab_file)
-    subnet = os.environ.get("FOOBAR_TEST_SCALED_SUBNET", "10.181.65.0/24")
-    settings = relocated(seed_lab, SCALED, tmp_path, f"{lab.name}k", subnet)
-    result, output = build(settings)
-    try:
-        assert result.ok, output
+    """A lab of the scaled design of its own: the test lab's name plus "k" (test_exercises' scaled lab is gone by then)."""
+    with scaled_lab_beside(seed_lab, tmp_path, "k") as settings:
         yield settings
-    finally:
-        destroy(settings)
 
 
 def test_the_floating_address_changes_owner_on_the_scaled_design(scaled_lab: Settings) -> None:

@@ -19,6 +19,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -300,20 +301,27 @@ def test_exercise_on_the_secured_design(secured_lab: Settings, name: str) -> Non
     run_exercise(secured_lab, name)
 
 
-@pytest.fixture(scope="module")
-def scaled_lab(seed_lab: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A lab of the scaled design of its own: the test lab's name plus "s", on 10.181.65.0/24 (with a lab of
-    your own, on the subnet after its own; FOOBAR_TEST_SCALED_SUBNET chooses another)."""
+@contextmanager
+def scaled_lab_beside(seed_lab: Settings, folder: Path, suffix: str) -> Iterator[Settings]:
+    """A lab of the scaled design of its own, built, and destroyed afterwards: the test lab's name plus `suffix`,
+    on 10.181.65.0/24 (with a lab of your own, on the subnet after its own; FOOBAR_TEST_SCALED_SUBNET chooses another)."""
     lab = design_of(seed_lab)
     following = ipaddress.IPv4Network(int(lab.subnet.network_address) + 256).supernet(new_prefix=24)
     subnet = os.environ.get("FOOBAR_TEST_SCALED_SUBNET", str(following) if os.environ.get("FOOBAR_TEST_LAB_FILE") else "10.181.65.0/24")
-    settings = relocated(seed_lab, SCALED, tmp_path_factory.mktemp("scaled-exercises"), f"{lab.name}s", subnet)
+    settings = relocated(seed_lab, SCALED, folder, f"{lab.name}{suffix}", subnet)
     result, output = build(settings)
     try:
         assert result.ok, output
         yield settings
     finally:
         destroy(settings)
+
+
+@pytest.fixture(scope="module")
+def scaled_lab(seed_lab: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The exercises' scaled lab (the test lab's name plus "s")."""
+    with scaled_lab_beside(seed_lab, tmp_path_factory.mktemp("scaled-exercises"), "s") as settings:
+        yield settings
 
 
 @pytest.mark.skipif(not SCALED.exists(), reason="configs/scaled.yml does not exist yet (the scaled design)")
