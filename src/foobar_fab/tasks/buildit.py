@@ -39,10 +39,11 @@ def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
         print(json.dumps({"design": str(lab.source), "build_it": rows}, indent=2))
         return
     print(f"build-it labs for {lab.source.name}: {len(here)} of {len(BUILD_ITS)} start from this design (start one: invoke build-it.start NAME)")
-    print(f"{'NAME':<16} {'LAYER':<14} WORK")
+    width = max(len(b.name) for b in BUILD_ITS)
+    print(f"{'NAME':<{width}} {'LAYER':<14} WORK")
     for build_it in BUILD_ITS:
         elsewhere = "" if build_it in here else f"  [needs {build_it.designs}]"
-        print(f"{build_it.name:<16} {build_it.layer:<14} {build_it.summary}{elsewhere}")
+        print(f"{build_it.name:<{width}} {build_it.layer:<14} {build_it.summary}{elsewhere}")
 
 
 @task(help={**LAB_HELP, "name": "the build-it lab, from invoke build-it.list"})
