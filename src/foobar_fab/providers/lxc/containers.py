@@ -132,7 +132,10 @@ class Running(Step):
             return ok("container is running")
         if not probe.ok:
             raise StepError(f"container {self.layout.container(self.node)} is not defined: {probe.error()}")
-        return change(f"started (was {state.lower() or 'unknown'})", Run(self.layout.lxc("start", self.node)))
+        # The host forgets the address's old neighbour entry: another node of an earlier design may have had it, with
+        # another MAC address, and SSH would time out until the stale entry failed (about 8 s).
+        forget = f"ip neigh del {self.layout.lab.node(self.node).address} dev {self.layout.bridge} 2>/dev/null || true"
+        return change(f"started (was {state.lower() or 'unknown'})", Run(forget), Run(self.layout.lxc("start", self.node)))
 
 
 @dataclass
