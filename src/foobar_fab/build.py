@@ -63,7 +63,15 @@ def converge(
     said once, unless `students_work` (the build-it lab's own start, solve and stop write them)."""
     lab = session.lab
     underway = None if students_work else buildit_underway.load(session.folder)
-    nodes = [n for n in lab.nodes if (n.name in on if on is not None else only is None or any(n.has_role(r) for r in only)) and n.name not in skip]
+
+    def wanted(node: NodeSpec) -> bool:
+        if node.name in skip:
+            return False
+        if on is not None:
+            return node.name in on
+        return only is None or any(node.has_role(r) for r in only)
+
+    nodes = [n for n in lab.nodes if wanted(n)]
     executors = _connect(session, runner, nodes)
     failed: set[str] = {f.who for f in runner.failures}
     try:
@@ -89,11 +97,11 @@ def _not_owned(session: LabSession, underway: buildit_underway.Underway | None, 
     """The roles the build applies on the node: those a build-it lab's student owns there are left to them, and said so."""
     if underway is None:
         return roles
-    for role in roles:
-        if underway.owns(node.name, role.name):
-            why = f"left as the student made it: build-it lab {underway.lab} runs (`invoke build-it.stop` gives it back to the build)"
-            session.console.result(node.name, role.name, "ok", why)
-    return [r for r in roles if not underway.owns(node.name, r.name)]
+    owned = [r for r in roles if underway.owns(node.name, r.name)]
+    for role in owned:
+        why = f"left as the student made it: build-it lab {underway.lab} runs (`invoke build-it.stop` gives it back to the build)"
+        session.console.result(node.name, role.name, "ok", why)
+    return [r for r in roles if r not in owned]
 
 
 def _connect(session: LabSession, runner: Runner, nodes: list[NodeSpec]) -> dict[str, RemoteExecutor]:

@@ -529,9 +529,9 @@ def priority_of(live: LiveLab) -> dict[str, int | None]:
     return found
 
 
-def priorities(live: LiveLab) -> str:
-    """Each balancer's VRRP priority as its config says: 'lb-01 150, lb-02 140'."""
-    return ", ".join(f"{name} {'?' if value is None else value}" for name, value in priority_of(live).items())
+def priorities(found: dict[str, int | None]) -> str:
+    """The balancers' priorities (from priority_of) as the grade says them: 'lb-01 150, lb-02 140'."""
+    return ", ".join(f"{name} {'?' if value is None else value}" for name, value in found.items())
 
 
 def on_chosen(live: LiveLab, details: Details) -> tuple[list[str], str]:
@@ -553,7 +553,8 @@ def wins(live: LiveLab, details: Details) -> tuple[list[str], str]:
     """The chosen balancer wins an election (every balancer's keepalived starting at once): its priority is the
     highest of the balancers' configs. Read from the configs rather than raced: restarted together, whichever
     keepalived starts first by a few milliseconds would take the address, whatever the priorities."""
-    found, said = priority_of(live), priorities(live)
+    found = priority_of(live)
+    said = priorities(found)
     chosen = found.get(details["chosen"])
     beaten = chosen is None or any(v is not None and v >= chosen for n, v in found.items() if n != details["chosen"])
     wrong = [f"{details['chosen']} does not have the highest priority (priorities: {said})"] if beaten else []
