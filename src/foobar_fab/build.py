@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import checks, dbstate, design, designstate, lab_secrets, parallel, pki
+from . import buildit_underway, checks, dbstate, design, designstate, lab_secrets, parallel, pki
 from .constants import ALERTMANAGER_PORT, PROMETHEUS_PORT, STATS_PORT
 from .executors import RemoteExecutor
 from .live import live
@@ -25,16 +25,16 @@ class BuildResult:
     failures: list[Failure] = field(default_factory=list)
 
 
-def build(session: LabSession, options: BuildOptions = BuildOptions()) -> BuildResult:
+def build(session: LabSession, options: BuildOptions = BuildOptions(), students_work: bool = False) -> BuildResult:
     """Record the design the lab is made from, make the nodes exist, provision them role by role, check the
-    running lab, and print the recap."""
+    running lab, and print the recap (`students_work`: see converge)."""
     console = session.console
     runner = Runner(console)
     secrets = session.secrets = lab_secrets.load_or_create(session.folder)
     designstate.save(session.folder, session.settings.lab_file)  # from now on the lab runs this design, even half-built
     console.secrets = list(secrets.values())
     if session.provider.up(runner, images(session.lab)):
-        converge(session, runner, secrets, options, tls=certificates(session))
+        converge(session, runner, secrets, options, tls=certificates(session), students_work=students_work)
         if not runner.failures:
             with live(session) as lab:
                 failed_checks = [c for c in checks.check(lab) if not c.ok]
@@ -52,17 +52,32 @@ def converge(
     only: Collection[str] | None = None,
     tls: Pki | None = None,
     skip: Collection[str] = (),
+    students_work: bool = False,
+    on: Collection[str] | None = None,
 ) -> bool:
     """Apply the roles in waves (only those named, if given) on every node that has them (but the nodes to
-    skip, such as a fenced primary without power); True when nothing failed."""
+    skip, such as a fenced primary without power), or on the nodes named `on` (where a role named is not in
+    the design, it is taken away); True when nothing failed.
+
+    While a build-it lab runs, the roles its student owns on a node are left as the student made them, each
+    said once, unless `students_work` (the build-it lab's own start, solve and stop write them)."""
     lab = session.lab
-    nodes = [n for n in lab.nodes if (only is None or any(n.has_role(r) for r in only)) and n.name not in skip]
+    underway = None if students_work else buildit_underway.load(session.folder)
+
+    def wanted(node: NodeSpec) -> bool:
+        if node.name in skip:
+            return False
+        if on is not None:
+            return node.name in on
+        return only is None or any(node.has_role(r) for r in only)
+
+    nodes = [n for n in lab.nodes if wanted(n)]
     executors = _connect(session, runner, nodes)
     failed: set[str] = {f.who for f in runner.failures}
     try:
         for number, wave in enumerate(waves(), start=1):
             roles = [r for r in wave if only is None or r.name in only]
-            work = [(n, _steps(inputs_for(lab, n, secrets, options, tls), roles)) for n in nodes if n.name in executors]
+            work = [(n, _steps(inputs_for(lab, n, secrets, options, tls), _not_owned(session, underway, n, roles))) for n in nodes if n.name in executors]
             work = [(n, s) for n, s in work if s and n.name not in failed]
             if not work:
                 continue
@@ -76,6 +91,17 @@ def converge(
         for executor in executors.values():
             executor.close()
     return not failed
+
+
+def _not_owned(session: LabSession, underway: buildit_underway.Underway | None, node: NodeSpec, roles: list[Role]) -> list[Role]:
+    """The roles the build applies on the node: those a build-it lab's student owns there are left to them, and said so."""
+    if underway is None:
+        return roles
+    owned = [r for r in roles if underway.owns(node.name, r.name)]
+    for role in owned:
+        why = f"left as the student made it: build-it lab {underway.lab} runs (`invoke build-it.stop` gives it back to the build)"
+        session.console.result(node.name, role.name, "ok", why)
+    return [r for r in roles if r not in owned]
 
 
 def _connect(session: LabSession, runner: Runner, nodes: list[NodeSpec]) -> dict[str, RemoteExecutor]:

@@ -2,7 +2,7 @@
 
 Every lesson starts on the seed lab as designed: the seed design (a secured lab loses its hardening),
 its primary (a promotion is undone: a fenced former primary is copied afresh, then a switchover gives
-the primary back), HAProxy as designed (weights, algorithm, backups), no exercise running, every check
+the primary back), HAProxy as designed (weights, algorithm, backups), no exercise or build-it lab running, every check
 passing. Lessons that build a lab of their own start without it, so the build shows from nothing.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import build as building
-from . import checks, design, promotion
+from . import buildit_underway, checks, design, promotion
+from .buildit import runner as buildit
 from .errors import LabError
 from .exercises import runner
 from .live import live
@@ -57,7 +58,7 @@ def what_it_does(lesson: LessonStart) -> str:
     """One line: what lesson.start will change, said before it runs."""
     removed = "".join(f"; the lab of {design} is removed (the lesson builds it)" for design in lesson.builds)
     return (
-        f"lesson.start {lesson.number}: the seed lab as designed ({SEED}): an exercise running is stopped, a promotion "
+        f"lesson.start {lesson.number}: the seed lab as designed ({SEED}): an exercise or build-it lab running is stopped, a promotion "
         f"undone (a fenced server copied afresh from the primary), HAProxy and every node built as designed{removed}"
     )
 
@@ -80,6 +81,10 @@ def start(settings: Settings, lesson: LessonStart, out: Out) -> None:
                 raise LessonError(f"the lab of {file} could not be removed: `invoke destroy --lab-file {file}`")
             out(f"  removed the lab of {file}: lesson {lesson.number} builds it")
     session = seed_session(settings)
+    if buildit_underway.load(session.folder) is not None:
+        buildit.stop(session, lambda line: None)
+        out("  stopped the build-it lab that was running (the lab back to its design)")
+        session = seed_session(settings)
     if runner.drawer(session).running():
         runner.stop(session, lambda line: None)
         out("  stopped the exercise that was running (the lab restored)")

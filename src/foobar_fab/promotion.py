@@ -205,6 +205,33 @@ def lab_accounts(live: LiveLab, primary: NodeSpec, node: NodeSpec) -> str:
     return "\n".join(drops + kept) + "\n"
 
 
+def forget_replication(live: LiveLab, node: NodeSpec) -> None:
+    """The server follows nobody, holds no copy of the site's database and has logged nothing: a database server
+    as it stands before it is made a replica (or copied afresh)."""
+    # A former primary may come back still waiting for semi-sync acknowledgements (with no replica of its own, any
+    # write it logs would wait out the timeout): a server being copied afresh waits for nobody, and logs nothing.
+    reset = (
+        "SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET SESSION sql_log_bin = 0; STOP SLAVE; RESET SLAVE ALL; "
+        f"SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER; SET GLOBAL gtid_slave_pos = ''"
+    )
+    live.shells.must(node.name, sql(reset), kind="run")
+
+
+def copy_from_primary(live: LiveLab, node: NodeSpec) -> None:
+    """The primary's database and the lab's accounts copied onto the node (`mariadb-dump --gtid`), which is left at
+    the copy's GTID position (gtid_slave_pos), ready to follow the primary from there."""
+    primary = live.lab.primary
+    dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
+    position = DUMP_POSITION.search(dump)
+    if position is None:
+        raise PromotionError(f"the copy of {primary.name} names no replication position: `mariadb-dump --gtid` said nothing")
+    forget_replication(live, node)
+    staged = f"{STAGING}/rebuild.sql"
+    live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
+    live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
+    live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
+
+
 def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions()) -> LabSession:
     """A replica or a fenced former primary copied afresh from the primary, its data and the lab's accounts,
     then following it from the copy's position. A fenced former primary's own transactions (those the new
@@ -219,20 +246,6 @@ def rebuild(live: LiveLab, node: NodeSpec, options: BuildOptions = BuildOptions(
         kept = orphans.save(live, node, state)
         if kept is not None:
             live.console.note(node.name, f"its transactions {primary.name} never received are saved in {kept}: `invoke db.orphans` shows them")
-    dump = live.shells.must(primary.name, f"mariadb-dump --single-transaction --gtid --master-data=2 --databases {DATABASE}", timeout=120)
-    position = DUMP_POSITION.search(dump)
-    if position is None:
-        raise PromotionError(f"the copy of {primary.name} names no replication position: `mariadb-dump --gtid` said nothing")
-    # A former primary may come back still waiting for semi-sync acknowledgements (with no replica of its own, any
-    # write it logs would wait out the timeout): a server being copied afresh waits for nobody, and logs nothing.
-    reset = (
-        "SET GLOBAL rpl_semi_sync_master_enabled = OFF; SET SESSION sql_log_bin = 0; STOP SLAVE; RESET SLAVE ALL; "
-        f"SET GLOBAL read_only = ON; DROP DATABASE IF EXISTS {DATABASE}; RESET MASTER"
-    )
-    live.shells.must(node.name, sql(reset), kind="run")
-    staged = f"{STAGING}/rebuild.sql"
-    live.shells.put(node.name, staged, "SET SESSION sql_log_bin = 0;\n" + dump + lab_accounts(live, primary, node))
-    live.shells.must(node.name, f"mariadb < {staged}; status=$?; rm -f {staged}; exit $status", kind="run", timeout=120)
-    live.shells.must(node.name, sql(f"SET GLOBAL gtid_slave_pos = '{position.group(1)}'"), kind="run")
+    copy_from_primary(live, node)
     remaining = tuple(n for n in state.out if n != node.name)
     return settle(live, dataclasses.replace(state, out=remaining), remaining, options)

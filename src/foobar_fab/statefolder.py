@@ -4,7 +4,7 @@
 passwords (secrets.json), the design file it runs (design.json), its primary after a promotion
 (database.json), what a fenced former primary alone held before a rebuild (orphans/), its CA and
 certificates (tls/), the running exercise (a sealed token) and the results
-of those done, the drills' reports (and the one under way), the last scan, the token of the lab's page, and the provider's notes (dnsmasq's pid, the NAT
+of those done, the build-it lab under way and its design (build-it.json, build-it.yml), the drills' reports (and the one under way), the last scan, the token of the lab's page, and the provider's notes (dnsmasq's pid, the NAT
 rules, Vagrant's machine data, Incus's staging). Secrets and keys are 0600; the reports and records anyone on the host
 may read are 0644, as they always were. `invoke destroy` removes the folder.
 """
@@ -123,6 +123,16 @@ class LabFolder:
     def exercise_results(self) -> Path:
         """One JSON line a finished exercise."""
         return self.path / "exercises.jsonl"
+
+    @property
+    def build_it(self) -> Path:
+        """The build-it lab under way (which one, the design it runs on, what the student owns); absent when none runs."""
+        return self.path / "build-it.json"
+
+    @property
+    def build_it_design(self) -> Path:
+        """The design file a build-it lab runs the lab on while it is under way."""
+        return self.path / "build-it.yml"
 
     @property
     def tls(self) -> Path:

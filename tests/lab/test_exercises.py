@@ -19,6 +19,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,16 @@ POSTS = (
     "-d '{{\"body\": \"hello\"}}' http://{entry}/api/messages; done"
 )
 STATS = "curl -s 'http://{lb_address}:8404/;csv'"
+SERVED = "for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null -D - -H 'Host: {domain}' http://{entry}/ | grep -i '^x-served-by'; done"
+EXPIRED = "curl -sS -o /dev/null --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}/ 2>&1; true"
+PROMETHEUS = "curl -s http://{mon_address}:9090/api/v1/targets; curl -s http://{mon_address}:9090/api/v1/rules"
+
+
+def never_from(node: str) -> str:
+    """Answers seen, and none of them from the node."""
+    return rf"(?i)\A(?![\s\S]*x-served-by: {re.escape(node)}\b)[\s\S]*x-served-by: "
+
+
 WITNESSES: dict[str, Witness] = {
     "site-unavailable": lambda d: ("host", "curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {domain}' http://{entry}/", r"^503$"),
     "server-down-after-change": lambda d: ("host", STATS, rf"(?m)^web,{d['node']},.*,DOWN,"),
@@ -91,10 +102,13 @@ WITNESSES: dict[str, Witness] = {
     "stale-replica": lambda d: (d["replica"], "mariadb -e 'SHOW REPLICA STATUS\\G'", r"Slave_SQL_Running: No"),
     "after-maintenance": lambda d: (d["replica"], "mariadb -e 'SHOW REPLICA STATUS\\G'", r"Last_IO_Error: .*Access denied"),
     "replica-stuck": lambda d: (d["replica"], "df -h /var/lib/mysql", r"100%"),
-    "certificate-warning": lambda d: (
-        "host", "curl -sS -o /dev/null --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}/ 2>&1; true", r"expired"
-    ),
+    "certificate-warning": lambda d: ("host", EXPIRED, r"expired"),
     "floating-address-moved": lambda d: (d["backup"], "ip -o -4 addr show", rf" {re.escape(d['vip'])}/"),
+    "uneven-load": lambda d: ("host", SERVED, rf"(?i)(?:[\s\S]*x-served-by: {re.escape(d['busy'])}\b){{6}}"),
+    "server-up-but-idle": lambda d: ("host", SERVED, never_from(d["web"])),
+    "warning-after-renewal": lambda d: ("host", EXPIRED, r"expired"),
+    "floating-address-twice": lambda d: (d["changed"], "ip -o -4 addr show", rf" {re.escape(d['vip'])}/"),
+    "no-alert-came": lambda d: ("host", PROMETHEUS, r'"health":"down"' if d["variant"] == "firewall" else r'state=\\"down\\"'),
     "user-saw-an-error": lambda d: ("host", "curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {domain}' http://{entry}/", r"^200$"),
 }
 
@@ -287,20 +301,27 @@ def test_exercise_on_the_secured_design(secured_lab: Settings, name: str) -> Non
     run_exercise(secured_lab, name)
 
 
-@pytest.fixture(scope="module")
-def scaled_lab(seed_lab: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A lab of the scaled design of its own: the test lab's name plus "s", on 10.181.65.0/24 (with a lab of
-    your own, on the subnet after its own; FOOBAR_TEST_SCALED_SUBNET chooses another)."""
+@contextmanager
+def scaled_lab_beside(seed_lab: Settings, folder: Path, suffix: str) -> Iterator[Settings]:
+    """A lab of the scaled design of its own, built, and destroyed afterwards: the test lab's name plus `suffix`,
+    on 10.181.65.0/24 (with a lab of your own, on the subnet after its own; FOOBAR_TEST_SCALED_SUBNET chooses another)."""
     lab = design_of(seed_lab)
     following = ipaddress.IPv4Network(int(lab.subnet.network_address) + 256).supernet(new_prefix=24)
     subnet = os.environ.get("FOOBAR_TEST_SCALED_SUBNET", str(following) if os.environ.get("FOOBAR_TEST_LAB_FILE") else "10.181.65.0/24")
-    settings = relocated(seed_lab, SCALED, tmp_path_factory.mktemp("scaled-exercises"), f"{lab.name}s", subnet)
+    settings = relocated(seed_lab, SCALED, folder, f"{lab.name}{suffix}", subnet)
     result, output = build(settings)
     try:
         assert result.ok, output
         yield settings
     finally:
         destroy(settings)
+
+
+@pytest.fixture(scope="module")
+def scaled_lab(seed_lab: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The exercises' scaled lab (the test lab's name plus "s")."""
+    with scaled_lab_beside(seed_lab, tmp_path_factory.mktemp("scaled-exercises"), "s") as settings:
+        yield settings
 
 
 @pytest.mark.skipif(not SCALED.exists(), reason="configs/scaled.yml does not exist yet (the scaled design)")

@@ -75,7 +75,7 @@ def slow_drill(built_lab: FirstBuild, balance: str) -> dict[str, Any]:
     with live_lab(built_lab.settings) as (lab, output):
         report = run_drill(lab, by_name("slow-web1"), DrillOptions(20.0, 8.0, balance=balance))
     assert report["recovered"] and report["settings"]["balance"] == balance, output.getvalue()
-    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
+    assert all(e["ok"] for e in report["expectations"]), [e for e in report["expectations"] if not e["ok"]]
     return report
 
 

@@ -92,16 +92,18 @@ def test_haproxy_stopping_moves_the_address_within_2_s(scaled: Settings) -> None
 
 def test_a_split_brain_is_seen_and_heals(scaled: Settings) -> None:
     report = drill(scaled, "split-brain")
-    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
+    assert all(e["ok"] for e in report["expectations"]), [e for e in report["expectations"] if not e["ok"]]
     assert len(holding(scaled)) == 1
 
 
 @pytest.mark.parametrize("name", ["kill-app1", "kill-web1", "kill-db-primary", "partition-replica"])
 def test_each_tier_fails_on_its_own(scaled: Settings, name: str) -> None:
     report = drill(scaled, name)
-    assert all(e["ok"] for e in report["expectations"]), report["expectations"]
+    assert all(e["ok"] for e in report["expectations"]), [e for e in report["expectations"] if not e["ok"]]
     if name in ("kill-app1", "kill-web1"):
-        assert report["totals"]["writes"]["failed"] == 0 and report["totals"]["reads"]["failed"] == 0
+        # Reads are retried on another server; a write is never retried, so one the cut catches under way may fail
+        # (the expectations above allow none once the server is out).
+        assert report["totals"]["reads"]["failed"] == 0
 
 
 def test_destroy_leaves_nothing(scaled: Settings) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,15 +15,17 @@ import yaml
 
 from foobar_fab import design, topology
 from foobar_fab.exercises import causes
-from foobar_fab.exercises.catalog import EXERCISES, WRITES_TO
+from foobar_fab.exercises.catalog import EXERCISES, SILENT_MONITOR, WRITES_TO
 from foobar_fab.exercises.faults import unused_address
 from foobar_fab.exercises.record import Exercise, common, fill
 from foobar_fab.exercises.state import Drawer, ExerciseError, Running
-from foobar_fab.exercises.symptoms import floating_on_first
+from foobar_fab.exercises.symptoms import floating_on_first, load_shared, web_servers_watched
 from foobar_fab.expect import CheckFailed
-from foobar_fab.roles import ROLES
+from foobar_fab.roles import ROLES, firewall
+from foobar_fab.roles import monitor as monitor_role
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
+from foobar_fab.templates import render
 
 SCALED = """
 lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
@@ -55,7 +58,7 @@ def details(exercise: Exercise, lab: topology.Lab, seed: int) -> dict[str, str]:
 
 
 #: What injections learn on the nodes (a row's id, keepalived's priorities), which some texts name.
-LEARNED = {"row": "42", "old": "150", "new": "90", "setting": "/etc/foobar/primary (the file FOOBAR_PRIMARY_FILE names in /etc/foobar/app.env)"}
+LEARNED = {"row": "42", "old": "150", "new": "90", "was": "roundrobin", "then": "", "mistake": "a mistake", "repair": "a repair", "setting": "/etc/foobar/primary (the file FOOBAR_PRIMARY_FILE names in /etc/foobar/app.env)"}
 
 
 def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
@@ -66,6 +69,15 @@ def test_at_least_twelve_exercises_across_the_layers_and_designs() -> None:
     assert [e for e in EXERCISES if e.applies(secured) and not e.applies(seed)], "an exercise of the secured design"
     assert [e for e in EXERCISES if e.applies(scaled) and not e.applies(seed) and not e.applies(secured)], "one of the scaled design"
     assert [e for e in EXERCISES if e.causes == ("none",)], "one exercise where nothing is wrong"
+
+
+def test_the_balancer_tls_and_vrrp_each_have_a_level_3_exercise_and_the_monitoring_one_of_its_own() -> None:
+    seed, secured, scaled = DESIGNS.values()
+    chains = [e for e in EXERCISES if e.level == 3]
+    assert [e for e in chains if e.layer == "load balancer" and e.applies(seed)], "a level-3 exercise on the balancer"
+    assert [e for e in chains if e.layer == "TLS" and e.applies(secured) and not e.applies(seed)], "a level-3 exercise on TLS"
+    assert [e for e in chains if "keepalived" in e.causes[0] and e.applies(scaled) and not e.applies(secured)], "a level-3 exercise on VRRP"
+    assert [e for e in EXERCISES if e.layer == "monitoring" and e.applies(secured) and not e.applies(seed)], "a silent monitor"
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.name for e in EXERCISES])
@@ -201,3 +213,90 @@ def test_the_floating_address_symptom_asks_the_first_balancer(gone: bool) -> Non
         with pytest.raises(CheckFailed, match="is not on"):
             floating_on_first(live, {}, 0.0)  # type: ignore[arg-type]
     assert live.shells.commands == [f"{lab.balancers[0].name}: ip -o -4 addr show to {lab.floating_address}/32"]
+
+
+class Site:
+    """The site as a probe asks it: each page answered by the next server of `servers`."""
+
+    def __init__(self, servers: list[str]) -> None:
+        self.servers = servers
+        self.asked = 0
+
+    def get(self, path: str, timeout: float) -> SimpleNamespace:
+        self.asked += 1
+        return SimpleNamespace(headers={"X-Served-By": self.servers[(self.asked - 1) % len(self.servers)]})
+
+
+def test_the_load_is_shared_only_when_every_web_server_takes_its_part() -> None:
+    lab = DESIGNS["seed"]
+    assert load_shared(SimpleNamespace(lab=lab, site=Site(["web-01", "web-02"])), {}, 0.0) == "of 8 pages: web-01 4, web-02 4"  # type: ignore[arg-type]
+    with pytest.raises(CheckFailed, match="of 8 pages: web-01 8, web-02 0"):
+        load_shared(SimpleNamespace(lab=lab, site=Site(["web-01"])), {}, 0.0)  # type: ignore[arg-type]
+    with pytest.raises(CheckFailed, match="web-01 7, web-02 1"):
+        load_shared(SimpleNamespace(lab=lab, site=Site(["web-01"] * 7 + ["web-02"])), {}, 0.0)  # type: ignore[arg-type]
+
+
+class Monitor:
+    """Prometheus as the probe asks it: its targets' health, the WebServerDown rule it loaded, the series of a query."""
+
+    def __init__(self, rule: str, found: list[dict[str, str]], health: str = "up") -> None:
+        self.rule, self.found, self.health, self.asked = rule, found, health, []
+
+    def targets(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(job="haproxy", node="lb-01", health=self.health), SimpleNamespace(job="node", node="web-01", health="up")]
+
+    def rules(self) -> dict[str, str]:
+        return {"WebServerDown": self.rule, "TargetDown": "up == 0"}
+
+    def series(self, expression: str) -> list[dict[str, str]]:
+        self.asked.append(expression)
+        return self.found
+
+
+def test_a_silent_monitor_is_told_by_its_targets_and_by_what_its_rule_selects() -> None:
+    lab = DESIGNS["secured"]
+    every = [{"node": "lb-01", "server": "web-01"}, {"node": "lb-01", "server": "web-02"}]
+    heard = Monitor('haproxy_server_status{proxy="web",state="DOWN"} == 1', every)
+    assert "sees every web server" in web_servers_watched(SimpleNamespace(lab=lab, prometheus=lambda node: heard), {}, 0.0)  # type: ignore[arg-type]
+    assert heard.asked == ['haproxy_server_status{proxy="web",state="DOWN"}']  # the rule's selector, without its comparison
+    deaf = Monitor('haproxy_server_status{proxy="web",state="down"} == 1', [])
+    with pytest.raises(CheckFailed, match="selects nothing of web-01 on lb-01, web-02 on lb-01"):
+        web_servers_watched(SimpleNamespace(lab=lab, prometheus=lambda node: deaf), {}, 0.0)  # type: ignore[arg-type]
+    unscraped = Monitor('haproxy_server_status{proxy="web",state="DOWN"} == 1', every, health="down")
+    with pytest.raises(CheckFailed, match="targets not up: haproxy on lb-01"):
+        web_servers_watched(SimpleNamespace(lab=lab, prometheus=lambda node: unscraped), {}, 0.0)  # type: ignore[arg-type]
+
+
+def _edit_locally(command: str, path: str, local: Path) -> None:
+    """Run a fault's file edit (the command up to its reload) on a local copy of the file."""
+    edit = command.split(" && ", maxsplit=1)[0]
+    assert edit.endswith(f" {path}")
+    subprocess.run(["bash", "-c", edit[: -len(path)] + str(local)], check=True)
+
+
+@pytest.mark.parametrize("variant", ["rule", "firewall"])
+def test_the_silent_monitor_fault_changes_one_line_and_its_fix_puts_it_back(tmp_path: Path, variant: str) -> None:
+    lab = DESIGNS["secured"]
+    found = next(d for d in (details(SILENT_MONITOR, lab, seed) for seed in range(20)) if d["variant"] == variant)
+    monitor = lab.node(found["mon"])
+    if variant == "rule":
+        path, text = monitor_role.RULES, render("prometheus/foobar.rules.yml.j2")
+    else:
+        path = firewall.RULES
+        text = (f"        ip saddr {{ {monitor.address} }} tcp dport 9100 accept comment \"prometheus-node-exporter: node metrics\"\n"
+                f"        ip saddr {{ {monitor.address} }} tcp dport 8405 accept comment \"haproxy: HAProxy metrics\"\n")
+    local = tmp_path / "file"
+    local.write_text(text)
+    shells = NodeFiles()
+    live = SimpleNamespace(lab=lab, shells=shells)
+    SILENT_MONITOR.inject(live, found)  # type: ignore[arg-type]
+    _edit_locally(shells.commands[-1].partition(": ")[2], path, local)
+    changed = [(a, b) for a, b in zip(text.splitlines(), local.read_text().splitlines(), strict=True) if a != b]
+    assert len(changed) == 1, changed
+    if variant == "rule":
+        assert 'state="down"' in changed[0][1] and shells.commands[-1].startswith(f"{monitor.name}: ")
+    else:
+        assert f"{{ {found['typo']} }} tcp dport 8405" in changed[0][1] and shells.commands[-1].startswith("lb-01: ")
+    SILENT_MONITOR.fix(live, found)  # type: ignore[arg-type]
+    _edit_locally(shells.commands[-1].partition(": ")[2], path, local)
+    assert local.read_text() == text

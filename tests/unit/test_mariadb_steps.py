@@ -9,7 +9,9 @@ import pytest
 from foobar_fab import design
 from foobar_fab.observe.replication import parse_replica_status
 from foobar_fab.resources.mariadb import (
+    HEARTBEAT_VERSION,
     Database,
+    Heartbeat,
     Replica,
     Schema,
     SemiSync,
@@ -223,3 +225,22 @@ def test_a_replica_that_waited_stops_waiting_and_reconnects_to_acknowledge() -> 
     assert SemiSync(waits=False, acknowledges=True, timeout_ms=1000, replica=True).decide(probed("0\t1\t1000\n")).actions == ()
     primary = SemiSync(waits=True, acknowledges=False, timeout_ms=1000, replica=False).decide(probed("1\t1\t1000\n"))
     assert len(primary.actions) == 1  # no replication threads to restart on the primary
+
+
+def test_the_heartbeat_event_is_made_unlogged_writing_only_where_the_server_takes_writes() -> None:
+    step = Heartbeat("foobar.heartbeat")
+    assert not step.decide(probed(f"ON\tENABLED/{HEARTBEAT_VERSION}\n")).changes
+    for shown in ("OFF\tnone\n", f"OFF\tENABLED/{HEARTBEAT_VERSION}\n", f"ON\tDISABLED/{HEARTBEAT_VERSION}\n", "ON\tENABLED/foobar_fab heartbeat 0\n"):
+        plan = step.decide(probed(shown))
+        (made,) = plan.actions
+        assert isinstance(made, Run) and made.command.startswith("mariadb -N -B -e 'SET sql_log_bin = 0; CREATE OR REPLACE ")
+        assert "EVERY 1 SECOND" in made.command and "WHERE @@global.read_only = 0" in made.command and "SET GLOBAL event_scheduler = ON" in made.command
+    with pytest.raises(StepError):
+        step.decide(probed("", exited=1))
+
+
+def test_a_design_without_monitoring_drops_the_heartbeat_event() -> None:
+    step = Heartbeat("foobar.heartbeat", wanted=False)
+    assert not step.decide(probed("OFF\tnone\n")).changes
+    (dropped,) = step.decide(probed(f"ON\tENABLED/{HEARTBEAT_VERSION}\n")).actions
+    assert isinstance(dropped, Run) and "SET sql_log_bin = 0; DROP EVENT IF EXISTS mysql.foobar_heartbeat" in dropped.command

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from foobar_fab import design, pki, scan, sniff
-from foobar_fab.roles import firewall, inputs_for, monitor
+from foobar_fab.roles import database, firewall, inputs_for, monitor
 from foobar_fab.roles.firewall import FirewallGone, RulesLive
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
@@ -172,7 +172,7 @@ def test_alert_rules_parse_and_match_the_renewal_window() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("    roles: [base, monitor]\n", "    roles: [base]\n", "features.monitoring: exporter: monitoring clients need a monitoring server to send to (no node has the role monitor)"),
+        ("    roles: [base, monitor]\n", "    roles: [base]\n", "features.monitoring: exporter: monitoring clients need a monitoring server to scrape them (no node has the role monitor)"),
         ("  monitoring: true", "  monitoring: false", "features.monitoring: monitor: one monitoring server, on a design with monitoring (mon-01 has the role monitor, but monitoring is off: switch it on)"),
         ("  https: true", "  https: yes please", "features.https: expected true or false, got 'yes please'"),
         ("  https: true", "  tls: true", "features.tls: unknown key (known: firewall, https, monitoring)"),
@@ -186,3 +186,27 @@ def test_feature_rules(tmp_path: Path, old: str, new: str, message: str) -> None
     with pytest.raises(TopologyError) as caught:
         design.load(path)
     assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_replication_lag_is_alerted_on_the_heartbeats_age_not_on_seconds_behind_master() -> None:
+    rules = yaml.safe_load(render("prometheus/foobar.rules.yml.j2"))["groups"][0]["rules"]
+    lagging = next(r for r in rules if r["alert"] == "ReplicationLagging")
+    assert "seconds_behind_master" not in lagging["expr"]
+    assert lagging["expr"].startswith("min by (node) (mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds)")
+    args = render("prometheus/mysqld-exporter.default.j2", cnf="c", database="foobar", table="heartbeat")
+    assert "--collect.heartbeat --collect.heartbeat.database=foobar --collect.heartbeat.table=heartbeat" in args
+
+
+def _heartbeat_steps(lab: Lab, node: str) -> list[object]:
+    role = database.PRIMARY if lab.node(node) == lab.primary else database.REPLICA
+    return [s for s in role.steps(inputs_for(lab, lab.node(node), SECRETS)) if "heartbeat" in s.name]
+
+
+def test_the_heartbeat_is_written_on_a_monitored_design_only_and_its_table_made_on_the_primary() -> None:
+    primary, replica = _heartbeat_steps(SECURED, "web-01"), _heartbeat_steps(SECURED, "web-02")
+    assert [type(s).__name__ for s in primary] == ["Schema", "Heartbeat"] and [type(s).__name__ for s in replica] == ["Heartbeat"]
+    assert all(s.wanted for s in (primary[1], replica[0]))  # type: ignore[attr-defined]
+    seed = design.load(PROJECT_ROOT / "configs/lab.yml")
+    assert [(type(s).__name__, s.wanted) for s in _heartbeat_steps(seed, "web-01")] == [("Heartbeat", False)]  # type: ignore[attr-defined]
+    assert "event-scheduler   = ON" in database.config(inputs_for(SECURED, SECURED.node("web-02"), SECRETS))
+    assert "event-scheduler" not in database.config(inputs_for(seed, seed.node("web-02"), SECRETS))

@@ -20,12 +20,13 @@ DRILLS = [
     "kill-db-primary", "failover", "partition-replica", "all", "durability", "stale-reads",
 ]
 EXERCISE_TASKS = ["exercise.start", "exercise.hint", "exercise.check", "exercise.solve", "exercise.stop"]
+BUILD_IT_TASKS = ["build-it.list", "build-it.start", "build-it.hint", "build-it.grade", "build-it.solve", "build-it.stop"]
 LB = ["lb.show", "lb.weight", "lb.drain", "lb.maint", "lb.ready", "lb.balance", "lb.active-passive"]
 TASKS = [
     "build", "check", "status", "ssh", "destroy", "watch", "scan", "sniff", "alerts", "web", "bench.build", "bench.site", "bench.class", "cache.show", "cache.clear",
     "db.status", "db.switchover", "db.failover", "db.rejoin", "db.rebuild", "db.orphans",
     "docs.capture", "docs.diagram", "docs.screenshot",
-] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + ["class.up", "class.status", "class.exercise", "class.grades", "class.web", "class.down", "lesson.start"]
+] + [f"drill.{d}" for d in DRILLS] + LB + ["exercise.list", *EXERCISE_TASKS] + BUILD_IT_TASKS + ["class.up", "class.status", "class.exercise", "class.grades", "class.web", "class.down", "lesson.start"]
 
 
 def test_list_shows_the_tasks() -> None:

@@ -26,6 +26,7 @@ from ..providers.incus import cluster as incus_cluster
 from ..providers.incus.images import IncusImage
 from ..providers.incus.instances import IncusBooted, IncusKnownHosts, Instance, InstanceGone, Network, NetworkGone, Running
 from ..providers.incus.layout import IncusLayout, IncusPlace
+from ..providers.incus.provider import require_daemon
 from ..providers.lxc.containers import KeyPair, StateGone
 from ..providers.lxc.image import BaseImage
 from ..providers.lxc.layout import LxcLayout
@@ -180,6 +181,7 @@ def up(settings: Settings, classroom: Classroom, console: Console, out: Out, par
     runner = Runner(console)
     host = LocalExecutor("host", console)
     with on_the_labs_incus(classroom):
+        require_daemon()
         if not forget_lost_members(settings, classroom, console, out):
             return []
         outcomes = build_labs(settings, classroom, out, parallel)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..roles.loadbalancer import HAPROXY_PROFILES
 from ..topology import Lab, NodeSpec
 from .figures import Expectation, Figures
 
 DETECTION_LIMIT = 2.0  # seconds: HAProxy's tuned checks (every 500 ms, down after 2) plus observe layer4
-SLOW_LIMIT = 1.0
+# seconds: a read the power cut catches mid-answer waits out HAProxy's server timeout, then another server answers it
+SLOW_LIMIT = HAPROXY_PROFILES["tuned"]["timeout_server_ms"] / 1000 + 0.5
 ALERT_LIMIT = 15.0  # seconds: scrapes and evaluations every 5 s, a 2 s scrape timeout
 FLOATING_POWER_LIMIT = 1.0  # seconds of failed requests when the holder loses power (VRRP 3, adverts every 100 ms)
 FLOATING_SERVICE_LIMIT = 2.0  # when HAProxy stops on the holder (keepalived's check runs every second)

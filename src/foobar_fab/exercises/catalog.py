@@ -13,10 +13,11 @@ import secrets
 from dataclasses import dataclass
 
 from .. import pki
-from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
+from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
+from ..roles import monitor as monitor_role
 from ..roles.app import PRIMARY_FILE
 from ..topology import Lab, NodeSpec
 from . import symptoms
@@ -603,12 +604,30 @@ def _priority_choose(lab: Lab, rng: random.Random) -> Details:
     return {"master": master.name, "backup": backup.name, "changed": changed.name, "vip": str(lab.floating_address)}
 
 
+def _keepalived_number(live: LiveLab, node: str, setting: str) -> int:
+    """The first number a setting of keepalived.conf has on the node (`priority`, `virtual_router_id`)."""
+    return int(on(live, node, f"grep -m 1 -Eo '{setting}[[:space:]]+[0-9]+' {KEEPALIVED} | grep -Eo '[0-9]+'").strip())
+
+
+def _set_keepalived_number(live: LiveLab, node: str, setting: str, value: int) -> None:
+    """The setting's first number made `value`, and keepalived restarted to take it."""
+    on(live, node, sed(KEEPALIVED, f"0,/{setting}[[:space:]]\\+[0-9]\\+/s//{setting} {value}/") + " && systemctl restart keepalived")
+
+
 def _priority(live: LiveLab, node: str) -> int:
-    return int(on(live, node, f"grep -m 1 -Eo 'priority[[:space:]]+[0-9]+' {KEEPALIVED} | grep -Eo '[0-9]+'").strip())
+    return _keepalived_number(live, node, "priority")
 
 
 def _set_priority(live: LiveLab, node: str, priority: int) -> None:
-    on(live, node, sed(KEEPALIVED, f"0,/priority[[:space:]]\\+[0-9]\\+/s//priority {priority}/") + " && systemctl restart keepalived")
+    _set_keepalived_number(live, node, "priority", priority)
+
+
+#: Which designs the keepalived exercises run on.
+FLOATING_DESIGNS = "two balancers sharing a floating address with keepalived (configs/scaled.yml)"
+
+
+def _floating(lab: Lab) -> bool:
+    return lab.floating_address is not None and len(lab.balancers) >= 2
 
 
 def _priority_inject(live: LiveLab, details: Details) -> Details:
@@ -648,8 +667,264 @@ KEEPALIVED_PRIORITY = Exercise(
         "`invoke exercise.check --cause {changed}:keepalived`.",
     ),
     causes=("{changed}:keepalived",),
-    designs="two balancers sharing a floating address with keepalived (configs/scaled.yml)",
-    applies=lambda lab: lab.floating_address is not None and len(lab.balancers) >= 2,
+    designs=FLOATING_DESIGNS,
+    applies=_floating,
+)
+
+
+# -- one web server takes (almost) every request: a capacity problem of the balancer's algorithm or weights ------
+
+
+def _uneven_choose(lab: Lab, rng: random.Random) -> Details:
+    weight = rng.choice((20, 50, 64, 100))
+    variant = rng.choice(("algorithm", "weight"))
+    busy = lab.web_nodes[0] if variant == "algorithm" else _pick(rng, lab.web_nodes)  # `first` fills the first server
+    idle = [n.name for n in lab.web_nodes if n != busy]
+    return {"variant": variant, "busy": busy.name, "busy_address": str(busy.address), "idle": ", ".join(idle), "weight": str(weight)}
+
+
+def _algorithm(live: LiveLab, details: Details) -> str:
+    return on(live, details["lb"], f"grep -m 1 -Eo '^[[:space:]]+balance[[:space:]]+[a-z]+' {loadbalancer.CONFIG} | awk '{{print $2}}'").strip()
+
+
+def _set_algorithm(live: LiveLab, details: Details, algorithm: str) -> None:
+    on(live, details["lb"], sed(loadbalancer.CONFIG, f"s#^\\([[:space:]]*balance[[:space:]]\\+\\)[a-z]\\+#\\1{algorithm}#") + f" && {HAPROXY_RELOAD}")
+
+
+#: The weight variant: the busy server's line gets a weight far above the others' (1, HAProxy's default).
+WEIGHT = LineEdit("lb", loadbalancer.CONFIG, f" {{busy_address}}:{HTTP_PORT} check", f" {{busy_address}}:{HTTP_PORT} check weight {{weight}}", HAPROXY_RELOAD)
+
+
+def _uneven_inject(live: LiveLab, details: Details) -> Details:
+    if details["variant"] == "weight":
+        WEIGHT.inject(live, details)
+        return {"mistake": f"`weight {details['weight']}` on the line of {details['busy']} makes it take {details['weight']} requests for each "
+                           f"one another server takes (they have HAProxy's default weight, 1)", "repair": "take the weight away (equal servers, equal weights)"}
+    was = _algorithm(live, details)
+    _set_algorithm(live, details, "first")
+    return {"was": was, "mistake": "`balance first` sends every request to the first server until it holds its maxconn connections; the "
+                                   "others get only the overflow (an algorithm to keep few servers busy, e.g. to switch the others off)",
+            "repair": f"put back `balance {was}`, which shares the requests out"}
+
+
+def _uneven_fix(live: LiveLab, details: Details) -> None:
+    if details["variant"] == "weight":
+        WEIGHT.fix(live, details)
+    else:
+        _set_algorithm(live, details, details["was"])
+
+
+UNEVEN_LOAD = Exercise(
+    name="uneven-load",
+    level=2,
+    layer="load balancer",
+    symptom="at peak hours one web server is overloaded and pages are slow, while the others have little to do",
+    report="At peak hours {busy} runs at full load and pages get slow, while {idle} has little to do. The servers are the same size.",
+    choose=_uneven_choose,
+    inject=_uneven_inject,
+    fix=_uneven_fix,
+    gone=symptoms.load_shared,
+    hints=(
+        "Count who serves the pages: `for i in $(seq 20); do {curl}/ -o /dev/null -D - | grep -i x-served-by; done | sort | uniq -c`; "
+        "and HAProxy's statistics page ({stats}): the Sessions Total column of each server.",
+        "Every server is UP, yet one takes (almost) every request. What decides which server gets the next one? On {lb}, "
+        "`balance` (the algorithm) and the `server` lines (a `weight` on each) in /etc/haproxy/haproxy.cfg.",
+        "Solution: on {lb}, {mistake}. In /etc/haproxy/haproxy.cfg, {repair}: `haproxy -c -f /etc/haproxy/haproxy.cfg`, "
+        "`systemctl reload haproxy`. (For servers of unequal size, weights in proportion to what each can take are the tool; "
+        "for requests of unequal cost, `leastconn`.) Then `invoke exercise.check --cause {lb}:haproxy`.",
+    ),
+    causes=("{lb}:haproxy",),
+    designs="two web servers or more",
+    applies=lambda lab: len(lab.web_nodes) >= 2,
+)
+
+
+# -- HAProxy shows a server UP that never serves: its name leads to another server ------------------------------
+
+
+def _never_choose(lab: Lab, rng: random.Random) -> Details:
+    web = _pick(rng, lab.web_nodes)
+    twin = _pick(rng, tuple(n for n in lab.web_nodes if n != web))
+    return {"web": web.name, "web_address": str(web.address), "twin": twin.name, "twin_address": str(twin.address)}
+
+
+#: The server line tidied up to name its host; the balancer's /etc/hosts gives that name another server's address.
+SERVER_BY_NAME = LineEdit("lb", loadbalancer.CONFIG, f"server {{web}} {{web_address}}:{HTTP_PORT} ", f"server {{web}} {{web}}:{HTTP_PORT} ", HAPROXY_RELOAD)
+
+
+def _never_inject(live: LiveLab, details: Details) -> None:
+    on(live, details["lb"], _hosts_line(details["web_address"], details["web"], details["twin_address"]))
+    SERVER_BY_NAME.inject(live, details)
+
+
+NEVER_SERVES = Exercise(
+    name="server-up-but-idle",
+    level=3,
+    layer="load balancer",
+    symptom="HAProxy shows every web server UP, but one of them never serves a page",
+    report="HAProxy shows {web} UP and healthy, but no page ever comes from {web} (its access log stays empty) since the balancer's "
+           "configuration was tidied up.",
+    choose=_never_choose,
+    inject=_never_inject,
+    fix=lambda live, d: on(live, d["lb"], _hosts_line(d["twin_address"], d["web"], d["web_address"]) + f" && {HAPROXY_RELOAD}"),
+    gone=symptoms.load_shared,
+    hints=(
+        "Count who serves the pages: `for i in $(seq 20); do {curl}/ -o /dev/null -D - | grep -i x-served-by; done | sort | uniq -c`. "
+        "HAProxy's statistics page ({stats}): how many sessions did {web} take?",
+        "{web} takes its share, and answers its health checks, yet the pages come from elsewhere. Where does HAProxy send {web}'s "
+        "requests? The `server {web}` line in /etc/haproxy/haproxy.cfg on {lb}, and the addr column of `curl -s '{stats};csv'`.",
+        "The line names a host, not an address: HAProxy looks the name up when it loads its configuration. What does the name "
+        "give on {lb}? `getent hosts {web}`, and /etc/hosts.",
+        "Solution: on {lb}, the `server {web}` line names the host {web}, and /etc/hosts on {lb} gives that name the address of "
+        "{twin} ({twin_address}): HAProxy checks and sends {web}'s share to {twin}, which answers, so {web} shows UP. Put back "
+        "{web_address} in that line of /etc/hosts, then `systemctl reload haproxy` (it looks names up only when it loads its "
+        "configuration; an address in the server line avoids the question). Then `invoke exercise.check --cause {lb}:hosts`.",
+    ),
+    causes=("{lb}:hosts", "{lb}:haproxy"),
+)
+
+
+# -- the certificate was renewed, but the balancer still serves the old one -------------------------------------
+
+
+def _renewed_inject(live: LiveLab, details: Details) -> None:
+    """HAProxy loads a certificate that has ended; then the current one is written to its file, with no reload."""
+    _install(live, details["lb"], _bundle(live, int(details["days"])))
+    on(live, details["lb"], put(loadbalancer.CERTIFICATE, _bundle(live, None), "0600"))
+
+
+RENEWED_NOT_LOADED = Exercise(
+    name="warning-after-renewal",
+    level=3,
+    layer="TLS",
+    symptom="browsers warn that the connection is not private, though the certificate was renewed and the monitoring is quiet",
+    report="Browsers warn that the connection to https://{domain}/ is not private. The certificate was renewed last month, and the "
+           "expiry alert (CertificateExpiresSoon) says nothing.",
+    choose=lambda lab, rng: {"days": str(rng.randint(2, 60)), "cert": loadbalancer.CERTIFICATE},
+    inject=_renewed_inject,
+    fix=lambda live, d: on(live, d["lb"], HAPROXY_RELOAD),
+    gone=symptoms.https_valid,
+    hints=(
+        "See what a browser sees: `curl -v -o /dev/null --cacert {state}/tls/ca.pem --resolve {domain}:443:{entry} https://{domain}/`. "
+        "What does the TLS part say?",
+        "Compare the certificate the site sends (`openssl s_client -connect {entry}:443 -servername {domain} </dev/null 2>/dev/null "
+        "| openssl x509 -noout -serial -dates`) with the one in the file HAProxy is configured with, on {lb}: "
+        "`openssl x509 -noout -serial -dates -in {cert}`.",
+        "The file holds the renewed certificate; the site serves another one. When does HAProxy read that file? `systemctl status "
+        "haproxy` on {lb} (since when it runs and was last reloaded) against `ls -l --time-style=full-iso {cert}`. And what "
+        "does the expiry alert read: what is served, or a file?",
+        "Solution: the renewed certificate was written to {cert} on {lb}, but HAProxy reads it only when it starts or reloads, and "
+        "nobody reloaded it: it still serves the old one, which ended {days} days ago. `systemctl reload haproxy` on {lb} (a "
+        "renewal needs that step; certbot runs it as a deploy hook). The expiry alert reads the date of the certificate the build "
+        "installed (a metric written beside it), not the one served: it stayed silent. Then `invoke exercise.check --cause {lb}:haproxy`.",
+    ),
+    causes=("{lb}:haproxy", "{lb}:certificate"),
+    designs="https (configs/secured.yml)",
+    applies=lambda lab: lab.has("https"),
+)
+
+
+# -- both balancers hold the floating address: they no longer hear each other -----------------------------------
+
+
+def _twice_inject(live: LiveLab, details: Details) -> Details:
+    old = _keepalived_number(live, details["changed"], "virtual_router_id")
+    new = old % 254 + 1
+    _set_keepalived_number(live, details["changed"], "virtual_router_id", new)
+    then = "" if details["changed"] == details["backup"] else f", then on {details['backup']} (it does not preempt: it would keep the address)"
+    return {"old": str(old), "new": str(new), "then": then}
+
+
+def _twice_fix(live: LiveLab, details: Details) -> None:
+    _set_keepalived_number(live, details["changed"], "virtual_router_id", int(details["old"]))
+    if details["changed"] != details["backup"]:
+        on(live, details["backup"], "systemctl restart keepalived")  # it lets the address go, to the master
+
+
+FLOATING_TWICE = Exercise(
+    name="floating-address-twice",
+    level=3,
+    layer="load balancer",
+    symptom="since a maintenance on a balancer, the site hangs now and then and the floating address answers from two machines",
+    report="Since last night's maintenance on {changed}, the site hangs now and then for some users, and the network team sees "
+           "{vip} answered from two MAC addresses.",
+    choose=_priority_choose,
+    inject=_twice_inject,
+    fix=_twice_fix,
+    gone=symptoms.floating_on_first_only,
+    hints=(
+        "Which balancer holds {vip}? `ip -br addr` on each; and `ip neigh show {vip}` on another node, a few times.",
+        "Both hold it: each keepalived is MASTER (`journalctl -u keepalived -n 20` on both). A backup stays backup only while it "
+        "hears the master's advertisements. Do they hear each other? `tcpdump -ni eth0 vrrp -c 5` if it is there, or compare "
+        "the `vrrp_instance` blocks of " + KEEPALIVED + " on {master} and {backup}: which settings must be the same on both?",
+        "Solution: on {changed}, `virtual_router_id` is {new} while the other balancer's is {old}: two VRRP groups of one balancer "
+        "each, both MASTER of {vip}, both answering ARP for it. Put back {old} and `systemctl restart keepalived` on {changed}{then}; "
+        "{master} then holds the address alone. Then "
+        "`invoke exercise.check --cause {changed}:keepalived`.",
+    ),
+    causes=("{changed}:keepalived",),
+    designs=FLOATING_DESIGNS,
+    applies=_floating,
+)
+
+
+# -- the monitoring stays silent: an exporter the firewall drops, or a rule that selects nothing ------------------
+
+
+def _silent_choose(lab: Lab, rng: random.Random) -> Details:
+    variant = rng.choice(("firewall", "rule") if lab.has("firewall") else ("rule",))
+    monitor, web, balancer = lab.with_role("monitor")[0], _pick(rng, lab.web_nodes), lab.balancers[0]
+    details = {"mon": monitor.name, "mon_address": str(monitor.address), "web": web.name, "rules_file": monitor_role.RULES}
+    if variant == "firewall":
+        typo = unused_address(lab, monitor.address, rng)
+        return {**details, "variant": variant, "typo": typo, "culprit": f"{balancer.name}:firewall",
+                "mistake": f"the firewall of {balancer.name} ({firewall.RULES}) lets HAProxy's metrics (port {HAPROXY_METRICS_PORT}) be read from "
+                           f"{typo}, not from {monitor.address} ({monitor.name}). Prometheus's kept-alive connection went on as established until "
+                           "HAProxy's last reload closed it; since then no HAProxy series exists for WebServerDown to fire on, and only "
+                           "TargetDown fires, which everyone had learned to ignore",
+                "repair": f"Put back {monitor.address} in that rule and load it (`nft -f {firewall.RULES}`)"}
+    return {**details, "variant": variant, "culprit": f"{monitor.name}:monitoring",
+            "mistake": f"the WebServerDown rule in {monitor_role.RULES} on {monitor.name} selects `state=\"down\"`, but HAProxy's label "
+                       "values are upper case (`state=\"DOWN\"`) and label matching is exact: the rule selects nothing and can never fire",
+            "repair": f"Put back `state=\"DOWN\"`, check the file (`promtool check rules {monitor_role.RULES}`), `systemctl reload prometheus`"}
+
+
+def _silent_edit(details: Details, undo: bool) -> tuple[str, str]:
+    """The node and the command that make the monitor silent (or, undone, that make it hear again)."""
+    if details["variant"] == "firewall":
+        old, new = details["mon_address"], details["typo"]
+        pattern = f"/dport {HAPROXY_METRICS_PORT} /s/{literal(new if undo else old)}\\([,}} ]\\)/{old if undo else new}\\1/"
+        # HAProxy reloaded after: the scrapes' kept-alive connection, which the firewall lets on as established, is closed
+        return details["lb"], sed(firewall.RULES, pattern) + f" && nft -f {firewall.RULES} && {HAPROXY_RELOAD}"
+    old, new = 'state="DOWN"', 'state="down"'
+    return details["mon"], sed(monitor_role.RULES, f"s/{new if undo else old}/{old if undo else new}/") + " && systemctl reload prometheus"
+
+
+SILENT_MONITOR = Exercise(
+    name="no-alert-came",
+    level=2,
+    layer="monitoring",
+    symptom="a web server was down for ten minutes last night, and no alert came",
+    report="{web} was DOWN in HAProxy for ten minutes last night (a deploy gone wrong), and no WebServerDown alert came, though the "
+           "monitoring should tell within 15 s.",
+    choose=_silent_choose,
+    inject=lambda live, d: on(live, *_silent_edit(d, undo=False)),
+    fix=lambda live, d: on(live, *_silent_edit(d, undo=True)),
+    gone=symptoms.web_servers_watched,
+    hints=(
+        "Does the monitoring see what it should? Prometheus on {mon} (http://{mon_address}:9090/): Status > Targets, and Alerts; "
+        "from the host: `curl -s http://{mon_address}:9090/api/v1/targets | python3 -m json.tool | grep -E '\"(job|health|lastError)\"'`.",
+        "WebServerDown should have fired. Ask Prometheus the rule's own question without its `== 1`: `curl -s "
+        "http://{mon_address}:9090/api/v1/query --data-urlencode 'query=haproxy_server_status{{proxy=\"web\"}}'` (one series per "
+        "server and state?), then the rule as Prometheus loaded it: `curl -s http://{mon_address}:9090/api/v1/rules`.",
+        "A rule fires only on the series it selects, and only from targets Prometheus can scrape: an exporter it cannot reach, or "
+        "a selector that matches nothing, and the rule stays silent for ever. Look where each comes from: the firewall of {lb} "
+        "(`nft list ruleset`), and the rules file on {mon}, {rules_file}.",
+        "Solution: {mistake}. {repair}; then `invoke exercise.check --cause {culprit}`.",
+    ),
+    causes=("{culprit}",),
+    designs="monitoring (configs/secured.yml)",
+    applies=lambda lab: lab.has("monitoring") and bool(lab.with_role("monitor")) and bool(lab.balancers),
 )
 
 
@@ -693,6 +968,11 @@ EXERCISES: tuple[Exercise, ...] = (
     FULL_DISK,
     EXPIRED_CERTIFICATE,
     KEEPALIVED_PRIORITY,
+    UNEVEN_LOAD,
+    NEVER_SERVES,
+    RENEWED_NOT_LOADED,
+    FLOATING_TWICE,
+    SILENT_MONITOR,
     NOTHING_WRONG,
 )
 

@@ -21,6 +21,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "hosts": ("/etc/hosts", "dns", "resolver", "name-resolution"),
     "disk": ("filesystem", "storage", "volume", "space"),
     "certificate": ("cert", "tls", "ssl"),
+    "monitoring": ("prometheus", "alerting", "alerts", "alert-rules"),
 }
 
 

@@ -9,6 +9,7 @@ seconds (HAProxy's `rise`, a replica reconnecting); a just-broken one is asked o
 from __future__ import annotations
 
 import datetime
+import re
 import ssl
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,10 @@ SETTLE = 5.0  # seconds a repaired lab gets before the grade
 REPLICATION = 3.0  # seconds a posted message gets to reach every replica (it takes milliseconds)
 
 #: What a probe raises while the symptom is there.
+#: The alert rule that tells a web server DOWN, and the comparison at the end of a rule's expression.
+WATCHING_RULE = "WebServerDown"
+COMPARISON = re.compile(r"\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$")
+
 PROBLEMS = (CheckFailed, NodeUnreachable, requests.RequestException, LabGone, OSError)
 
 Probe = Callable[[LiveLab, Details, float], str]
@@ -153,6 +158,52 @@ def floating_on_first(live: LiveLab, details: Details, settle: float) -> str:
         if held is None:
             raise CheckFailed(f"{master.name} cannot be asked whether it holds {address}")
         return expect(held, f"{address} is {'' if held else 'not '}on {master.name}")
+
+    return eventually(probe, settle)
+
+
+def floating_on_first_only(live: LiveLab, details: Details, settle: float) -> str:
+    """The floating address is on the first load balancer, and on no other."""
+
+    def probe() -> str:
+        held = vip.holders(live.shells, live.lab)
+        return expect(held == [live.lab.balancers[0].name], f"{live.lab.floating_address} held by {', '.join(held) or 'nobody'}")
+
+    return eventually(probe, settle)
+
+
+def load_shared(live: LiveLab, details: Details, settle: float) -> str:
+    """Pages through the site come from every web server, each its share at least half as often as an even
+    share would give it (HAProxy's round robin gives them exactly their share)."""
+    servers = [n.name for n in live.lab.web_nodes]
+    count = 4 * len(servers)
+
+    def probe() -> str:
+        seen = [served_by(live.site.get("/", 3.0)) for _ in range(count)]
+        shares = {name: seen.count(name) for name in servers}
+        told = ", ".join(f"{name} {n}" for name, n in shares.items())
+        return expect(all(n >= count // (2 * len(servers)) for n in shares.values()), f"of {count} pages: {told}")
+
+    return eventually(probe, settle)
+
+
+def web_servers_watched(live: LiveLab, details: Details, settle: float) -> str:
+    """The monitoring could tell a web server DOWN: Prometheus scrapes every target of the design, and the
+    WebServerDown rule, as Prometheus loaded it and without its comparison, selects every web server on every
+    balancer (a rule whose selector matches nothing can never fire)."""
+    prometheus = live.prometheus(live.lab.with_role("monitor")[0])
+    wanted = {(b.name, w.name) for b in live.lab.balancers for w in live.lab.web_nodes}
+
+    def probe() -> str:
+        down = sorted(f"{t.job} on {t.node}" for t in prometheus.targets() if t.health != "up")
+        expect(not down, f"targets not up: {', '.join(down)}")
+        rule = prometheus.rules().get(WATCHING_RULE)
+        if rule is None:
+            raise CheckFailed(f"Prometheus has no rule {WATCHING_RULE}")
+        selector = COMPARISON.sub("", rule)
+        found = {(s.get("node", "?"), s.get("server", "?")) for s in prometheus.series(selector)}
+        missing = sorted(f"{server} on {node}" for node, server in wanted - found)
+        return expect(not missing, f"{WATCHING_RULE} ({rule}) sees every web server" if not missing else f"{WATCHING_RULE} ({rule}) selects nothing of {', '.join(missing)}")
 
     return eventually(probe, settle)
 

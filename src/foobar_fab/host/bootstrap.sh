@@ -36,9 +36,9 @@ case "${1:-}" in
     test|incus) need zstd zstd ;;
 esac
 # `docs` and `test`: headless Chromium too, for the screenshots `invoke docs.capture` takes and the lab page's
-# browser test (only when asked: it is large).
+# browser test (only when asked: it is large); jq for the captures that read Prometheus's answers.
 case "${1:-}" in
-    test|docs) need chromium chromium ;;
+    test|docs) need chromium chromium; need jq jq ;;
 esac
 
 if [ -n "$missing" ]; then

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -21,6 +22,7 @@ class Target:
     job: str
     node: str
     health: str  # up, down or unknown
+    instance: str = ""  # the address scraped, address:port
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Prometheus:
 
     def targets(self, timeout: float = 3.0) -> list[Target]:
         active = self._get("/api/v1/targets?state=active", timeout)["activeTargets"]
-        return [Target(t["labels"].get("job", "?"), t["labels"].get("node", "?"), t["health"]) for t in active]
+        return [Target(t["labels"].get("job", "?"), t["labels"].get("node", "?"), t["health"], t["labels"].get("instance", "")) for t in active]
 
     def alerts(self, timeout: float = 3.0) -> list[Alert]:
         return [
@@ -68,6 +70,16 @@ class Prometheus:
             )
             for a in self._get("/api/v1/alerts", timeout)["alerts"]
         ]
+
+    def rules(self, timeout: float = 3.0) -> dict[str, str]:
+        """The alert rules Prometheus has loaded: each one's expression, as Prometheus reads it, by name."""
+        groups = self._get("/api/v1/rules?type=alert", timeout)["groups"]
+        return {r["name"]: r["query"] for g in groups for r in g["rules"]}
+
+    def series(self, expression: str, timeout: float = 3.0) -> list[dict[str, str]]:
+        """The labels of each series an expression gives now."""
+        answer = self._get(f"/api/v1/query?query={quote(expression)}", timeout)
+        return [r["metric"] for r in answer["result"]]
 
     def firing(self, timeout: float = 3.0) -> dict[str, Alert]:
         """The alerts firing now, by key (pending ones, still waiting out their `for`, left out)."""

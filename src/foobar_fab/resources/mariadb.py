@@ -245,6 +245,52 @@ class Schema(Step):
         return change(f"table {self.table} created", *sql_file(f"USE `{self.database}`;\n{self.content}", "schema.sql"))
 
 
+#: The heartbeat's event: made on each database server (not replicated), run by MariaDB's event scheduler.
+HEARTBEAT_EVENT = "foobar_heartbeat"
+HEARTBEAT_VERSION = "foobar_fab heartbeat 1"
+
+
+@dataclass
+class Heartbeat(Step):
+    """Every second, the server that takes writes (the primary) stamps the time in its row of `table`; the
+    replicas receive the row like any write, so on each server the age of the newest row is how far behind
+    the primary it is: a figure that grows whatever stopped the copy (unlike Seconds_Behind_Master).
+
+    The event is made on every server, unlogged (a promoted replica then has it, enabled), and writes only
+    while its server takes writes: a read-only server writes nothing, so it has no transaction of its own.
+    Without `wanted`, the event is dropped."""
+
+    table: str
+    wanted: bool = True
+    name: str = "heartbeat"
+
+    def probe(self) -> str:
+        return sql(
+            "SELECT @@global.event_scheduler, IFNULL((SELECT CONCAT(STATUS, '/', EVENT_COMMENT) FROM information_schema.EVENTS "
+            f"WHERE EVENT_SCHEMA = 'mysql' AND EVENT_NAME = '{HEARTBEAT_EVENT}'), 'none')"
+        )
+
+    def decide(self, probe: Outcome) -> Plan:
+        if not probe.ok:
+            raise StepError(f"MariaDB does not answer: {probe.error()}")
+        scheduler, _, event = probe.stdout.strip().partition("\t")
+        if not self.wanted:
+            if event == "none":
+                return ok("none")
+            return change("event dropped", Run(sql(f"SET sql_log_bin = 0; DROP EVENT IF EXISTS mysql.{HEARTBEAT_EVENT}")))
+        if scheduler == "ON" and event == f"ENABLED/{HEARTBEAT_VERSION}":
+            return ok(f"written every second into {self.table} while this server takes writes")
+        event_sql = (
+            f"CREATE OR REPLACE DEFINER = root@localhost EVENT mysql.{HEARTBEAT_EVENT} ON SCHEDULE EVERY 1 SECOND "
+            f"ON COMPLETION PRESERVE ENABLE COMMENT '{HEARTBEAT_VERSION}' "
+            f"DO REPLACE INTO {self.table} (server_id, ts) SELECT @@global.server_id, NOW(6) FROM DUAL WHERE @@global.read_only = 0"
+        )
+        return change(
+            f"event made: every second into {self.table} while this server takes writes",
+            Run(sql(f"SET sql_log_bin = 0; {event_sql}; SET GLOBAL event_scheduler = ON")),
+        )
+
+
 @dataclass
 class ReadOnly(Step):
     """The server takes writes (the primary) or refuses them (a replica), set live: every server starts

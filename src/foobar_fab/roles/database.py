@@ -13,7 +13,7 @@ from ..constants import APP_USER, DATABASE, DB_PORT, EXPORTER_USER, REPLICATION_
 from ..expect import eventually, expect
 from ..observe.replication import threads_running
 from ..resources.files import Absent, ConfigFile
-from ..resources.mariadb import Database, ReadOnly, Replica, Schema, SemiSync, User
+from ..resources.mariadb import Database, Heartbeat, ReadOnly, Replica, Schema, SemiSync, User
 from ..resources.packages import Packages
 from ..resources.services import Service, UnitEnabled, UnitGone
 from ..steps import Step
@@ -41,6 +41,11 @@ EXPORTER_GRANTS = ("SELECT, PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.*",)  # 
 REPLICATION_GRANTS = ("REPLICATION SLAVE ON *.*",)
 TLS_DIR = "/etc/mysql/tls"
 TLS = {"ca": f"{TLS_DIR}/ca.pem", "cert": f"{TLS_DIR}/server.pem", "key": f"{TLS_DIR}/server.key"}
+#: The heartbeat's table (a design with monitoring): one row a primary, its server id and when it last wrote.
+HEARTBEAT_TABLE = "heartbeat"
+HEARTBEAT_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {HEARTBEAT_TABLE} (server_id INT UNSIGNED NOT NULL PRIMARY KEY, ts DATETIME(6) NOT NULL) ENGINE = InnoDB;\n"
+)
 #: New certificates are taken up without a restart.
 FLUSH_SSL = "mariadb -e 'FLUSH LOCAL SSL'"  # LOCAL: not written to the binary log (a replica's would be a transaction of its own)
 
@@ -54,6 +59,7 @@ def config(inputs: RoleInputs) -> str:
         database=DATABASE,
         server_id=int(node.address) & 0xFFFF,
         tls=TLS if inputs.tls is not None else None,
+        heartbeat=inputs.lab.has("monitoring"),
     )
 
 
@@ -141,6 +147,7 @@ def primary_steps(inputs: RoleInputs) -> list[Step]:
         # The primary's guard asks the other servers whether they take writes; it may ask nothing else.
         User(GUARD_USER, tuple(str(n.address) for n in lab.db_nodes + lab.fenced), inputs.secrets.get("db_guard", ""), ()),
         Schema(DATABASE, (APP_SOURCE / "schema.sql").read_text()),
+        *heartbeat(inputs),
     ]
 
 
@@ -150,7 +157,16 @@ def replica_steps(inputs: RoleInputs) -> list[Step]:
         ReadOnly(True),
         Replica(str(inputs.lab.primary.address), REPLICATION_USER, inputs.secrets["db_replication"], TLS["ca"] if inputs.tls else None),
         *semi_sync(inputs),
+        *heartbeat(inputs),
     ]
+
+
+def heartbeat(inputs: RoleInputs) -> list[Step]:
+    """On a design with monitoring, the heartbeat that tells how far behind each server is: its table (made on the
+    primary, replicated) and the event that writes it on whichever server takes writes; on another design, no event."""
+    monitored = inputs.lab.has("monitoring")
+    table = [Schema(DATABASE, HEARTBEAT_SCHEMA, table=HEARTBEAT_TABLE, name="heartbeat table")] if monitored and inputs.node == inputs.lab.primary else []
+    return [*table, Heartbeat(f"{DATABASE}.{HEARTBEAT_TABLE}", wanted=monitored)]
 
 
 def primary_ports(lab: Lab, node: NodeSpec) -> tuple[Port, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..constants import APP_METRICS_PORT, HAPROXY_METRICS_PORT, MYSQLD_EXPORTER_PORT, NODE_EXPORTER_PORT
+from ..constants import APP_METRICS_PORT, DATABASE, HAPROXY_METRICS_PORT, MYSQLD_EXPORTER_PORT, NODE_EXPORTER_PORT
 from ..executors import Outcome
 from ..resources.files import Absent, ConfigFile
 from ..resources.packages import APT_GET
@@ -19,6 +19,7 @@ from ..resources.services import Service
 from ..steps import Plan, Run, Step, change, lines, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
+from .database import HEARTBEAT_TABLE
 from .record import Port, Problem, Role, RoleInputs, Rule
 
 NODE_EXPORTER = "prometheus-node-exporter"
@@ -80,7 +81,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         cnf = render("prometheus/mysqld-exporter.cnf.j2", password=inputs.secrets["db_exporter"])
         found += [
             ConfigFile(MYSQLD_CNF, cnf, mode="0640", owner="root:prometheus", on_change=(restart,)),
-            ConfigFile(MYSQLD_DEFAULTS, render("prometheus/mysqld-exporter.default.j2", cnf=MYSQLD_CNF), on_change=(restart,)),
+            ConfigFile(MYSQLD_DEFAULTS, render("prometheus/mysqld-exporter.default.j2", cnf=MYSQLD_CNF, database=DATABASE, table=HEARTBEAT_TABLE), on_change=(restart,)),
             Service(MYSQLD_EXPORTER),
         ]
     return found
@@ -125,5 +126,5 @@ ROLE = Role(
     steps=steps,
     retire=retire,
     ports=ports,
-    rules=(Rule("monitoring clients need a monitoring server to send to", _monitor_exists),),
+    rules=(Rule("monitoring clients need a monitoring server to scrape them", _monitor_exists),),
 )

@@ -1,8 +1,9 @@
 """The monitoring server (mon-01): Prometheus scrapes every metrics endpoint the design's records list,
 evaluates the lab's alert rules, and Alertmanager delivers each alert to a receiver that logs it.
 
-It stands for a hosted monitoring service: the exporters on the servers send to it, and only it may
-reach them. Prometheus and Alertmanager answer the admin host only.
+It stands for a hosted monitoring service. It pulls: Prometheus asks each exporter on the servers for its
+figures every few seconds (nothing is sent to it), and only it may reach them. Prometheus and
+Alertmanager answer the admin host only.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from invoke.exceptions import Exit
 
 from ..console import Console
 from ..errors import LabError
-from ..session import LabSession, open_session
+from ..session import LabSession, open_session, running_design
 from ..settings import Settings
+from ..topology import Lab
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +56,15 @@ def session(c: Context, any_design: bool = False, **flags: Any) -> LabSession:
         print(opened.note, file=sys.stderr, flush=True)
     opened.provider.preflight()
     return opened
+
+
+def listed_design(c: Context, lab_file: str | None) -> Lab:
+    """The design a listing is for: the one the lab runs (a line on stderr says so when it is not the file the
+    task would have read), else the file; nothing is reached."""
+    _, lab, note = running_design(settings(c, lab_file=lab_file), any_design=True)
+    if note:
+        print(note, file=sys.stderr)
+    return lab
 
 
 def confirm(yes: bool) -> None:

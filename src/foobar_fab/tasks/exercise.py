@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
+from ..buildit import runner as buildit
 from ..exercises import runner
 from ..exercises.catalog import EXERCISES
 from ..live import live
-from ..session import LabSession, running_design
-from .common import LAB_HELP, session, settings
+from ..session import LabSession
+from .common import LAB_HELP, listed_design, session
 from .options import Cause, Choice, Number, options
 
 
@@ -28,9 +28,7 @@ def silent_session(c: Context, lab_file: str | None, provider: str | None) -> La
 @options()
 def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
     """List the exercises: name, level, layer, the designs they run on, and what a user would report."""
-    _, lab, note = running_design(settings(c, lab_file=lab_file), any_design=True)
-    if note:
-        print(note, file=sys.stderr)
+    lab = listed_design(c, lab_file)
     here = runner.applicable(lab)
     if json_:
         rows = [{"name": e.name, "level": e.level, "layer": e.layer, "symptom": e.symptom, "runs_here": e in here, "needs": e.designs} for e in EXERCISES]
@@ -54,6 +52,7 @@ def list_(c: Context, lab_file: str | None = None, json_: bool = False) -> None:
 def start(c: Context, name: str, seed: int | None = None, lab_file: str | None = None, provider: str | None = None) -> None:
     """Check the lab is healthy, break it in a hidden way, and show only what a user would report."""
     s = silent_session(c, lab_file, provider)
+    buildit.idle(s, "an exercise")
     with live(s) as lab:
         runner.start(lab, name, seed, print)
 

@@ -14,6 +14,7 @@ from .. import build as building
 from .. import checks
 from .. import scan as scanning
 from .. import sniff as sniffing
+from ..buildit import runner as buildit
 from ..constants import PROMETHEUS_PORT
 from ..drills import watch as watching
 from ..exercises.runner import drawer
@@ -30,6 +31,7 @@ from .options import ANY_NODE, SHELL_COMMAND, Number, options
 def build(c: Context, lab_file: str | None = None, provider: str | None = None, quiet: bool = False, fresh: bool = False) -> None:
     """Create what is missing, provision every node, and print a recap."""
     s = session(c, any_design=True, lab_file=lab_file, provider=provider, quiet=quiet, fresh=fresh)
+    buildit.guard_build(s)
     result = building.build(s)
     if not result.ok:
         reasons = "; ".join(str(f) for f in result.failures) or "see the failed steps above"

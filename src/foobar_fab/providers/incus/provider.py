@@ -46,6 +46,16 @@ HOST_COMMANDS = {"incus": "incus-base", "nft": "nftables", "conntrack": "conntra
 STATES = {"Running": "running", "Stopped": "stopped", "Frozen": "stopped"}
 
 
+def require_daemon() -> None:
+    """ProviderError, in one line saying how to start it, unless the Incus daemon (the one INCUS_CONF names) answers."""
+    try:
+        answered = subprocess.run(["incus", "query", "/1.0"], capture_output=True, text=True, timeout=30).returncode == 0
+    except (subprocess.TimeoutExpired, FileNotFoundError):
+        answered = False
+    if not answered:
+        raise ProviderError("the Incus daemon does not answer: run `sh src/foobar_fab/host/bootstrap.sh incus` to start it")
+
+
 class IncusProvider(Provider):
     """Instances, network and images in the local Incus daemon, all named after the lab."""
 
@@ -64,12 +74,7 @@ class IncusProvider(Provider):
         missing = sorted({pkg for cmd, pkg in HOST_COMMANDS.items() if shutil.which(cmd) is None})
         if missing:
             raise ProviderError(f"missing host packages {', '.join(missing)}: run `sh src/foobar_fab/host/bootstrap.sh incus`")
-        try:
-            answered = subprocess.run(["incus", "query", "/1.0"], capture_output=True, text=True, timeout=30).returncode == 0
-        except subprocess.TimeoutExpired:
-            answered = False
-        if not answered:
-            raise ProviderError("the Incus daemon does not answer: run `sh src/foobar_fab/host/bootstrap.sh incus` to start it")
+        require_daemon()
 
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on Incus")
