@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
+from foobar_fab.console import Console
+from foobar_fab.drills.traffic import EMULATED_RATE, RATE, drill_rate
 from foobar_fab.executors import Outcome
 from foobar_fab.providers.libvirt_host import LabNetwork, box_volume_name, network_xml, reservations, vm_mac
 from foobar_fab.providers.lxc.layout import LxcLayout
+from foobar_fab.providers.vagrant import VagrantProvider
 from foobar_fab.providers.vm_box import setup_script
 from foobar_fab.settings import PROJECT_ROOT
 
@@ -56,3 +60,20 @@ def test_the_box_disables_only_what_its_optional_packages_enabled() -> None:
     disable = next(i for i, row in enumerate(script) if "systemctl disable" in row)
     assert first < before < second < disable
     assert "curl" in script[first] and "nginx" not in script[first] and "nginx haproxy" in script[second]
+
+
+def test_the_vms_domain_type_is_the_one_the_build_chose_and_drills_send_less_to_emulated_vms(layout: LxcLayout) -> None:
+    provider = VagrantProvider(layout.lab, layout, "libvirt", Console(quiet=True))
+    assert provider.driver == "kvm" and not provider.emulated()  # nothing built yet: libvirt's usual type
+    layout.folder.make()
+    layout.folder.vm_domain_type.write_text("qemu\n")
+    assert provider.driver == "qemu" and provider.emulated()
+    assert "FOOBAR_LIBVIRT_DRIVER=qemu" in provider.vagrant("up", "--no-provision", "web-01")  # a restart keeps the type
+    assert not VagrantProvider(layout.lab, layout, "lxc", Console(quiet=True)).emulated()
+
+    said: list[str] = []
+    live = SimpleNamespace(session=SimpleNamespace(provider=provider), console=SimpleNamespace(note=lambda who, text: said.append(text)))
+    assert drill_rate(None, live) == EMULATED_RATE and "CPU emulation" in said[0]  # type: ignore[arg-type]
+    assert drill_rate(12.0, live) == 12.0 and len(said) == 1  # type: ignore[arg-type]
+    layout.folder.vm_domain_type.write_text("kvm\n")
+    assert drill_rate(None, live) == RATE and len(said) == 1  # type: ignore[arg-type]

@@ -73,7 +73,15 @@ class VagrantProvider(Provider):
         self.console = console
         self.host = LocalExecutor("host", console)
         self._ssh: dict[str, dict[str, str]] | None = None
-        self.driver = "kvm"  # libvirt's domain type: 'qemu' (emulation) where KVM runs no guest
+
+    @property
+    def driver(self) -> str:
+        """libvirt's domain type for the lab's VMs, as the build chose it: 'kvm', or 'qemu' where KVM runs no guest."""
+        kept = self.layout.folder.vm_domain_type
+        return kept.read_text().strip() if kept.exists() else "kvm"
+
+    def emulated(self) -> bool:
+        return self.backend == "libvirt" and self.driver == "qemu"
 
     @property
     def env(self) -> dict[str, str]:
@@ -131,7 +139,8 @@ class VagrantProvider(Provider):
             prepared = [StateFolder(self.layout.state_dir), self.vm_box(images), LabPool(self.lab), BoxVolume(self.lab, VM_BOX_NAME, box_image()), LabNetwork(self.layout)]
             if not runner.apply("host", self.host, prepared):
                 return False
-            self.driver = accelerator(VmBoxFiles(self.layout).kernel, VmBoxFiles(self.layout).folder, self.console)
+            files = VmBoxFiles(self.layout)
+            self.layout.folder.vm_domain_type.write_text(accelerator(files.kernel, files.folder, self.console) + "\n")
         steps.append(Machines(self))
         ok_ = runner.apply("host", self.host, steps)
         self._ssh = None
