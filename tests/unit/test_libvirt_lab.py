@@ -77,3 +77,8 @@ def test_the_vms_domain_type_is_the_one_the_build_chose_and_drills_send_less_to_
     assert drill_rate(12.0, live) == 12.0 and len(said) == 1  # type: ignore[arg-type]
     layout.folder.vm_domain_type.write_text("kvm\n")
     assert drill_rate(None, live) == RATE and len(said) == 1  # type: ignore[arg-type]
+
+
+def test_the_box_masks_the_housekeeping_that_held_the_cpu_at_each_boot() -> None:
+    masked = next(row for row in setup_script(("curl",), ()).splitlines() if row.startswith("systemctl mask "))
+    assert {"e2scrub_reap.service", "apt-daily.timer", "apt-daily-upgrade.timer"} <= set(masked.split()[2:])
