@@ -591,7 +591,7 @@ EXPIRED_CERTIFICATE = Exercise(
     ),
     causes=("{lb}:certificate", "{lb}:haproxy"),
     designs="https (configs/secured.yml)",
-    applies=lambda lab: lab.has("https"),
+    applies=loadbalancer.holds_site_key,  # the certificate is on the load balancer (not where TLS passes through it)
 )
 
 
@@ -820,7 +820,7 @@ RENEWED_NOT_LOADED = Exercise(
     ),
     causes=("{lb}:haproxy", "{lb}:certificate"),
     designs="https (configs/secured.yml)",
-    applies=lambda lab: lab.has("https"),
+    applies=loadbalancer.holds_site_key,  # the certificate is on the load balancer (not where TLS passes through it)
 )
 
 
