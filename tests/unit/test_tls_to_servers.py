@@ -12,6 +12,8 @@ import pytest
 
 from foobar_fab import benchmarks, design, pki, sniff
 from foobar_fab.constants import BALANCER_CA
+from foobar_fab.exercises import catalog
+from foobar_fab.exercises.record import common, fill
 from foobar_fab.pki import Certificate, Pki
 from foobar_fab.resources.files import Absent, ConfigFile
 from foobar_fab.roles import exporter, inputs_for, loadbalancer, web
@@ -174,3 +176,14 @@ def test_the_expiry_alert_watches_the_certificates_each_node_holds(mode: str, he
     for node, names in held.items():
         metrics = exporter.certificate_metrics(inputs_for(lab, lab.node(node), SECRETS, tls=issued(lab))) or ""
         assert re.findall(r'cert="([^"]+)"', metrics) == names, node
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("edit", ["SERVER_LINE", "WEIGHT", "SERVER_BY_NAME"])
+def test_the_exercises_edit_a_server_line_that_is_there_whatever_the_port(mode: str, edit: str) -> None:
+    """nobody-touched-it, uneven-load and server-up-but-idle change a `server` line of HAProxy's config: the text
+    they look for names the port the balancer sends to (80, or 443 where TLS goes on to the web servers)."""
+    lab = DESIGNS[mode]
+    web_01 = lab.node("web-01")
+    chosen = {**common(lab, ".lab/x"), "web": "web-01", "web_address": str(web_01.address), "busy_address": str(web_01.address)}
+    assert fill(getattr(catalog, edit).old, chosen) in haproxy(mode)

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from .. import pki
-from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
+from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, REPLICATION_USER
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
@@ -175,7 +175,7 @@ def _backend_choose(lab: Lab, rng: random.Random) -> Details:
     return {"web": node.name, "web_address": str(node.address), "port": rng.choice(("81", "8080", "8000", "800", "8081"))}
 
 
-SERVER_LINE = LineEdit("lb", loadbalancer.CONFIG, f" {{web_address}}:{HTTP_PORT} ", " {web_address}:{port} ", HAPROXY_RELOAD)
+SERVER_LINE = LineEdit("lb", loadbalancer.CONFIG, " {web_address}:{web_port} ", " {web_address}:{port} ", HAPROXY_RELOAD)
 BACKEND_PORT = Exercise(
     name="nobody-touched-it",
     level=2,
@@ -692,7 +692,7 @@ def _set_algorithm(live: LiveLab, details: Details, algorithm: str) -> None:
 
 
 #: The weight variant: the busy server's line gets a weight far above the others' (1, HAProxy's default).
-WEIGHT = LineEdit("lb", loadbalancer.CONFIG, f" {{busy_address}}:{HTTP_PORT} check", f" {{busy_address}}:{HTTP_PORT} check weight {{weight}}", HAPROXY_RELOAD)
+WEIGHT = LineEdit("lb", loadbalancer.CONFIG, " {busy_address}:{web_port} check", " {busy_address}:{web_port} check weight {weight}", HAPROXY_RELOAD)
 
 
 def _uneven_inject(live: LiveLab, details: Details) -> Details:
@@ -749,7 +749,7 @@ def _never_choose(lab: Lab, rng: random.Random) -> Details:
 
 
 #: The server line tidied up to name its host; the balancer's /etc/hosts gives that name another server's address.
-SERVER_BY_NAME = LineEdit("lb", loadbalancer.CONFIG, f"server {{web}} {{web_address}}:{HTTP_PORT} ", f"server {{web}} {{web}}:{HTTP_PORT} ", HAPROXY_RELOAD)
+SERVER_BY_NAME = LineEdit("lb", loadbalancer.CONFIG, "server {web} {web_address}:{web_port} ", "server {web} {web}:{web_port} ", HAPROXY_RELOAD)
 
 
 def _never_inject(live: LiveLab, details: Details) -> None:
