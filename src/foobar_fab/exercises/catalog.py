@@ -190,7 +190,7 @@ BACKEND_PORT = Exercise(
         "Is {web} really down? Ask it what HAProxy's health check asks: `curl -s -i -H 'Host: {domain}' http://{web_address}{health}`.",
         "{web} answers. Look at the other end: what did HAProxy's last check get (LastChk on {stats}), and where does HAProxy "
         "send {web}'s traffic? The `server` lines in /etc/haproxy/haproxy.cfg on {lb}.",
-        "Solution: HAProxy on {lb} sends {web}'s requests and health checks to port {port}, where nothing listens (Nginx is on 80). "
+        "Solution: HAProxy on {lb} sends {web}'s requests and health checks to port {port}, where nothing listens (Nginx is on {web_port}). "
         "Fix the `server {web}` line in /etc/haproxy/haproxy.cfg, `haproxy -c -f /etc/haproxy/haproxy.cfg`, "
         "`systemctl reload haproxy`; then `invoke exercise.check --cause {lb}:haproxy`.",
     ),
