@@ -317,7 +317,7 @@ def site_benchmark(session: LabSession, seconds: int, connections: int, writes: 
                 Figure(f"HTTPS through {lab.entry_name}, mean latency", f"{run.latency_ms:.1f} ms"),
                 Figure(f"TLS to the web servers ({lab.tls_to_servers})", TLS_BEHIND[lab.tls_to_servers]),
             ]
-            if lab.tls_to_servers == "passthrough":
+            if lab.passes_tls_through:
                 print(f"  (no plain HTTP to compare: TLS passes through {lab.entry_name}, whose port {HTTP_PORT} only redirects)")
             else:
                 plain = plain_http_rate(session, lab_live, seconds, connections)

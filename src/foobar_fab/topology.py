@@ -84,6 +84,11 @@ class Lab:
         return feature in self.features
 
     @property
+    def passes_tls_through(self) -> bool:
+        """Whether the load balancers forward the clients' TLS to the web servers, and so see no request."""
+        return self.has("https") and self.tls_to_servers == "passthrough"
+
+    @property
     def gateway(self) -> ipaddress.IPv4Address:
         """The host's address on the lab's bridge: the subnet's first address."""
         return next(self.subnet.hosts())

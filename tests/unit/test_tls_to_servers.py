@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from foobar_fab import benchmarks, design, pki, sniff
 from foobar_fab.constants import BALANCER_CA
@@ -16,7 +17,7 @@ from foobar_fab.exercises import catalog
 from foobar_fab.exercises.record import common, fill
 from foobar_fab.pki import Certificate, Pki
 from foobar_fab.resources.files import Absent, ConfigFile
-from foobar_fab.roles import exporter, inputs_for, loadbalancer, web
+from foobar_fab.roles import exporter, inputs_for, loadbalancer, monitor, web
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
 from foobar_fab.steps import Step
@@ -187,3 +188,13 @@ def test_the_exercises_edit_a_server_line_that_is_there_whatever_the_port(mode: 
     web_01 = lab.node("web-01")
     chosen = {**common(lab, ".lab/x"), "web": "web-01", "web_address": str(web_01.address), "busy_address": str(web_01.address)}
     assert fill(getattr(catalog, edit).old, chosen) in haproxy(mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_error_rate_alert_counts_the_answers_where_they_are_seen(mode: str) -> None:
+    """HAProxy's answers where it sees the requests; where TLS passes through it, the application's (its health
+    page left out: HAProxy asks for it twice a second)."""
+    rules = yaml.safe_load(monitor.rules(DESIGNS[mode]))["groups"][0]["rules"]
+    [high] = [r["expr"] for r in rules if r["alert"] == "HighErrorRate"]
+    assert ("haproxy_frontend_http_responses_total" in high) == (mode != "passthrough")
+    assert ('foobar_http_requests_total{endpoint!="/api/health", status=~"5.."}' in high) == (mode == "passthrough")

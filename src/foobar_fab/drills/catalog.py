@@ -210,7 +210,7 @@ def traits(lab: Lab) -> set[str]:
     """What sets a design apart for a drill's lesson: a floating address, tiers on servers of their own, TLS
     passed through the load balancer (which then sees no request to retry)."""
     found = set()
-    if lab.has("https") and lab.tls_to_servers == "passthrough":
+    if lab.passes_tls_through:
         found.add("passthrough")
     if lab.floating_address is not None:
         found.add("floating")

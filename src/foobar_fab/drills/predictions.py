@@ -99,7 +99,7 @@ def consequences(
         semi_sync=(replication or lab.replication) == "semi-sync",
         lag=lag,
         semi_sync_timeout=(semi_sync_timeout_ms or lab.semi_sync_timeout_ms) / 1000,
-        reads_retried=not (lab.has("https") and lab.tls_to_servers == "passthrough"),
+        reads_retried=not lab.passes_tls_through,
     )
 
 

@@ -130,7 +130,7 @@ class RuntimeState(Step):
 
 def holds_site_key(lab: Lab) -> bool:
     """Whether the load balancers end the clients' TLS (and so hold the site's key): not where it passes through."""
-    return lab.has("https") and lab.tls_to_servers != "passthrough"
+    return lab.has("https") and not lab.passes_tls_through
 
 
 def tls_files(inputs: RoleInputs) -> tuple[list[Step], list[Step]]:

@@ -118,7 +118,7 @@ def tls_served(live: LabView, node: NodeSpec) -> str:
     lab = live.lab
     balancer = lab.balancers[0]
     name = node.name if lab.tls_to_servers == "reencrypt" else lab.domain
-    proxy = " --haproxy-protocol" if lab.tls_to_servers == "passthrough" else ""  # Nginx wants a PROXY header first
+    proxy = " --haproxy-protocol" if lab.passes_tls_through else ""  # Nginx wants a PROXY header first
     curl = (
         f"curl -sS -v -o /dev/null -w 'HTTP %{{http_version}} %{{http_code}}\\n' --max-time 3 --cacert {BALANCER_CA}{proxy} "
         f"--resolve {name}:{HTTPS_PORT}:{node.address} https://{name}{HEALTH_PATH} 2>&1 | grep -E '^HTTP |SSL connection using|curl: '"
