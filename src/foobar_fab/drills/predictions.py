@@ -116,7 +116,7 @@ def predict(c: Consequences, power_cut: bool, balance: str = "roundrobin") -> li
     else:
         if c.web_out:
             rows.append(lambda f: f.detected_within(DETECTION_LIMIT))
-        if c.web_left and c.reads_retried:
+        if c.web_left and (c.reads_retried or not c.web_out):
             rows.append(lambda f: f.none_failed("read"))
         elif c.web_left:  # TLS passed through: a read caught on the dead server's connection fails, until it is out
             rows.append(lambda f: f.none_failed("read", after_detection=True))
