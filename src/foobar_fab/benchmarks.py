@@ -25,7 +25,7 @@ from pathlib import Path
 from . import build as building
 from . import design, reconfiguration, roles, topology
 from .console import Console
-from .constants import APP_ENV
+from .constants import APP_ENV, HTTP_PORT
 from .errors import LabError
 from .live import LiveLab, live
 from .no_network import without_network
@@ -238,18 +238,37 @@ def beside_the_seed(base: Settings, lab_name: str, subnet: str, folder: Path, im
     ]
 
 
+@dataclass(frozen=True)
+class WrkRun:
+    """What one wrk run measured: requests per second, and the mean time a request took."""
+
+    rate: float
+    latency_ms: float
+
+
 def wrk_rate(url: str, host_header: str, seconds: int, connections: int) -> float:
     """Requests per second that wrk reaches against one URL."""
+    return wrk_run(url, host_header, seconds, connections).rate
+
+
+def wrk_run(url: str, host_header: str, seconds: int, connections: int) -> WrkRun:
+    """Requests per second that wrk reaches against one URL, and their mean latency."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Host: {host_header}", url]
     print("  $ " + shlex.join(command))
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
-    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not found:
-        raise LabError(f"wrk printed no rate for {url}: {output.strip()[:200]}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
         print(f"    ({errors.group(1)} answers were not 2xx/3xx)")
-    return float(found.group(1))
+    return parse_wrk(output, url)
+
+
+def parse_wrk(output: str, url: str) -> WrkRun:
+    """wrk's rate and mean latency (its 'Latency' line, in us, ms or s)."""
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    latency = re.search(r"Latency\s+([\d.]+)(us|ms|s)\b", output)
+    if not found or not latency:
+        raise LabError(f"wrk printed no rate for {url}: {output.strip()[:200]}")
+    return WrkRun(float(found.group(1)), float(latency.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[latency.group(2)])
 
 
 #: Run on an application node with its own settings: insert on the primary, then time until its read database has the row.
@@ -340,11 +359,19 @@ def site_benchmark(session: LabSession, seconds: int, connections: int, writes: 
     lab = session.lab
     with live(session) as lab_live:
         print(f"site benchmark on lab {lab.name} ({lab.source.name}): {seconds} s per run, {connections} connections, GET {MESSAGES_PATH}")
-        through = wrk_rate(lab_live.site.url(MESSAGES_PATH), lab.domain, seconds, connections)
+        run = wrk_run(lab_live.site.url(MESSAGES_PATH), lab.domain, seconds, connections)
+        through = run.rate
         if lab.has("https"):
-            figures = [Figure(f"HTTPS through {lab.entry_name}", f"{through:.0f} req/s")]
-            plain = plain_http_rate(session, lab_live, seconds, connections)
-            figures += [Figure(f"plain HTTP through {lab.entry_name}", f"{plain:.0f} req/s"), Figure("ratio (HTTPS / plain HTTP)", f"{through / plain:.2f}")]
+            figures = [
+                Figure(f"HTTPS through {lab.entry_name}", f"{through:.0f} req/s"),
+                Figure(f"HTTPS through {lab.entry_name}, mean latency", f"{run.latency_ms:.1f} ms"),
+                Figure(f"TLS to the web servers ({lab.tls_to_servers})", TLS_BEHIND[lab.tls_to_servers]),
+            ]
+            if lab.passes_tls_through:
+                print(f"  (no plain HTTP to compare: TLS passes through {lab.entry_name}, whose port {HTTP_PORT} only redirects)")
+            else:
+                plain = plain_http_rate(session, lab_live, seconds, connections)
+                figures += [Figure(f"plain HTTP through {lab.entry_name}", f"{plain:.0f} req/s"), Figure("ratio (HTTPS / plain HTTP)", f"{through / plain:.2f}")]
         else:
             web = lab.web_nodes[0]
             direct = wrk_rate(f"http://{web.address}{MESSAGES_PATH}", lab.domain, seconds, connections)
@@ -356,6 +383,10 @@ def site_benchmark(session: LabSession, seconds: int, connections: int, writes: 
         figures += write_figures(session, lab_live, writes)
     print_figures(figures)
     return figures
+
+
+#: What each way of carrying TLS past the load balancer sends to the web servers (the benchmark says which it measured).
+TLS_BEHIND = {"terminate": "plain HTTP", "reencrypt": "TLS again", "passthrough": "the client's TLS"}
 
 
 def plain_http_rate(session: LabSession, lab_live: LiveLab, seconds: int, connections: int) -> float:

@@ -143,7 +143,8 @@ def certificates(session: LabSession) -> Pki | None:
         session.console.result("host", what, status, reason)
 
     ca = session.ca()  # opened once a command, made the first time
-    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], ca, session.ca_made, report)
+    web = [(n.name, str(n.address)) for n in lab.web_nodes] if lab.tls_to_servers == "reencrypt" else []
+    return pki.issue_for(lab.domain, lab.site, [(n.name, str(n.address)) for n in lab.db_nodes], ca, session.ca_made, report, web)
 
 
 def summary(session: LabSession) -> list[str]:

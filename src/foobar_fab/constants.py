@@ -46,3 +46,5 @@ STAGING = "/var/tmp/foobar_fab"
 SERVED_BY = "X-Served-By"
 APP_NODE = "X-App-Node"  # the application adds it too: which application server answered
 HEALTH_PATH = "/api/health"
+BALANCER_CA = "/etc/haproxy/certs/ca.pem"  # the lab's CA on a load balancer that speaks TLS to the web servers
+HSTS_MAX_AGE = 300  # seconds browsers keep to HTTPS: short, so the lab's names stay usable over plain HTTP after a downgrade

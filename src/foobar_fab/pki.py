@@ -9,7 +9,7 @@ too, and issued again only when its names change or it is within RENEW_DAYS of i
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,7 @@ class Certificate:
 
     @property
     def bundle(self) -> str:
-        """Key first, then the certificate chain: the single file HAProxy's `crt` takes."""
+        """Key first, then the certificate chain: the single file HAProxy's `crt` takes (and Nginx reads both from)."""
         return self.key_pem + self.cert_pem
 
 
@@ -104,13 +104,26 @@ class LabCA:
         return Certificate(name, cert_pem, key_pem, ends), why
 
 
+def web_certificate(node: str) -> str:
+    """The name of a web server's own certificate (the load balancer checks it when it re-encrypts)."""
+    return f"nginx-{node}"
+
+
 def site_identities(domain: str, site: str) -> list[str]:
     return [domain, site]
 
 
-def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], ca: LabCA, made: bool, report: Callable[[str, str, str], None]) -> Pki:
-    """Every certificate the design needs from the lab's CA (`made`: just now): the site's, and each database
-    server's (name and address).
+def issue_for(
+    lab_domain: str,
+    lab_site: str,
+    db_nodes: list[tuple[str, str]],
+    ca: LabCA,
+    made: bool,
+    report: Callable[[str, str, str], None],
+    web_nodes: Sequence[tuple[str, str]] = (),
+) -> Pki:
+    """Every certificate the design needs from the lab's CA (`made`: just now): the site's, each database
+    server's (name and address), and each web server's where the load balancer re-encrypts to them.
 
     `report(what, status, reason)` tells the learner what was kept and what was issued.
     """
@@ -118,6 +131,7 @@ def issue_for(lab_domain: str, lab_site: str, db_nodes: list[tuple[str, str]], c
     now = datetime.datetime.now(datetime.UTC)
     wanted = {"site": site_identities(lab_domain, lab_site)}
     wanted.update({f"db-{name}": [name, address] for name, address in db_nodes})
+    wanted.update({web_certificate(name): [name, address] for name, address in web_nodes})
     issued = {}
     for name, identities in wanted.items():
         certificate, why = ca.certificate(name, identities, now)

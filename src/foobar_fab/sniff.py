@@ -4,8 +4,9 @@ tcpdump listens on the lab's bridge (every frame between the nodes, and between 
 site, crosses it: a mirror port on a switch) while one message is posted through the site and
 replicated. Three captures: the clients' side of the load balancer, the load balancer's side (to the
 web servers), and replication between the databases. Each says whether the message text was
-readable, and shows the readable lines. HTTPS at the load balancer protects the first only: inside
-the lab, HAProxy speaks plain HTTP to the web servers (a choice the secured design makes, and says).
+readable, and shows the readable lines. HTTPS ending at the load balancer protects the first only:
+inside the lab, HAProxy speaks plain HTTP to the web servers (a choice the secured design makes, and
+says), unless the design re-encrypts to them or passes TLS through (lab.tls_to_servers).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from .constants import DB_PORT, HTTP_PORT, HTTPS_PORT
 from .errors import LabError
 from .live import LiveLab
+from .topology import Lab
 from .waiting import wait_until
 
 CAPTURE_SECONDS = 15  # the longest a capture may run
@@ -76,6 +78,20 @@ def summarise(what: str, capture_filter: str, text: str, marker: str) -> Capture
     return Capture(what, capture_filter, len(PACKET.findall(text)), marker in text, (with_marker + others)[:SHOWN_LINES])
 
 
+def capture_filters(lab: Lab) -> tuple[str, str, str]:
+    """tcpdump's filters for the three places: clients and the entry address, the load balancers and the web
+    servers (on 80 and 443 both: plain HTTP, or TLS re-encrypted or passed through), and the databases."""
+    entry = lab.entry_address
+    web = " or ".join(f"host {w.address}" for w in lab.web_nodes)
+    to_site = f"dst host {entry} and (dst port {HTTP_PORT} or dst port {HTTPS_PORT})"
+    from_site = f"src host {entry} and (src port {HTTP_PORT} or src port {HTTPS_PORT})"
+    client = f"tcp and (({to_site}) or ({from_site})) and not ({web})"
+    behind = f"tcp and (port {HTTP_PORT} or port {HTTPS_PORT}) and ({' or '.join(f'host {b.address}' for b in lab.balancers)}) and ({web})"
+    replicas = " or ".join(f"host {r.address}" for r in lab.replicas) or "host 0.0.0.0"
+    replication = f"tcp port {DB_PORT} and host {lab.primary.address} and ({replicas})"
+    return client, behind, replication
+
+
 def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
     """Post one message through the site while both captures run; return what each saw."""
     if bridge is None:
@@ -84,14 +100,7 @@ def sniff(live: LiveLab, bridge: str | None) -> list[Capture]:
         raise LabError("tcpdump is missing: apt-get install tcpdump (or run `make lab`, which installs it)")
     lab = live.lab
     marker = f"sniffed-{uuid.uuid4().hex[:10]}"
-    entry = lab.entry_address
-    web = " or ".join(f"host {w.address}" for w in lab.web_nodes)
-    to_site = f"dst host {entry} and (dst port {HTTP_PORT} or dst port {HTTPS_PORT})"
-    from_site = f"src host {entry} and (src port {HTTP_PORT} or src port {HTTPS_PORT})"
-    client = f"tcp and (({to_site}) or ({from_site})) and not ({web})"
-    behind = f"tcp port {HTTP_PORT} and ({' or '.join(f'host {b.address}' for b in lab.balancers)}) and ({web})"
-    replicas = " or ".join(f"host {r.address}" for r in lab.replicas) or "host 0.0.0.0"
-    replication = f"tcp port {DB_PORT} and host {lab.primary.address} and ({replicas})"
+    client, behind, replication = capture_filters(lab)
     body = f"my card number is 4242 4242 4242 4242 {marker}"
     with tcpdump(bridge, client) as seen_client, tcpdump(bridge, behind) as seen_behind, tcpdump(bridge, replication) as seen_replication:
         answer = live.site.post_message(body)

@@ -28,9 +28,13 @@ NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 TOP_KEYS = ("lab", "features", "nodes")
-LAB_KEYS = ("name", "subnet", "domain", "floating_address", "replication", "semi_sync_timeout_ms", "read_own_writes_s")
+LAB_KEYS = ("name", "subnet", "domain", "floating_address", "replication", "semi_sync_timeout_ms", "read_own_writes_s", "tls_to_servers")
 DB_ROLES = ("db_primary", "db_replica")  # the database roles, which a promotion moves between servers
 REPLICATION_MODES = ("async", "semi-sync")  # asynchronous (MariaDB's default) or semi-synchronous
+#: With https, what the load balancer does with the clients' TLS: ends it and speaks plain HTTP to the web servers
+#: (terminate), ends it and opens TLS again to each web server (reencrypt), or forwards the encrypted bytes to
+#: web servers that end it themselves with the site's key (passthrough).
+TLS_TO_SERVERS = ("terminate", "reencrypt", "passthrough")
 NODE_KEYS = ("address", "roles")
 
 #: What a design may switch on as a whole, and the role each feature gives every node (if any).
@@ -72,11 +76,17 @@ class Lab:
     replication: str = "async"  # or semi-sync: the primary acknowledges a write once a replica has it
     semi_sync_timeout_ms: int = 1000  # how long a semi-sync primary waits for a replica before going on alone
     read_own_writes_s: int = 0  # for this long after a client's write its reads go to the primary (0: they stay on the replica)
+    tls_to_servers: str = "terminate"  # with https: terminate, reencrypt or passthrough (see TLS_TO_SERVERS)
     out: tuple[str, ...] = ()  # former primaries, fenced after a failover until they rejoin (no database role meanwhile)
 
     def has(self, feature: str) -> bool:
         """Whether the design switches a feature on (firewall, https, monitoring)."""
         return feature in self.features
+
+    @property
+    def passes_tls_through(self) -> bool:
+        """Whether the load balancers forward the clients' TLS to the web servers, and so see no request."""
+        return self.has("https") and self.tls_to_servers == "passthrough"
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
@@ -260,6 +270,11 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
         seen[floating] = "lab.floating_address"
 
     features = _features(data.get("features", {}), fail)
+    tls_to_servers = lab.get("tls_to_servers", "terminate")
+    if tls_to_servers not in TLS_TO_SERVERS:
+        fail("lab.tls_to_servers", f"{tls_to_servers!r} is not one of {', '.join(TLS_TO_SERVERS)}")
+    if tls_to_servers != "terminate" and "https" not in features:
+        fail("lab.tls_to_servers", f"{tls_to_servers} needs HTTPS: switch on features.https, or remove the key")
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, dict) or not nodes_data:
         fail("nodes", "missing: list the nodes, each with an address and roles")
@@ -267,7 +282,7 @@ def parse(data: Any, source: Path, known_roles: Collection[str]) -> Lab:
     nodes = [replace(n, roles=n.roles + tuple(r for r in implied_roles(n, features, floating) if r not in n.roles)) for n in nodes]
     return Lab(
         name=name, subnet=subnet, domain=domain, nodes=tuple(nodes), source=source, floating_address=floating, features=features,
-        replication=replication, semi_sync_timeout_ms=timeout, read_own_writes_s=read_own,
+        replication=replication, semi_sync_timeout_ms=timeout, read_own_writes_s=read_own, tls_to_servers=tls_to_servers,
     )
 
 
@@ -427,6 +442,8 @@ def to_yaml(lab: Lab) -> str:
         head.update(replication=lab.replication, semi_sync_timeout_ms=lab.semi_sync_timeout_ms)
     if lab.read_own_writes_s:
         head["read_own_writes_s"] = lab.read_own_writes_s
+    if lab.tls_to_servers != "terminate":
+        head["tls_to_servers"] = lab.tls_to_servers
     if lab.floating_address is not None:
         head["floating_address"] = str(lab.floating_address)
     data: dict[str, Any] = {"lab": head}

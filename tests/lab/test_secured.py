@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from foobar_fab import design, designstate, scan, sniff, topology
 from foobar_fab.drills.catalog import by_name
 from foobar_fab.drills.runner import DrillOptions, run_drill
+from foobar_fab.roles import loadbalancer, web
 from foobar_fab.settings import PROJECT_ROOT, Settings
 from foobar_fab.statefolder import LabFolder
 
@@ -149,6 +151,41 @@ def test_alerts_lists_what_alertmanager_delivered(built_lab: FirstBuild, secured
     assert run.returncode == 0, run.stderr
     assert "resolved" in run.stdout and "WebServerDown" in run.stdout
     assert run.stderr.strip() == f"lab {TEST_LAB} runs {secured.lab_file}"
+
+
+def tls_design(secured: Settings, mode: str) -> Settings:
+    """The secured design of the tests' lab with TLS carried on to the web servers (configs/secured-<mode>.yml)."""
+    lab_file = secured.lab_file.with_name(f"secured-{mode}.yml")
+    lab_file.write_text(topology.to_yaml(topology.relocate(design.load(PROJECT_ROOT / f"configs/secured-{mode}.yml"), TEST_LAB, TEST_SUBNET)))
+    return secured.but(lab_file=lab_file)
+
+
+def held(settings: Settings, node: str, path: str) -> bool:
+    with live_lab(settings) as (lab, _):
+        return "held" in lab.shells.run(node, f"test -e {path} && echo held; true").stdout
+
+
+def test_tls_to_the_web_servers_reencrypted_then_passed_through_then_ended_at_lb_again(secured: Settings) -> None:
+    """The secured lab built in place with TLS re-encrypted to the web servers, then passed through to them: every
+    check passes (each web server's TLS among them), the sniff reads no message behind lb-01, and passed through lb-01
+    holds no site key. The secured design built back takes the web servers' TLS files away."""
+    for mode in ("reencrypt", "passthrough"):
+        settings = tls_design(secured, mode)
+        result, output = build(settings)
+        assert result.ok, output  # the build ends with every check of the design
+        assert len(re.findall(r"^web-0[12] +ok +check: Nginx serves TLS on 443 with a certificate of the lab's CA: from lb-01: TLSv1\.[23]", output, re.M)) == 2, output
+        with live_lab(settings) as (lab, _):
+            client, behind, _ = sniff.sniff(lab, f"{TEST_LAB}-br")
+        assert behind.packets > 0 and not behind.marker_readable, behind
+        assert not client.marker_readable
+        assert held(settings, "lb-01", loadbalancer.CERTIFICATE) == (mode == "reencrypt")  # passed through: no site key on lb-01
+        assert held(settings, "web-01", web.CERTIFICATE)
+    result, output = build(settings)
+    assert result.ok and result.changed == 0, output
+    result, output = build(secured)
+    assert result.ok, output
+    assert output.count(f"{web.TLS_DIR} absent: removed") == 2 and f"{loadbalancer.CERTIFICATE}: written" in output, output
+    assert not held(secured, "web-02", web.TLS_DIR) and held(secured, "lb-01", loadbalancer.CERTIFICATE)
 
 
 def test_back_to_the_seed_design_takes_the_hardening_away(built_lab: FirstBuild) -> None:

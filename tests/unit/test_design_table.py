@@ -1,6 +1,6 @@
 """A table of designs, each a row: what the design yields with no lab, from the real templates.
 
-The rows: the four designs in configs/, and those in tests/designs/ (tiers mixed both ways, three web
+The rows: the designs in configs/, and those in tests/designs/ (tiers mixed both ways, three web
 servers, two replicas, one server per tier). For each row, written out by hand from what the design
 means: where gunicorn listens, where each Nginx proxies to, HAProxy's servers, where each application
 writes and reads, the database accounts and the hosts they are granted to, what each node's firewall
@@ -224,6 +224,19 @@ ROWS["secured"] = replace(
     checks={**SEED_CHECKS, **secured_checks("lb-01 web-01 web-02 mon-01", "web-01 web-02", "mon-01")},
     scrape={"node": "lb-01 web-01 web-02 mon-01", "mysqld": "web-01 web-02", "haproxy": "lb-01", "app": "web-01 web-02"},
 )
+# The secured design with TLS carried on to the web servers: Nginx on 443 (re-encrypted, or the clients' own TLS
+# passed through), reachable from the balancer only, and port 80 closed on them; each web server's TLS checked.
+for mode in ("reencrypt", "passthrough"):
+    ROWS[f"secured-{mode}"] = replace(
+        ROWS["secured"],
+        file=f"configs/secured-{mode}.yml",
+        backends=["web-01 11:443", "web-02 12:443"],
+        firewall={
+            **ROWS["secured"].firewall,
+            **{web: {port: who for port, who in {**ROWS["secured"].firewall[web], 443: (10,)}.items() if port != 80} for web in ("web-01", "web-02")},
+        },
+        checks={**ROWS["secured"].checks, "web.tls": "web-01 web-02"},
+    )
 ROWS["reference"] = replace(
     ROWS["scaled"],
     file="configs/reference.yml",

@@ -90,6 +90,20 @@ def test_scaled_design_predictions(drill_name: str, target: str) -> None:
     assert predicted_ids(SCALED, drill_name, target) == SCALED_PREDICTIONS[(drill_name, target)]
 
 
+def test_tls_passed_through_gives_up_the_read_retries() -> None:
+    """Re-encrypted, HAProxy still sees every request and retries reads: the secured design's predictions hold.
+    Passed through, it sees connections only: a read caught on the dead server fails until HAProxy takes it out,
+    and none is promised fast."""
+    secured = predicted_ids(design.load(PROJECT_ROOT / "configs/secured.yml"), "kill-web1", "web-01")
+    assert predicted_ids(design.load(PROJECT_ROOT / "configs/secured-reencrypt.yml"), "kill-web1", "web-01") == secured
+    passed = predicted_ids(design.load(PROJECT_ROOT / "configs/secured-passthrough.yml"), "kill-web1", "web-01")
+    assert passed == [p.replace("reads.none-failed", "reads.none-failed-once-out") for p in secured if p != "reads.none-slow"]
+    # A slow server is never out: no read may fail there, whatever the balancer sees.
+    assert predicted_ids(design.load(PROJECT_ROOT / "configs/secured-passthrough.yml"), "slow-web1", "web-01")[0] == "reads.none-failed"
+    assert "no request it could retry" in by_name("kill-web1").lesson_for(design.load(PROJECT_ROOT / "configs/secured-passthrough.yml"))
+    assert "option redispatch" in by_name("kill-web1").lesson_for(design.load(PROJECT_ROOT / "configs/secured-reencrypt.yml"))
+
+
 def test_every_drill_has_predictions_on_some_design() -> None:
     assert {d.name for d in DRILLS} == set(SEED_PREDICTIONS) | {name for name, _ in SCALED_PREDICTIONS}
 

@@ -25,7 +25,6 @@ from foobar_fab.roles import ROLES, firewall
 from foobar_fab.roles import monitor as monitor_role
 from foobar_fab.settings import PROJECT_ROOT
 from foobar_fab.statefolder import LabFolder
-from foobar_fab.templates import render
 
 SCALED = """
 lab: {name: ffxscaled, subnet: 10.181.89.0/24, domain: www.foobar.com, floating_address: 10.181.89.100}
@@ -280,7 +279,7 @@ def test_the_silent_monitor_fault_changes_one_line_and_its_fix_puts_it_back(tmp_
     found = next(d for d in (details(SILENT_MONITOR, lab, seed) for seed in range(20)) if d["variant"] == variant)
     monitor = lab.node(found["mon"])
     if variant == "rule":
-        path, text = monitor_role.RULES, render("prometheus/foobar.rules.yml.j2")
+        path, text = monitor_role.RULES, monitor_role.rules(lab)
     else:
         path = firewall.RULES
         text = (f"        ip saddr {{ {monitor.address} }} tcp dport 9100 accept comment \"prometheus-node-exporter: node metrics\"\n"

@@ -162,7 +162,7 @@ def test_prometheus_scrapes_every_metrics_port_of_the_design() -> None:
 
 
 def test_alert_rules_parse_and_match_the_renewal_window() -> None:
-    rules = yaml.safe_load(render("prometheus/foobar.rules.yml.j2"))["groups"][0]["rules"]
+    rules = yaml.safe_load(monitor.rules(SECURED))["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
     assert {"TargetDown", "WebServerDown", "ReplicationStopped", "HighErrorRate", "DiskFilling", "CertificateExpiresSoon"} <= names
     expiry = next(r for r in rules if r["alert"] == "CertificateExpiresSoon")
@@ -189,7 +189,7 @@ def test_feature_rules(tmp_path: Path, old: str, new: str, message: str) -> None
 
 
 def test_replication_lag_is_alerted_on_the_heartbeats_age_not_on_seconds_behind_master() -> None:
-    rules = yaml.safe_load(render("prometheus/foobar.rules.yml.j2"))["groups"][0]["rules"]
+    rules = yaml.safe_load(monitor.rules(SECURED))["groups"][0]["rules"]
     lagging = next(r for r in rules if r["alert"] == "ReplicationLagging")
     assert "seconds_behind_master" not in lagging["expr"]
     assert lagging["expr"].startswith("min by (node) (mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds)")

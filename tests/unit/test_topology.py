@@ -112,6 +112,18 @@ def test_unknown_node_name_is_an_error(lab: Lab) -> None:
         pytest.param("[base, db_replica, web, app]", "[base, web, web]", "nodes.web-02.roles", id="role-twice"),
         pytest.param("[base, db_replica, web, app]", "base", "nodes.web-02.roles", id="roles-not-a-list"),
         pytest.param("[base, db_replica, web, app]", "[]", "nodes.web-02.roles", id="roles-empty"),
+        pytest.param(
+            "  domain: www.foobar.com\n", "  domain: www.foobar.com\n  tls_to_servers: reencrypt\n",
+            "lab.tls_to_servers: reencrypt needs HTTPS: switch on features.https, or remove the key", id="tls-to-servers-without-https",
+        ),
+        pytest.param(
+            "  domain: www.foobar.com\n", "  domain: www.foobar.com\n  tls_to_servers: re-encrypt\nfeatures: {https: true}\n",
+            "lab.tls_to_servers: 're-encrypt' is not one of terminate, reencrypt, passthrough", id="tls-to-servers-unknown",
+        ),
+        pytest.param(
+            "  domain: www.foobar.com\n", "  domain: www.foobar.com\n  tls_to_servers: true\nfeatures: {https: true}\n",
+            "lab.tls_to_servers: True is not one of terminate, reencrypt, passthrough", id="tls-to-servers-not-text",
+        ),
     ],
 )
 def test_bad_file_is_one_line_naming_file_and_field(tmp_path: Path, old: str, new: str, field: str) -> None:
@@ -151,6 +163,22 @@ def test_relocate_round_trips_through_yaml(lab: Lab, tmp_path: Path) -> None:
     assert moved.domain == lab.domain
     assert [str(n.address) for n in moved.nodes] == ["10.181.57.10", "10.181.57.11", "10.181.57.12"]
     assert [(n.name, n.roles) for n in moved.nodes] == [(n.name, n.roles) for n in lab.nodes]
+
+
+@pytest.mark.parametrize("mode", ["terminate", "reencrypt", "passthrough"])
+def test_tls_to_servers_loads_and_round_trips(tmp_path: Path, mode: str) -> None:
+    """Each way of carrying TLS past the load balancer is kept through relocate() and to_yaml(); terminate, the
+    default, is not written out (a design file without the key means it)."""
+    https = VALID.replace("  domain: www.foobar.com\n", f"  domain: www.foobar.com\n  tls_to_servers: {mode}\nfeatures: {{https: true}}\n")
+    lab = load(write(tmp_path, https))
+    assert lab.tls_to_servers == mode
+    text = to_yaml(relocate(lab, "fftest", "10.181.57.0/24"))
+    assert ("tls_to_servers" in text) == (mode != "terminate")
+    assert load(write(tmp_path, text)).tls_to_servers == mode
+
+
+def test_tls_to_servers_defaults_to_terminate(lab: Lab) -> None:
+    assert lab.tls_to_servers == "terminate"
 
 
 # The design rules: what the roles need of each other, checked when the file loads ----------------

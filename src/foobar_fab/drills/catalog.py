@@ -207,13 +207,23 @@ class Drill:
 
 
 def traits(lab: Lab) -> set[str]:
-    """What sets a design apart for a drill's lesson: a floating address, tiers on servers of their own."""
+    """What sets a design apart for a drill's lesson: a floating address, tiers on servers of their own, TLS
+    passed through the load balancer (which then sees no request to retry)."""
     found = set()
+    if lab.passes_tls_through:
+        found.add("passthrough")
     if lab.floating_address is not None:
         found.add("floating")
     if any(not w.has_role("app") for w in lab.web_nodes) and not any(d in lab.web_nodes for d in lab.db_nodes):
         found.add("tiers")
     return found
+
+
+#: What kill-web1 teaches of the writes, whatever the load balancer did with the reads.
+WRITES_ON_WEB1 = (
+    "Writes failed for the whole outage: web-01 holds the only primary database, and web-02's replica is read-only. "
+    "Active-active web servers do not make the data tier active-active: web-01 is a single point of failure for writes."
+)
 
 
 DRILLS: tuple[Drill, ...] = (
@@ -225,9 +235,7 @@ DRILLS: tuple[Drill, ...] = (
         lesson=(
             "Reads went on: HAProxy's round robin sent every request to web-02 once its health checks (and "
             "the failed connections it observed) marked web-01 DOWN, and the requests caught in between were "
-            "retried on web-02 (option redispatch). Writes failed for the whole outage: web-01 holds the only "
-            "primary database, and web-02's replica is read-only. Active-active web servers do not make the "
-            "data tier active-active: web-01 is a single point of failure for writes."
+            "retried on web-02 (option redispatch). " + WRITES_ON_WEB1
         ),
         lesson_link="docs/lessons/04-primary-replica.md",
         other_lessons=(
@@ -236,6 +244,12 @@ DRILLS: tuple[Drill, ...] = (
                 "Reads and writes went on: web-01 runs Nginx only, so losing it costs the web tier half its "
                 "capacity and nothing else. HAProxy took it out as on the seed design, and web-02 went on "
                 "proxying to both application servers, which write to the primary on a server of its own.",
+            ),
+            (
+                "passthrough",
+                "Reads went on once HAProxy's health checks (and the failed connections it observed) marked web-01 "
+                "DOWN, but those caught in between failed: TLS passes through lb-01, so HAProxy forwards connections "
+                "and sees no request it could retry on web-02. " + WRITES_ON_WEB1,
             ),
         ),
     ),

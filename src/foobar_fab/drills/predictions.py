@@ -44,6 +44,7 @@ class Consequences:
     semi_sync: bool = False  # the replication is semi-synchronous: a replica has every acknowledged write
     lag: float = 0.0  # seconds the replica stops receiving before the fault
     semi_sync_timeout: float = 1.0  # seconds a semi-sync primary waits for a replica before it goes on alone
+    reads_retried: bool = True  # HAProxy sees the requests and retries a failed read elsewhere (not where TLS passes through)
 
     @property
     def falls_back(self) -> bool:
@@ -98,6 +99,7 @@ def consequences(
         semi_sync=(replication or lab.replication) == "semi-sync",
         lag=lag,
         semi_sync_timeout=(semi_sync_timeout_ms or lab.semi_sync_timeout_ms) / 1000,
+        reads_retried=not lab.passes_tls_through,
     )
 
 
@@ -114,9 +116,11 @@ def predict(c: Consequences, power_cut: bool, balance: str = "roundrobin") -> li
     else:
         if c.web_out:
             rows.append(lambda f: f.detected_within(DETECTION_LIMIT))
-        if c.web_left:
+        if c.web_left and (c.reads_retried or not c.web_out):
             rows.append(lambda f: f.none_failed("read"))
-        if power_cut and c.web_out:
+        elif c.web_left:  # TLS passed through: a read caught on the dead server's connection fails, until it is out
+            rows.append(lambda f: f.none_failed("read", after_detection=True))
+        if power_cut and c.web_out and c.reads_retried:
             rows.append(lambda f: f.none_slower_than(SLOW_LIMIT, "read"))
         if c.primary_down and c.failover:
             rows += [

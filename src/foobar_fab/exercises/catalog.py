@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from .. import pki
-from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, REPLICATION_USER
+from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, REPLICATION_USER
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
@@ -175,7 +175,7 @@ def _backend_choose(lab: Lab, rng: random.Random) -> Details:
     return {"web": node.name, "web_address": str(node.address), "port": rng.choice(("81", "8080", "8000", "800", "8081"))}
 
 
-SERVER_LINE = LineEdit("lb", loadbalancer.CONFIG, f" {{web_address}}:{HTTP_PORT} ", " {web_address}:{port} ", HAPROXY_RELOAD)
+SERVER_LINE = LineEdit("lb", loadbalancer.CONFIG, " {web_address}:{web_port} ", " {web_address}:{port} ", HAPROXY_RELOAD)
 BACKEND_PORT = Exercise(
     name="nobody-touched-it",
     level=2,
@@ -190,7 +190,7 @@ BACKEND_PORT = Exercise(
         "Is {web} really down? Ask it what HAProxy's health check asks: `curl -s -i -H 'Host: {domain}' http://{web_address}{health}`.",
         "{web} answers. Look at the other end: what did HAProxy's last check get (LastChk on {stats}), and where does HAProxy "
         "send {web}'s traffic? The `server` lines in /etc/haproxy/haproxy.cfg on {lb}.",
-        "Solution: HAProxy on {lb} sends {web}'s requests and health checks to port {port}, where nothing listens (Nginx is on 80). "
+        "Solution: HAProxy on {lb} sends {web}'s requests and health checks to port {port}, where nothing listens (Nginx is on {web_port}). "
         "Fix the `server {web}` line in /etc/haproxy/haproxy.cfg, `haproxy -c -f /etc/haproxy/haproxy.cfg`, "
         "`systemctl reload haproxy`; then `invoke exercise.check --cause {lb}:haproxy`.",
     ),
@@ -591,7 +591,7 @@ EXPIRED_CERTIFICATE = Exercise(
     ),
     causes=("{lb}:certificate", "{lb}:haproxy"),
     designs="https (configs/secured.yml)",
-    applies=lambda lab: lab.has("https"),
+    applies=loadbalancer.holds_site_key,  # the certificate is on the load balancer (not where TLS passes through it)
 )
 
 
@@ -692,7 +692,7 @@ def _set_algorithm(live: LiveLab, details: Details, algorithm: str) -> None:
 
 
 #: The weight variant: the busy server's line gets a weight far above the others' (1, HAProxy's default).
-WEIGHT = LineEdit("lb", loadbalancer.CONFIG, f" {{busy_address}}:{HTTP_PORT} check", f" {{busy_address}}:{HTTP_PORT} check weight {{weight}}", HAPROXY_RELOAD)
+WEIGHT = LineEdit("lb", loadbalancer.CONFIG, " {busy_address}:{web_port} check", " {busy_address}:{web_port} check weight {weight}", HAPROXY_RELOAD)
 
 
 def _uneven_inject(live: LiveLab, details: Details) -> Details:
@@ -749,7 +749,7 @@ def _never_choose(lab: Lab, rng: random.Random) -> Details:
 
 
 #: The server line tidied up to name its host; the balancer's /etc/hosts gives that name another server's address.
-SERVER_BY_NAME = LineEdit("lb", loadbalancer.CONFIG, f"server {{web}} {{web_address}}:{HTTP_PORT} ", f"server {{web}} {{web}}:{HTTP_PORT} ", HAPROXY_RELOAD)
+SERVER_BY_NAME = LineEdit("lb", loadbalancer.CONFIG, "server {web} {web_address}:{web_port} ", "server {web} {web}:{web_port} ", HAPROXY_RELOAD)
 
 
 def _never_inject(live: LiveLab, details: Details) -> None:
@@ -820,7 +820,7 @@ RENEWED_NOT_LOADED = Exercise(
     ),
     causes=("{lb}:haproxy", "{lb}:certificate"),
     designs="https (configs/secured.yml)",
-    applies=lambda lab: lab.has("https"),
+    applies=loadbalancer.holds_site_key,  # the certificate is on the load balancer (not where TLS passes through it)
 )
 
 

@@ -11,9 +11,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..constants import APP_PORT, HEALTH_PATH, STATS_PORT
+from ..constants import APP_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..live import LiveLab
 from ..roles.record import always
+from ..roles.web import serves_tls
 from ..settings import PROJECT_ROOT
 from ..topology import Lab
 from .faults import Details
@@ -71,6 +72,7 @@ def common(lab: Lab, state_dir: str) -> Details:
         "primary": lab.primary.name,
         "primary_address": str(lab.primary.address),
         "app_port": str(APP_PORT),
+        "web_port": str(HTTPS_PORT if serves_tls(lab) else HTTP_PORT),  # where the load balancers send to the web servers
         "health": HEALTH_PATH,
         "curl": curl,
         "state": state_dir,

@@ -20,7 +20,9 @@ from ..steps import Plan, Run, Step, change, lines, ok
 from ..templates import render
 from ..topology import Lab, NodeSpec
 from .database import HEARTBEAT_TABLE
+from .loadbalancer import holds_site_key
 from .record import Port, Problem, Role, RoleInputs, Rule
+from .web import certificate as served_by_nginx
 
 NODE_EXPORTER = "prometheus-node-exporter"
 MYSQLD_EXPORTER = "prometheus-mysqld-exporter"
@@ -57,7 +59,10 @@ def certificate_metrics(inputs: RoleInputs) -> str | None:
     if inputs.tls is None:
         return None
     node, lab = inputs.node, inputs.lab
-    held = [("site", inputs.tls.certificates["site"])] if node.has_role("loadbalancer") else []
+    held = [("site", inputs.tls.certificates["site"])] if node.has_role("loadbalancer") and holds_site_key(lab) else []
+    served = served_by_nginx(inputs) if node.has_role("web") else None
+    if served is not None:  # the site's where TLS passes through to Nginx, the server's own where it is re-encrypted
+        held.append(("site" if served.name == "site" else "web", served))
     if node in lab.db_nodes:
         held.append(("database", inputs.tls.certificates[f"db-{node.name}"]))
     if not held:

@@ -7,7 +7,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from .. import write_timeouts
-from ..constants import APP_NODE, HAPROXY_METRICS_PORT, HEALTH_PATH, HTTP_PORT, HTTPS_PORT, STATS_PORT
+from ..constants import APP_NODE, BALANCER_CA, HAPROXY_METRICS_PORT, HEALTH_PATH, HSTS_MAX_AGE, HTTP_PORT, HTTPS_PORT, STATS_PORT
 from ..executors import Outcome
 from ..expect import eventually, expect
 from ..observe.haproxy import ADMIN_SOCKET, BACKEND, all_up, describe, parse_servers_state, runtime_command
@@ -21,7 +21,7 @@ from ..templates import render
 from ..topology import Lab, NodeSpec
 from .record import ADMIN, ANYONE, NodeCheck, Port, Problem, Role, RoleInputs, Rule, SiteCheck, roles_field
 from .web import ports as web_ports
-from .web import proxies_elsewhere
+from .web import proxies_elsewhere, serves_tls
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,7 +35,6 @@ CONFIG = "/etc/haproxy/haproxy.cfg"
 CERTIFICATE = "/etc/haproxy/certs/site.pem"
 RELOAD = "systemctl reload-or-restart haproxy"
 HTTP_TIMEOUT = 3.0
-HSTS_MAX_AGE = 300  # seconds: short, so the lab's names stay usable over plain HTTP after a downgrade
 RENEW_DAYS = 30
 
 #: HAProxy's tuning: how fast a dead server is noticed and what clients see meanwhile.
@@ -82,6 +81,9 @@ def config(inputs: RoleInputs) -> str:
         http_port=HTTP_PORT,
         https=inputs.lab.has("https"),
         https_port=HTTPS_PORT,
+        tls=inputs.lab.tls_to_servers if serves_tls(inputs.lab) else "terminate",
+        server_port=HTTPS_PORT if serves_tls(inputs.lab) else HTTP_PORT,
+        ca_file=BALANCER_CA,
         plain_http=inputs.options.plain_http,
         certificate=CERTIFICATE,
         hsts_max_age=HSTS_MAX_AGE,
@@ -126,17 +128,36 @@ class RuntimeState(Step):
         return change("put back as the config says: " + ", ".join(undone), *actions)
 
 
+def holds_site_key(lab: Lab) -> bool:
+    """Whether the load balancers end the clients' TLS (and so hold the site's key): not where it passes through."""
+    return lab.has("https") and not lab.passes_tls_through
+
+
+def tls_files(inputs: RoleInputs) -> tuple[list[Step], list[Step]]:
+    """The files HAProxy's TLS needs, in place before the config that names them, and those it no longer needs,
+    removed after it: the site's certificate and key where TLS ends here, the lab's CA where it checks the web
+    servers' certificates."""
+    wanted: list[Step] = []
+    gone: list[Step] = []
+    if inputs.tls is not None and holds_site_key(inputs.lab):
+        wanted.append(ConfigFile(CERTIFICATE, inputs.tls.certificates["site"].bundle, mode="0600", on_change=(RELOAD,)))
+    else:
+        gone.append(Absent(CERTIFICATE))
+    if inputs.tls is not None and serves_tls(inputs.lab):
+        wanted.append(ConfigFile(BALANCER_CA, inputs.tls.ca_pem, on_change=(RELOAD,)))
+    else:
+        gone.append(Absent(BALANCER_CA))
+    return wanted, gone
+
+
 def steps(inputs: RoleInputs) -> list[Step]:
-    """HAProxy with the lab's config (and certificate, with HTTPS), checked with `haproxy -c` before it goes live."""
-    certificate: list[Step] = []
-    if inputs.tls is not None:
-        certificate = [ConfigFile(CERTIFICATE, inputs.tls.certificates["site"].bundle, mode="0600", on_change=(RELOAD,))]
-    without = [] if inputs.tls is not None else [Absent(CERTIFICATE)]
+    """HAProxy with the lab's config (and its TLS files, with HTTPS), checked with `haproxy -c` before it goes live."""
+    wanted, gone = tls_files(inputs)
     return [
         Packages(PACKAGES),
-        *certificate,
+        *wanted,
         ConfigFile(CONFIG, config(inputs), validate="haproxy -c -q -f {path}", on_change=(RELOAD,)),
-        *without,
+        *gone,
         Service("haproxy"),
         RuntimeState(),
     ]

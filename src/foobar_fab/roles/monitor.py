@@ -35,6 +35,11 @@ RELOAD_PROMETHEUS = "systemctl reload prometheus"
 RESTART_ALERTMANAGER = "systemctl restart prometheus-alertmanager"
 
 
+def rules(lab: Lab) -> str:
+    """The alert rules: the error rate from HAProxy's answers, or, where TLS passes through it, from the application's."""
+    return render("prometheus/foobar.rules.yml.j2", balancers_see_requests=not lab.passes_tls_through)
+
+
 def scrape_jobs(inputs: RoleInputs) -> dict[str, list[dict[str, str]]]:
     """Every metrics endpoint of the design, by job: the records' ports that serve metrics."""
     jobs: dict[str, list[dict[str, str]]] = {}
@@ -63,7 +68,7 @@ def steps(inputs: RoleInputs) -> list[Step]:
         ConfigFile(ALERTMANAGER_DEFAULTS, render("prometheus/alertmanager.default.j2"), on_change=(RESTART_ALERTMANAGER,)),
         ConfigFile(ALERTMANAGER_CONFIG, alertmanager, validate="amtool check-config {path}", on_change=(RESTART_ALERTMANAGER,)),
         Service("prometheus-alertmanager"),
-        ConfigFile(RULES, render("prometheus/foobar.rules.yml.j2"), validate="promtool check rules {path}", on_change=(RELOAD_PROMETHEUS,)),
+        ConfigFile(RULES, rules(inputs.lab), validate="promtool check rules {path}", on_change=(RELOAD_PROMETHEUS,)),
         ConfigFile(CONFIG, prometheus, validate="promtool check config --syntax-only {path}", on_change=(RELOAD_PROMETHEUS,)),
         Service("prometheus"),
     ]
