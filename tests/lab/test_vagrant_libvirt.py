@@ -3,7 +3,7 @@
 KVM where it runs guests, QEMU's emulation where it does not (as here: KVM is nested and runs no guest).
 One deep test on a lab of its own (fftvm on 10.181.77.0/24; FOOBAR_TEST_VM_LAB and FOOBAR_TEST_VM_SUBNET
 move it): the seed design built on three VMs and checked, a web node's power cut (the VM forced off) with
-its drill's verdicts, and a destroy that leaves no domain, volume, pool, network or state of the lab (only
+its drill's verdicts (every acknowledged write kept, the lab recovered), and a destroy that leaves no domain, volume, pool, network or state of the lab (only
 the cached box).
 """
 
@@ -19,6 +19,7 @@ import pytest
 from foobar_fab import design, topology
 from foobar_fab.drills.catalog import by_name
 from foobar_fab.drills.runner import DrillOptions, run_drill
+from foobar_fab.drills.traffic import drill_rate
 from foobar_fab.providers.libvirt_host import VIRSH, pool_path
 from foobar_fab.providers.vm_box import VM_BOX_NAME
 from foobar_fab.settings import PROJECT_ROOT, Settings
@@ -47,8 +48,11 @@ def test_the_seed_lab_on_three_vms_builds_survives_a_power_cut_and_goes(tmp_path
     )
     destroy(settings)
     try:
+        kvm_group = os.stat("/dev/kvm").st_gid if os.path.exists("/dev/kvm") else None
         result, output = build(settings)
         assert result.ok, output
+        # Making the box must leave the host's /dev alone: /dev/kvm given to another group slowed libvirt to minutes
+        assert kvm_group is None or os.stat("/dev/kvm").st_gid == kvm_group
         assert "vagrant up --no-provision --provider libvirt" in output
         assert "check: replication threads running" in output
         verdict = next(row for row in output.splitlines() if "virtual machines " in row)
@@ -60,14 +64,16 @@ def test_the_seed_lab_on_three_vms_builds_survives_a_power_cut_and_goes(tmp_path
         assert {s.name: s.state for s in session.provider.status()} == {"lb-01": "running", "web-01": "running", "web-02": "running"}
 
         with live_lab(settings) as (live, drill_output):
-            report = run_drill(live, by_name("kill-web1"), DrillOptions(10.0, 5.0))
+            rate = drill_rate(None, live)  # 5 requests/s under emulation: at 20, web-02 alone missed its health checks
+            report = run_drill(live, by_name("kill-web1"), DrillOptions(rate, 5.0))
         said = drill_output.getvalue()
         assert f"destroy {NAME}-web-01" in said  # forced off
-        held = {e["id"]: e["ok"] for e in report["expectations"]}
-        # The outage as the design predicts it. Not asserted: recovery within the drill's window and no lost
-        # write. Under QEMU's emulation the replica fell hundreds of transactions behind, and a VM forced
-        # off lost an acknowledged write on web-01 (its own page cache goes with it; a container's does not).
-        assert held["haproxy.marks-down"] and held["reads.none-failed"] and held["writes.all-failed"], report["expectations"]
+        assert ("CPU emulation" in said) == (domain_type == "qemu"), said
+        failed = [e for e in report["expectations"] if not e["ok"]]
+        assert not failed, failed
+        # A real power cut loses the guest's page cache (a container's never does): with MariaDB's sync-binlog = 0,
+        # web-01 lost its binary log's tail, restarted its GTIDs below web-02's, and replication stopped for good.
+        assert report["recovered"] and report["acknowledged_writes_lost"] == 0, (report["lost_writes"], report["recovery_seconds"])
         assert {s.name: s.state for s in session.provider.status()}["web-01"] == "running"
     finally:
         destroy(settings)
