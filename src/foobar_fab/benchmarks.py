@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import build as building
-from . import design, reconfiguration, topology
+from . import design, reconfiguration, roles, topology
 from .console import Console
 from .constants import APP_ENV, HTTP_PORT
 from .errors import LabError
@@ -133,7 +133,56 @@ def bench_settings(base: Settings, lab: topology.Lab, folder: Path) -> Settings:
     return base.but(lab_file=lab_file, state_root=folder / "state", quiet=True, fresh=False)
 
 
-def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = True) -> list[Figure]:
+def next_subnet(subnet: str, step: int = 1) -> str:
+    """The subnet `step` blocks of the same size after this one."""
+    network = ipaddress.IPv4Network(subnet)
+    return str(ipaddress.IPv4Network((int(network.network_address) + step * network.num_addresses, network.prefixlen)))
+
+
+def vm_figures(base: Settings, lab_name: str, subnet: str, folder: Path) -> list[Figure]:
+    """The seed design on three real VMs (Vagrant with libvirt): the box made afresh, a build, a re-run, a destroy."""
+    from .providers import ProviderError
+    from .providers.vagrant import VagrantProvider
+    from .providers.vm_box import VmBoxFiles
+
+    seed = topology.relocate(design.load(SEED_DESIGN), f"{lab_name[:10]}v", next_subnet(subnet, 2))
+    settings = bench_settings(base, seed, folder).but(provider="vagrant", vagrant_provider="libvirt")
+    session = open_session(settings, Console(quiet=True, stream=io.StringIO()), any_design=True)
+    provider = session.provider
+    if not isinstance(provider, VagrantProvider):
+        raise LabError("the VM benchmark needs the vagrant provider")
+    try:
+        provider.preflight()
+    except ProviderError as err:
+        print(f"the seed design on VMs is not timed here: {err}")
+        return []
+    files = VmBoxFiles(provider.layout)
+    print(f"the seed design on VMs: lab {seed.name} on {seed.subnet} (Vagrant with libvirt)")
+    try:
+        destroy_quietly(settings)
+        files.stamp.unlink(missing_ok=True)  # the box is made afresh, to be timed
+        started = time.monotonic()
+        if not Runner(session.console).apply("host", provider.host, [provider.vm_box(roles.images(seed))]):
+            raise LabError("the benchmark could not make the VM box")
+        box = time.monotonic() - started
+        seconds, _ = timed_build(settings)
+        accelerator = (files.folder / "accelerator").read_text().splitlines()[1].split()[0]
+        rerun, changed = timed_build(settings)
+        started = time.monotonic()
+        destroy_quietly(settings)
+        gone = time.monotonic() - started
+    finally:
+        destroy_quietly(settings)
+    kind = "KVM" if accelerator == "kvm" else "QEMU's emulation, TCG"
+    return [
+        Figure(f"VMs ({kind}): box made from the base image", f"{box:.1f} s"),
+        Figure("VMs: build of the seed design on three VMs", f"{seconds:.1f} s"),
+        Figure("VMs: re-run on the built lab", f"{rerun:.1f} s, {changed} changes"),
+        Figure("VMs: destroy (machines, network, pool)", f"{gone:.1f} s"),
+    ]
+
+
+def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = True, vms: bool = False) -> list[Figure]:
     """Run the build benchmark on a lab of its own and print the figures; a design other than the seed's is
     timed beside the seed's, in the same run."""
     chosen = design.load(base.lab_file)
@@ -164,15 +213,16 @@ def build_benchmark(base: Settings, lab_name: str, subnet: str, cold: bool = Tru
             destroy_quietly(settings)
         if chosen.source.resolve() != SEED_DESIGN.resolve():
             figures += beside_the_seed(base, lab_name, subnet, Path(tmp) / "seed", images, fresh)
+        if vms:
+            figures += vm_figures(base, lab_name, subnet, Path(tmp) / "vms")
     print_figures(figures)
     return figures
 
 
 def beside_the_seed(base: Settings, lab_name: str, subnet: str, folder: Path, images: float, fresh: float) -> list[Figure]:
     """The seed design's warm builds in the same run, on the next subnet, and the chosen design's against them."""
-    network = ipaddress.IPv4Network(subnet)
-    seed_subnet = ipaddress.IPv4Network((int(network.network_address) + network.num_addresses, network.prefixlen))
-    seed = topology.relocate(design.load(SEED_DESIGN), f"{lab_name[:10]}s", str(seed_subnet))
+    seed_subnet = next_subnet(subnet)
+    seed = topology.relocate(design.load(SEED_DESIGN), f"{lab_name[:10]}s", seed_subnet)
     settings = bench_settings(base, seed, folder)
     print(f"the seed design beside it: lab {seed.name} on {seed_subnet}")
     try:

@@ -177,6 +177,11 @@ class LabFolder:
         return self.path / "vagrant"
 
     @property
+    def vm_domain_type(self) -> Path:
+        """libvirt's domain type the lab's VMs were made with: 'kvm', or 'qemu' where KVM runs no guest."""
+        return self.path / "vm-domain-type"
+
+    @property
     def incus(self) -> Path:
         """The Incus provider's staging: each node's identity files before they are pushed into its instance."""
         return self.path / "incus"

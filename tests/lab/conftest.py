@@ -32,7 +32,7 @@ TEST_CACHE_DIR = os.environ.get("FOOBAR_TEST_CACHE_DIR")  # default: the setting
 #: Lab test files share one lab and run in this order: built, used, hardened and back, destroyed.
 ORDER = (
     "test_absent_lab", "test_lifecycle", "test_site", "test_web", "test_site_drills", "test_failover", "test_durability", "test_load_balancer", "test_secured",
-    "test_exercises", "test_build_it", "test_ssh_provider", "test_teardown", "test_vagrant_provider", "test_incus_provider", "test_scaled",
+    "test_exercises", "test_build_it", "test_ssh_provider", "test_teardown", "test_vagrant_provider", "test_vagrant_libvirt", "test_incus_provider", "test_scaled",
     "test_mixed_designs",
 )
 

@@ -107,8 +107,19 @@ def test_a_missing_inventory_says_what_to_copy(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant is not installed (make test installs it)")
-@pytest.mark.parametrize("provider", ["virtualbox", "lxc"])  # vagrant-libvirt is not packaged with Vagrant
+@pytest.mark.parametrize("provider", ["virtualbox", "lxc"])
 def test_vagrantfile_validates(provider: str, tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "VAGRANT_DEFAULT_PROVIDER": provider, "VAGRANT_DOTFILE_PATH": str(tmp_path)}
     run = subprocess.run(["vagrant", "validate", "--ignore-provider"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.skipif(not Path("/usr/share/doc/vagrant-libvirt").is_dir(), reason="vagrant-libvirt is not installed (make test installs it)")
+def test_vagrantfile_validates_with_libvirt_and_its_own_settings(tmp_path: Path) -> None:
+    """The libvirt block with what `invoke build` gives it (the plugin checks its settings: no --ignore-provider)."""
+    env = {
+        "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "VAGRANT_DEFAULT_PROVIDER": "libvirt", "VAGRANT_DOTFILE_PATH": str(tmp_path),
+        "FOOBAR_LIBVIRT_BOX": "foobar_fab/bookworm-libvirt", "FOOBAR_LIBVIRT_DRIVER": "qemu",
+    }
+    run = subprocess.run(["vagrant", "validate"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -71,6 +71,8 @@ def test_mariadb_primary_and_replica_share_one_config_read_only_at_start() -> No
     primary, replica = database.config(inputs("web-01")), database.config(inputs("web-02"))
     assert "bind-address      = 192.168.56.11" in primary and "read-only         = ON" in primary
     assert "log-slave-updates = ON" in replica
+    # crash-safe on a real power cut: a VM forced off lost its binary log's tail with MariaDB's sync-binlog = 0
+    assert "sync-binlog       = 1" in primary and "innodb-flush-log-at-trx-commit = 1" in primary
     assert primary.replace("192.168.56.11", "X").replace("server-id         = 14347", "") == replica.replace(
         "192.168.56.12", "X").replace("server-id         = 14348", "").replace("web-02", "web-01")
 

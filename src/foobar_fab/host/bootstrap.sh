@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what this host needs for the embedded (LXC) lab, only when something is missing.
 # Called by `make lab`, and by `make test` with the argument `test` (the tests also drive Vagrant's
-# LXC provider and Incus, so they need vagrant, vagrant-lxc and Incus too); with the argument `incus`,
-# it sets up Incus alone; with `docs`, it adds Chromium for the docs' screenshots. Safe to run again.
+# LXC and libvirt providers and Incus, so they need vagrant, vagrant-lxc, libvirt and Incus too); with the
+# argument `incus`, it sets up Incus alone, with `libvirt` libvirt alone (src/foobar_fab/host/libvirt.sh);
+# with `docs`, it adds Chromium for the docs' screenshots. Safe to run again.
 set -eu
 
 fail() { echo "foobar_fab: $*" >&2; exit 1; }
@@ -50,4 +51,8 @@ fi
 # `test` and `incus`: Incus from Debian's bookworm-backports, set up once (src/foobar_fab/host/incus.sh).
 case "${1:-}" in
     test|incus) sh "$(dirname "$0")/incus.sh" ;;
+esac
+# `test` and `libvirt`: libvirt, QEMU and vagrant-libvirt for the lab on real VMs (src/foobar_fab/host/libvirt.sh).
+case "${1:-}" in
+    test|libvirt) sh "$(dirname "$0")/libvirt.sh" ;;
 esac

@@ -101,6 +101,10 @@ class Provider(ABC):
     def ssh_params(self, node: str) -> SshParams:
         """How to reach a node over SSH."""
 
+    def emulated(self) -> bool:
+        """Whether the nodes run under CPU emulation (several times slower): drills then send less traffic."""
+        return False
+
     @abstractmethod
     def network_present(self) -> bool:
         """Cheap, asked before every request of a loop: traffic to the lab's addresses stays on its own network."""

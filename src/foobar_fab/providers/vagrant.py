@@ -2,7 +2,9 @@
 
 Vagrant only creates the machines (`vagrant up --no-provision`); the roles reach them over SSH with
 the parameters `vagrant ssh-config` gives, read once for all machines. A drill's power cut is
-`vagrant halt --force`.
+`vagrant halt --force` (with libvirt: the VM forced off, `virsh destroy`). With libvirt, the lab's box, network and
+storage pool are made first (vm_box, libvirt_host), and KVM is used where it runs guests, QEMU's
+emulation elsewhere.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from ..settings import PROJECT_ROOT
 from ..steps import Plan, Run, Runner, Step, change, lines, ok
 from ..topology import Lab
 from .base import NodeStatus, Provider, ProviderError, misrouted, must
+from .libvirt_host import VIRSH, BoxVolume, LabNetwork, LabNetworkGone, LabPool, LabPoolGone, accelerator
 from .lxc.containers import StateGone
 from .lxc.layout import LxcLayout
 from .lxc.network import Bridge, BridgeGone, Nat, NatGone, Resolver, ResolverGone
 from .lxc.package_cache import PackageCache
 from .vagrant_box import BOX_NAME, LxcBox, gem_file
+from .vm_box import VM_BOX_NAME, VmBox, VmBoxFiles, box_image
 
 STATES = {"running": "running", "poweroff": "stopped", "stopped": "stopped", "shutoff": "stopped", "not_created": "missing"}
 
@@ -71,6 +75,15 @@ class VagrantProvider(Provider):
         self._ssh: dict[str, dict[str, str]] | None = None
 
     @property
+    def driver(self) -> str:
+        """libvirt's domain type for the lab's VMs, as the build chose it: 'kvm', or 'qemu' where KVM runs no guest."""
+        kept = self.layout.folder.vm_domain_type
+        return kept.read_text().strip() if kept.exists() else "kvm"
+
+    def emulated(self) -> bool:
+        return self.backend == "libvirt" and self.driver == "qemu"
+
+    @property
     def env(self) -> dict[str, str]:
         """What the Vagrantfile reads: the lab file, where Vagrant keeps its state, which provider."""
         return {
@@ -80,6 +93,8 @@ class VagrantProvider(Provider):
             "FOOBAR_LAB_FILE": str(self.lab.source),
             "FOOBAR_LXC_BOX": BOX_NAME,
             "FOOBAR_PACKAGE_CACHE": str(self.layout.package_cache),
+            "FOOBAR_LIBVIRT_BOX": VM_BOX_NAME,
+            "FOOBAR_LIBVIRT_DRIVER": self.driver,
         }
 
     def vagrant(self, *words: str) -> str:
@@ -92,7 +107,7 @@ class VagrantProvider(Provider):
             raise ProviderError("Vagrant is missing: install it (apt-get install vagrant, or from vagrantup.com), or use --provider lxc")
         needs = {
             "virtualbox": ("VBoxManage", "VirtualBox is missing: install it, or set vagrant_provider: libvirt (or lxc) in invoke.yaml"),
-            "libvirt": ("virsh", "libvirt is missing: install libvirt-daemon-system and vagrant-libvirt, or set vagrant_provider: virtualbox"),
+            "libvirt": ("virsh", "libvirt is missing: run `sh src/foobar_fab/host/libvirt.sh` (it installs and starts what VMs need), or set vagrant_provider: virtualbox"),
             "lxc": ("lxc-start", "LXC is missing: apt-get install lxc vagrant-lxc, or set vagrant_provider: virtualbox"),
         }
         if self.backend not in needs:
@@ -102,16 +117,40 @@ class VagrantProvider(Provider):
             raise ProviderError(message)
         if self.backend == "lxc" and (gem_file("vagrant-lxc-*/scripts/lxc-template") is None or os.geteuid() != 0):
             raise ProviderError("Vagrant with LXC needs root and Debian's vagrant-lxc package: apt-get install vagrant-lxc")
+        if self.backend == "libvirt":
+            self._libvirt_preflight()
+
+    def _libvirt_preflight(self) -> None:
+        """The libvirt path needs root (it builds the box's disk), the plugin, QEMU's tools and a running libvirtd."""
+        fix = "run `sh src/foobar_fab/host/libvirt.sh` (it installs and starts what VMs need)"
+        if os.geteuid() != 0:
+            raise ProviderError("Vagrant with libvirt here needs root (the box's disk is made from the lab's base image)")
+        if gem_file("vagrant-libvirt-*/lib/vagrant-libvirt.rb") is None or shutil.which("qemu-img") is None or shutil.which("qemu-system-x86_64") is None:
+            raise ProviderError(f"vagrant-libvirt or QEMU is missing: {fix}")
+        if subprocess.run(f"{VIRSH} version", shell=True, capture_output=True).returncode != 0:
+            raise ProviderError(f"libvirtd does not answer at qemu:///system: {fix}")
 
     def up(self, runner: Runner, images: Mapping[str, NodeImage]) -> bool:
         self.console.heading(f"host: lab {self.lab.name} on Vagrant ({self.backend})")
         steps: list[Step] = []
         if self.backend == "lxc":
             steps += [StateFolder(self.layout.state_dir), LxcBox(self.layout), PackageCache(self.layout), Bridge(self.layout), Nat(self.layout), Resolver(self.layout)]
+        if self.backend == "libvirt":
+            prepared = [StateFolder(self.layout.state_dir), self.vm_box(images), LabPool(self.lab), BoxVolume(self.lab, VM_BOX_NAME, box_image()), LabNetwork(self.layout)]
+            if not runner.apply("host", self.host, prepared):
+                return False
+            files = VmBoxFiles(self.layout)
+            self.layout.folder.vm_domain_type.write_text(accelerator(files.kernel, files.folder, self.console) + "\n")
         steps.append(Machines(self))
         ok_ = runner.apply("host", self.host, steps)
         self._ssh = None
         return ok_
+
+    def vm_box(self, images: Mapping[str, NodeImage]) -> VmBox:
+        """The libvirt box: every package of the lab's nodes; the services of those not on every node disabled."""
+        packages = tuple(dict.fromkeys(p for image in images.values() for p in image.packages))
+        everywhere = set.intersection(*(set(image.packages) for image in images.values())) if images else set()
+        return VmBox(self.layout, packages, tuple(p for p in packages if p not in everywhere))
 
     def _read(self, *words: str, tries: int = 1) -> str:
         """Output of a read-only vagrant command (retried: right after `up`, a machine may not report yet)."""
@@ -137,7 +176,12 @@ class VagrantProvider(Provider):
         )
 
     def stop_hard(self, node: str) -> None:
-        must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
+        """The power cut: `vagrant halt --force`; with libvirt the VM forced off (vagrant-libvirt's halt first
+        waits up to a minute for a clean shutdown)."""
+        if self.backend == "libvirt":
+            must(LocalExecutor(node, self.console).run(f"{VIRSH} destroy {self.lab.name}-{node}"))
+        else:
+            must(LocalExecutor(node, self.console).run(self.vagrant("halt", "--force", node)))
 
     def start(self, node: str) -> None:
         must(LocalExecutor(node, self.console).run(self.vagrant("up", "--no-provision", node)))
@@ -148,6 +192,8 @@ class VagrantProvider(Provider):
         steps: list[Step] = [MachinesGone(self)]
         if self.backend == "lxc":
             steps += [ResolverGone(self.layout), NatGone(self.layout), BridgeGone(self.layout)]
+        if self.backend == "libvirt":
+            steps += [LabNetworkGone(self.lab), LabPoolGone(self.lab)]
         steps.append(StateGone(self.layout))
         return runner.apply("host", self.host, steps)
 
@@ -162,17 +208,18 @@ class VagrantProvider(Provider):
 
     @property
     def bridge(self) -> str | None:
-        return self.layout.bridge if self.backend == "lxc" else None
+        """The lab's bridge on this host: LXC's, or the one libvirt's network of the lab makes."""
+        return self.layout.bridge if self.backend in ("lxc", "libvirt") else None
 
     def network_present(self) -> bool:
-        if self.backend == "lxc":
-            return os.path.isdir(f"/sys/class/net/{self.layout.bridge}")
+        if self.bridge:
+            return os.path.isdir(f"/sys/class/net/{self.bridge}")
         return misrouted(self.lab.addresses) is None
 
     def missing_network(self) -> str | None:
-        if self.backend == "lxc" and not self.network_present():
-            return f"no bridge {self.layout.bridge}"
-        return misrouted(self.lab.addresses, self.layout.bridge if self.backend == "lxc" else None)
+        if self.bridge and not self.network_present():
+            return f"no bridge {self.bridge}"
+        return misrouted(self.lab.addresses, self.bridge)
 
 
 class Machines(Step):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,19 @@ WantedBy=multi-user.target
 """
 
 
+def box_probe(box: str, stamp: Path) -> str:
+    """Whether Vagrant has the box, and the recipe its stamp says it was made from."""
+    return f"vagrant box list --machine-readable | grep -c ',box-name,{box}$'; cat {stamp} 2>/dev/null; true"
+
+
+def box_plan(probe: Outcome, box: str, recipe: str, build: Callable[[], list[Run | Put]]) -> Plan:
+    """Nothing to do when Vagrant has the box and it was made from this recipe; else build and add it."""
+    found = lines(probe.stdout)
+    if found[:1] not in ([], ["0"]) and found[1:2] == [recipe]:
+        return ok(f"{box} made from {recipe}")
+    return change(f"{box} built from {recipe} and added", *build())
+
+
 @dataclass
 class LxcBox(Step):
     """The vagrant-lxc box is registered with Vagrant, made from the current base image."""
@@ -69,14 +83,10 @@ class LxcBox(Step):
         return f"{self.layout.base_dir.name}+{added}"
 
     def probe(self) -> str:
-        return f"vagrant box list --machine-readable | grep -c ',box-name,{BOX_NAME}$'; cat {self.stamp} 2>/dev/null; true"
+        return box_probe(BOX_NAME, self.stamp)
 
     def decide(self, probe: Outcome) -> Plan:
-        found = lines(probe.stdout)
-        registered = bool(found) and found[0] != "0"
-        if registered and found[1:2] == [self.recipe]:
-            return ok(f"{BOX_NAME} made from {self.recipe}")
-        return change(f"{BOX_NAME} built from {self.recipe} and added", *self.build_actions())
+        return box_plan(probe, BOX_NAME, self.recipe, self.build_actions)
 
     def build_actions(self) -> list[Run | Put]:
         tmp = self.layout.cache_dir / "vagrant-box.partial"

@@ -20,12 +20,13 @@ from .options import FLAG, LAB_NAME_TEXT, SUBNET, Number, Text, is_subnet, optio
         "subnet": "the benchmark lab's subnet",
         "cold": "also time a cold build, with an empty cache of its own: base image, role images, package files (adds about 90 s)",
         "lab-file": "the design to time (default: configs/lab.yml); another design is timed beside the seed's, in the same run",
+        "vms": "also time the seed design on three real VMs (Vagrant with libvirt, on the subnet two after --subnet): box, build, re-run, destroy",
     }
 )
-@options(lab_name=LAB_NAME_TEXT, subnet=SUBNET, cold=FLAG)
-def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True, lab_file: str | None = None) -> None:
-    """Time cold, warm (from role images, and --fresh), repeated and offline builds, and the idle nodes' memory."""
-    benchmarks.build_benchmark(settings(c, lab_file=lab_file), lab_name, subnet, cold=cold)
+@options(lab_name=LAB_NAME_TEXT, subnet=SUBNET, cold=FLAG, vms=FLAG)
+def build(c: Context, lab_name: str = "fbbench", subnet: str = "10.181.56.0/24", cold: bool = True, lab_file: str | None = None, vms: bool = True) -> None:
+    """Time cold, warm (from role images, and --fresh), repeated and offline builds, the idle nodes' memory, and the same lab on VMs."""
+    benchmarks.build_benchmark(settings(c, lab_file=lab_file), lab_name, subnet, cold=cold, vms=vms)
 
 
 @task(

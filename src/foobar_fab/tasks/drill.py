@@ -14,6 +14,7 @@ from ..drills import staleness
 from ..drills.catalog import DRILLS, Drill, DrillRefused, NotInThisDesign
 from ..drills.report import DrillReport, summary_rows
 from ..drills.runner import DrillOptions, run_drill
+from ..drills.traffic import drill_rate
 from ..live import live
 from ..roles.loadbalancer import ALGORITHMS
 from ..topology import REPLICATION_MODES
@@ -22,7 +23,7 @@ from .options import FLAG, SECONDS, Choice, FilePath, Number, options
 
 DRILL_HELP = {
     **QUIET_HELP,
-    "rate": "requests per second to the site (one in five is a write); default 20",
+    "rate": "requests per second to the site (one in five is a write); default 20 (5 on emulated VMs)",
     "duration": "seconds the fault lasts before the lab is restored; default 20",
     "haproxy-defaults": "run with an untuned HAProxy (a community role's defaults) to compare; restored after",
     "balance": f"run with this HAProxy algorithm ({', '.join(ALGORITHMS)}); default: the one HAProxy runs; restored after",
@@ -67,7 +68,7 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
 
     def body(
         c: Context,
-        rate: float = 20.0,
+        rate: float | None = None,
         duration: float = 20.0,
         haproxy_defaults: bool = False,
         balance: str | None = None,
@@ -81,9 +82,10 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
         s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
         reports: list[DrillReport] = []
         with live(s) as lab:
+            per_second = drill_rate(rate, lab)
             for d, mode in runs:
                 plot = plot_path(plot_to, d.name, mode, several=len(runs) > 1)
-                chosen = DrillOptions(rate, duration, "untuned" if haproxy_defaults else "tuned", balance, mode, plot)
+                chosen = DrillOptions(per_second, duration, "untuned" if haproxy_defaults else "tuned", balance, mode, plot)
                 try:
                     reports.append(run_drill(lab, d, chosen))
                 except NotInThisDesign as err:
@@ -107,7 +109,7 @@ def drill_task(name: str, doc: str, drills: tuple[Drill, ...]) -> Callable[..., 
 DURABILITY_HELP = {
     **QUIET_HELP,
     "lag": f"seconds the replica stops receiving before the primary loses power; default {durable.LAG:g}",
-    "rate": "requests per second to the site (one in five is a write); default 20",
+    "rate": "requests per second to the site (one in five is a write); default 20 (5 on emulated VMs)",
     "duration": "seconds from the power cut until the old primary gets power back; default 10",
     "replication": f"{', '.join(m.name for m in durable.MODES)} or all (one run each, then one table); default all",
 }
@@ -117,7 +119,7 @@ ALL = "all"
 @task(help=DURABILITY_HELP)
 @options(lag=Number("a number of seconds", 0.5, 60), rate=DRILL_OPTIONS["rate"], duration=SECONDS, replication=Choice((*(m.name for m in durable.MODES), ALL)))
 def durability(
-    c: Context, lag: float = durable.LAG, rate: float = 20.0, duration: float = 10.0, replication: str = ALL,
+    c: Context, lag: float = durable.LAG, rate: float | None = None, duration: float = 10.0, replication: str = ALL,
     lab_file: str | None = None, provider: str | None = None, quiet: bool = False,
 ) -> None:
     """Drill: the replica falls behind, then the primary loses power; the acknowledged writes each replication mode loses."""
@@ -125,8 +127,9 @@ def durability(
     s = session(c, lab_file=lab_file, provider=provider, quiet=quiet)
     runs: list[tuple[durable.Mode, DrillReport]] = []
     with live(s) as lab:
+        per_second = drill_rate(rate, lab)
         for mode in chosen:
-            options = DrillOptions(rate, duration, replication=mode.replication, semi_sync_timeout_ms=mode.timeout_ms)
+            options = DrillOptions(per_second, duration, replication=mode.replication, semi_sync_timeout_ms=mode.timeout_ms)
             try:
                 runs.append((mode, run_drill(lab, durable.durability(lag), options)))
             except DrillRefused as err:
