@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from .. import pki
 from ..constants import APP_ENV, APP_PORT, APP_SERVICE, DB_PORT, HAPROXY_METRICS_PORT, HEALTH_PATH, REPLICATION_USER
+from ..expect import CheckFailed
 from ..live import LiveLab
 from ..resources.mariadb import password_hash
 from ..roles import firewall, loadbalancer, web
 from ..roles import monitor as monitor_role
 from ..roles.app import PRIMARY_FILE
 from ..topology import Lab, NodeSpec
+from ..waiting import wait_until
 from . import symptoms
 from .faults import Details, literal, on, put, query, reboot, sed, unused_address
 from .record import Exercise, fill
@@ -787,9 +789,29 @@ NEVER_SERVES = Exercise(
 # -- the certificate was renewed, but the balancer still serves the old one -------------------------------------
 
 
+#: Seconds HAProxy's master gets to load the ended certificate after `systemctl reload`, which only signals it.
+RELOADED_SECONDS = 15.0
+
+
+def _serves_ended(live: LiveLab) -> bool:
+    """Whether the site's certificate is refused (the ended one is served)."""
+    try:
+        symptoms.https_valid(live, {}, 0.0)
+    except CheckFailed:
+        return True
+    except OSError:  # no answer this once: look again
+        return False
+    return False
+
+
 def _renewed_inject(live: LiveLab, details: Details) -> None:
-    """HAProxy loads a certificate that has ended; then the current one is written to its file, with no reload."""
+    """HAProxy loads a certificate that has ended; then the current one is written to its file, with no reload.
+
+    The file is written only once the ended certificate is served: `systemctl reload` returns when HAProxy's master
+    has the signal, and a file written at once was read by the reload instead (the exercise then showed nothing)."""
     _install(live, details["lb"], _bundle(live, int(details["days"])))
+    if not wait_until(lambda: _serves_ended(live), RELOADED_SECONDS, 0.2):
+        raise CheckFailed(f"HAProxy on {details['lb']} did not serve the ended certificate within {RELOADED_SECONDS:g} s of its reload")
     on(live, details["lb"], put(loadbalancer.CERTIFICATE, _bundle(live, None), "0600"))
 
 
